@@ -297,3 +297,40 @@ def _links_text(dataset: AlignmentDataset) -> str:
                           "right_id": _clean(dataset.right.entity_ids[links.right]),
                           "label": links.label.astype(int), "split": splits[links.split]})
     return frame.to_csv(sep="\t", index=False, lineterminator="\n", quoting=3)
+
+
+# ------------------------------------------------------------------------------ candidates ----
+CANDIDATES_FILE = "candidates.tsv"
+
+
+def save_candidates(dataset: AlignmentDataset, candidates, directory: str | Path) -> Path:
+    """Write blocked candidates by external id (``left_id right_id type name_score``)."""
+    path = Path(directory) / CANDIDATES_FILE
+    frame = candidates.to_frame(dataset.left.entity_ids, dataset.right.entity_ids, dataset.schema.type_names)
+    atomic_write_text(path, frame.to_csv(sep="\t", index=False, lineterminator="\n", quoting=3))
+    return path
+
+
+def load_candidates(dataset: AlignmentDataset, directory: str | Path):
+    """Read ``candidates.tsv`` back, checking every id and type against ``dataset``."""
+    from core.candidates import CandidatePairs
+
+    path = Path(directory) / CANDIDATES_FILE
+    log = ProblemLog()
+    frame = read_tsv(path, log, required=("left_id", "right_id", "type", "name_score"))
+    log.raise_if_any()
+    line = frame.index.to_numpy()
+    li = dataset.left.indices_of(frame["left_id"].to_numpy(dtype=object))
+    ri = dataset.right.indices_of(frame["right_id"].to_numpy(dtype=object))
+    types = pd.Index(dataset.schema.type_names).get_indexer(frame["type"].to_numpy(dtype=object))
+    scores = pd.to_numeric(frame["name_score"], errors="coerce").to_numpy(dtype=np.float64)
+    for row in np.flatnonzero(li < 0):
+        log.add(path, int(line[row]), f"unknown left entity id {frame['left_id'].iat[row]!r}")
+    for row in np.flatnonzero(ri < 0):
+        log.add(path, int(line[row]), f"unknown right entity id {frame['right_id'].iat[row]!r}")
+    for row in np.flatnonzero(types < 0):
+        log.add(path, int(line[row]), f"unknown aligned type {frame['type'].iat[row]!r}")
+    for row in np.flatnonzero(np.isnan(scores)):
+        log.add(path, int(line[row]), f"name_score {frame['name_score'].iat[row]!r} is not a number")
+    log.raise_if_any()
+    return CandidatePairs(li.astype(np.int64), ri.astype(np.int64), types.astype(np.int32), scores.astype(np.float32))
