@@ -149,7 +149,7 @@ def encode_dates(values: pd.Series, year_center: float, year_scale: float) -> np
     missing = dates.isna().to_numpy()
     year = dates.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
     # position within the year and the month as a fraction of a turn
-    month_turn = (dates.dt.dayofyear.to_numpy(dtype=np.float64, na_value=0.0) - 1) / 365.25
+    month_turn = (dates.dt.day_of_year.to_numpy(dtype=np.float64, na_value=0.0) - 1) / 365.25
     day_turn = (dates.dt.day.to_numpy(dtype=np.float64, na_value=1.0) - 1) / 31.0
     out = np.zeros((len(dates), DATE_WIDTH), dtype=np.float32)
     out[:, 0] = encode_numbers(year, year_center, year_scale)[:, 0]

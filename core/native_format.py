@@ -220,17 +220,18 @@ def _load_links(path: Path, left: KnowledgeGraph, right: KnowledgeGraph, schema:
     split = frame["split"].map(_SPLITS)
     for row in np.flatnonzero(split.isna().to_numpy()):
         log.add(path, int(line[row]), f"split must be one of {list(_SPLITS)}, got {frame['split'].iat[row]!r}")
-    if len(log.problems) > n_before:
-        return None
 
-    left_type = _aligned_types(left, schema, "left")[left.entity_types[li]]
-    right_type = _aligned_types(right, schema, "right")[right.entity_types[ri]]
-    for row in np.flatnonzero((left_type < 0) | (left_type != right_type)):
+    known = (li >= 0) & (ri >= 0)
+    left_type = np.full(len(li), -1, dtype=np.int32)
+    right_type = np.full(len(ri), -2, dtype=np.int32)
+    left_type[known] = _aligned_types(left, schema, "left")[left.entity_types[li[known]]]
+    right_type[known] = _aligned_types(right, schema, "right")[right.entity_types[ri[known]]]
+    for row in np.flatnonzero(known & ((left_type < 0) | (left_type != right_type))):
         lt = left.type_names[left.entity_types[li[row]]]
         rt = right.type_names[right.entity_types[ri[row]]]
         log.add(path, int(line[row]), f"link joins a left {lt!r} with a right {rt!r}, "
-                                    "which schema.json does not align")
-    pair_key = pd.Series(li.astype(np.int64) * (right.n_entities + 1) + ri)
+                                      "which schema.json does not align")
+    pair_key = pd.Series(np.where(known, li.astype(np.int64) * (right.n_entities + 1) + ri, -1 - np.arange(len(li))))
     for row in np.flatnonzero(pair_key.duplicated(keep="first").to_numpy()):
         log.add(path, int(line[row]), f"duplicate link ({frame['left_id'].iat[row]!r}, {frame['right_id'].iat[row]!r})")
     if len(log.problems) > n_before:

@@ -1,0 +1,87 @@
+"""Shared fixtures: a tiny hand-made project and the location of the shared benchmark data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+LEFT_ENTITIES = """id\ttype\tname\tyear:number\tborn:date
+f1\tfilm\tThe Matrix\t1999\t
+f2\tfilm\tMatrix Reloaded\t2003\t
+f3\tfilm\tSpeed\t1994\t
+p1\tperson\tKeanu Reeves\t\t1964-09-02
+p2\tperson\tCarrie-Anne Moss\t\t1967-08-21
+p3\tperson\tAditya Raj\t\t
+"""
+LEFT_TRIPLES = """head\trelation\ttail
+f1\tacted_by\tp1
+f1\tacted_by\tp2
+f2\tacted_by\tp1
+f3\tacted_by\tp1
+f3\tdirected_by\tp3
+"""
+RIGHT_ENTITIES = """id\ttype\tname\tyear:number
+m10\tmovie\tMatrix\t1999
+m11\tmovie\tThe Matrix Reloaded\t2003
+m12\tmovie\tSpeed\t1994
+q10\tperson\tKeanu Reeves\t
+q11\tperson\tCarrie Anne Moss\t
+q12\tperson\tAditya Raj Kapoor\t
+"""
+RIGHT_TRIPLES = """head\trelation\ttail
+m10\tactor\tq10
+m10\tactor\tq11
+m11\tactor\tq10
+m12\tactor\tq10
+m12\tdirector\tq12
+"""
+SCHEMA = """{
+  "types": [
+    {"name": "film", "left": "film", "right": "movie"},
+    {"name": "person", "left": "person", "right": "person"}
+  ],
+  "relations": [
+    {"name": "acted", "left": "acted_by", "right": "actor"},
+    {"name": "directed", "left": "directed_by", "right": "director"}
+  ]
+}
+"""
+LINKS = """left_id\tright_id\tlabel\tsplit
+f1\tm10\t1\ttrain
+p1\tq10\t1\ttrain
+f2\tm11\t1\tvalid
+p2\tq11\t1\tvalid
+f3\tm12\t1\ttest
+p3\tq12\t1\ttest
+"""
+
+
+def write_tiny_project(directory: Path, **overrides: str) -> Path:
+    """Write the tiny movie project; ``overrides`` replace files by relative path."""
+    files = {
+        "left/entities.tsv": LEFT_ENTITIES, "left/triples.tsv": LEFT_TRIPLES,
+        "right/entities.tsv": RIGHT_ENTITIES, "right/triples.tsv": RIGHT_TRIPLES,
+        "schema.json": SCHEMA, "links.tsv": LINKS,
+    }
+    files.update({k.replace("__", "/"): v for k, v in overrides.items()})
+    for rel, text in files.items():
+        path = directory / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Path:
+    return write_tiny_project(tmp_path / "tiny")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared benchmark data not found at {SHARED_DATA}")
+    return SHARED_DATA
