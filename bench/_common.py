@@ -1,0 +1,56 @@
+"""Shared by the bench scripts: where the data is, peak memory, and writing result records."""
+
+from __future__ import annotations
+
+import json
+import resource
+import shlex
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+RESULTS = REPO / "bench" / "results"
+
+if str(REPO) not in sys.path:  # bench scripts run as plain files: make core importable
+    sys.path.insert(0, str(REPO))
+
+
+def command_line() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]).relative_to(REPO))
+                                                         if Path(sys.argv[0]).resolve().is_relative_to(REPO)
+                                                         else sys.argv[0], *sys.argv[1:]])
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def record(dataset: str, method: str, metric: str, value: float, unit: str, seed: int | None = None, **extra) -> dict:
+    return {"dataset": dataset, "method": method, "metric": metric, "value": value, "unit": unit,
+            "seed": seed, "command": command_line(), **extra}
+
+
+def write_results(name: str, records: list[dict]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(records, indent=1, default=float) + "\n", encoding="utf-8")
+    return path
+
+
+def load_benchmark(name: str, **options):
+    """Load one of the shared datasets with mualign's own loaders (read in place, never copied)."""
+    if name == "dblp_acm":
+        from core.load_tables import load_tables
+
+        return load_tables(SHARED_DATA / "dblp_acm", "dblp_acm", **options)
+    if name == "itunes_amazon":
+        from core.load_tables import load_tables
+
+        return load_tables(SHARED_DATA / "itunes_amazon", "itunes_amazon", **options)
+    if name == "dbp15k_fr_en":
+        from core.load_dbp15k import load_dbp15k
+
+        return load_dbp15k(SHARED_DATA / "dbp15k_fr_en", **options)
+    raise ValueError(f"unknown benchmark {name!r}")

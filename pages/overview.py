@@ -1,0 +1,47 @@
+"""Project overview: the two graphs, the aligned types, the known links and blocking quality."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import DataError
+from pages.project_state import load_blocking, load_dataset, project_dir
+
+directory = project_dir()
+st.title("mualign: project overview")
+st.caption(f"Project directory: `{directory}`")
+
+if not directory.is_dir():
+    st.info(f"No project at `{directory}` yet. Run `mualign demo` to make the demo projects, or "
+            "`mualign import ... --project DIR` and start the app with `-- --project DIR`.")
+    st.stop()
+try:
+    dataset = load_dataset(str(directory))
+except DataError as exc:
+    st.error("The project's files have problems; nothing was loaded.")
+    st.code("\n".join(str(p) for p in exc.problems[:200]), language=None)
+    st.stop()
+
+left, right = st.columns(2)
+for column, side, kg in ((left, "Left graph", dataset.left), (right, "Right graph", dataset.right)):
+    summary = kg.summary()
+    column.subheader(side)
+    column.metric("Entities", f"{summary['entities']:,}")
+    column.metric("Triples", f"{summary['triples']:,}")
+    column.dataframe(pd.Series(summary["entities_per_type"], name="entities").rename_axis("type"))
+
+st.subheader("Aligned types and known matches")
+counts = dataset.links.counts(dataset.schema.type_names)
+rows = [{"aligned type": c.name, "left type": c.left, "right type": c.right,
+         **{split: counts.get(split, {}).get(c.name, 0) for split in ("train", "valid", "test", "unused")}}
+        for c in dataset.schema.types]
+st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+st.subheader("Blocking")
+_, report = load_blocking(str(directory))
+st.dataframe(pd.DataFrame([{
+    "type": s.type, "left": s.n_left, "right": s.n_right, "candidates": s.n_candidates,
+    "per left entity": round(s.candidates_per_left, 2), "pair completeness": s.pair_completeness,
+    "reduction ratio": round(s.reduction_ratio, 5), "seconds": round(s.seconds, 2)} for s in report.per_type]),
+    hide_index=True)
