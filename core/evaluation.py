@@ -156,7 +156,7 @@ def _metric_set(pairs: EvalPairs, scores: np.ndarray, threshold: float | None,
         sel = np.isin(cand.left, query_left)
         labels = np.isin(cand.pair_keys(n_right)[sel], gold_keys).astype(np.int64)
         ranks = metrics.candidate_ranks(cand.left[sel], cand_scores[sel], labels, expected_queries=query_left)
-        hit1, mrr = metrics.hit_at_k_score(ranks, 1), metrics.mrr_score(ranks)
+        hit1, mrr = metrics.hits_at_k_score(ranks, 1), metrics.mrr_score(ranks)
     return MetricSet(len(pairs.label), n_pos, n_missed, pr_auc, precision, recall, f1, r95,
                      len(query_left), hit1, mrr)
 
@@ -221,7 +221,7 @@ def kg_ranking(dataset: AlignmentDataset, scorer, split: Split = Split.TEST, *, 
             column_of[right] = np.arange(len(right))
             ranks.append(metrics.full_ranking_ranks(scores, column_of[links.right[start:start + chunk_rows]]))
         ranks = np.concatenate(ranks)
-        yield KgRanking(c.name, len(ranks), metrics.hit_at_k_score(ranks, 1), metrics.hit_at_k_score(ranks, 10),
+        yield KgRanking(c.name, len(ranks), metrics.hits_at_k_score(ranks, 1), metrics.hits_at_k_score(ranks, 10),
                         metrics.mrr_score(ranks))
 
 

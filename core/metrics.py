@@ -12,7 +12,7 @@ Two families, as in DESIGN.md section 3:
   blocked candidates (the paper's Hit@1), :func:`full_ranking_ranks` among all right entities of
   the type (the KG-benchmark protocol, to compare with published tables). Both return float
   ranks, 1 = best, ``inf`` = true match not among the candidates, which
-  :func:`hit_at_k_score` and :func:`mrr_score` summarise.
+  :func:`hits_at_k_score` and :func:`mrr_score` summarise.
 
 Names carry their direction, as in scikit-learn: ``*_score`` is higher-is-better. Ties are
 counted pessimistically everywhere: a model that gives every candidate the same score must not
@@ -36,7 +36,7 @@ __all__ = [
     "best_f1_threshold",
     "recall_at_precision_score",
     "candidate_ranks",
-    "hit_at_k_score",
+    "hits_at_k_score",
     "mrr_score",
     "full_ranking_ranks",
 ]
@@ -126,7 +126,8 @@ def _threshold_counts(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarra
     order = np.argsort(-scores, kind="stable")
     sorted_scores = scores[order]
     # Last position of each run of equal scores: all pairs of that score are predicted together.
-    last = np.flatnonzero(np.r_[sorted_scores[1:] != sorted_scores[:-1], True]) if len(scores) else np.zeros(0, int)
+    run_ends = np.r_[sorted_scores[1:] != sorted_scores[:-1], True] if len(scores) else np.zeros(0, bool)
+    last = np.flatnonzero(run_ends)
     true_positives = np.cumsum(labels[order], dtype=np.int64)[last]
     return sorted_scores[last], true_positives, last.astype(np.int64) + 1
 
@@ -421,7 +422,8 @@ def candidate_ranks(query_ids, scores, labels, *, expected_queries=None) -> np.n
     query_ids = np.asarray(query_ids)
     if query_ids.ndim != 1 or len(query_ids) != len(labels):
         raise ValueError(
-            f"query_ids must be 1-D with one id per pair: got shape {query_ids.shape} for {len(labels)} labels"
+            f"query_ids must be 1-D with one id per pair: got shape {query_ids.shape} "
+            f"for {len(labels)} labels"
         )
     scores = _as_scores(scores, len(labels), allow_inf=True)
 
@@ -470,7 +472,7 @@ def _as_ranks(ranks) -> np.ndarray:
     return arr
 
 
-def hit_at_k_score(ranks, k: int = 1) -> float:
+def hits_at_k_score(ranks, k: int = 1) -> float:
     """Share of queries whose true match ranks in the top ``k`` (Hit@k, higher is better).
 
     Parameters
@@ -490,7 +492,7 @@ def hit_at_k_score(ranks, k: int = 1) -> float:
 
     Examples
     --------
-    >>> hit_at_k_score([1, 3, 2, float("inf")], k=2)
+    >>> hits_at_k_score([1, 3, 2, float("inf")], k=2)
     0.5
     """
     arr = _as_ranks(ranks)
@@ -536,7 +538,7 @@ def full_ranking_ranks(score_matrix, true_columns, *, chunk_rows: int | None = N
         rank = 1 + #(scores > true score) + #(other scores == true score) = #(scores >= true score)
 
     Published Hits@1/10 and MRR on KG-pair benchmarks use this protocol (feed the ranks to
-    :func:`hit_at_k_score` and :func:`mrr_score`).
+    :func:`hits_at_k_score` and :func:`mrr_score`).
 
     Parameters
     ----------

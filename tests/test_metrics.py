@@ -25,7 +25,7 @@ from core.metrics import (
     best_f1_threshold,
     candidate_ranks,
     full_ranking_ranks,
-    hit_at_k_score,
+    hits_at_k_score,
     mrr_score,
     pr_auc_score,
     precision_recall_f1,
@@ -425,22 +425,22 @@ def test_candidate_ranks_errors():
 
 
 # --------------------------------------------------------------------------------------------
-# hit_at_k_score, mrr_score
+# hits_at_k_score, mrr_score
 # --------------------------------------------------------------------------------------------
 
 
 def test_hit_at_k_and_mrr_by_hand():
     ranks = np.array([1.0, 3.0, 2.0, np.inf])
-    assert hit_at_k_score(ranks) == 0.25
-    assert hit_at_k_score(ranks, k=2) == 0.5
-    assert hit_at_k_score(ranks, k=10) == 0.75
+    assert hits_at_k_score(ranks) == 0.25
+    assert hits_at_k_score(ranks, k=2) == 0.5
+    assert hits_at_k_score(ranks, k=10) == 0.75
     assert mrr_score(ranks) == pytest.approx((1 + 1 / 3 + 1 / 2 + 0) / 4)
     assert mrr_score([np.inf, np.inf]) == 0.0
     assert mrr_score(np.array([1, 1], dtype=np.int64)) == 1.0
 
 
 def test_hit_at_k_and_mrr_errors():
-    for fn in (hit_at_k_score, mrr_score):
+    for fn in (hits_at_k_score, mrr_score):
         with pytest.raises(ValueError, match="ranks is empty"):
             fn([])
         with pytest.raises(ValueError, match="NaN"):
@@ -448,9 +448,9 @@ def test_hit_at_k_and_mrr_errors():
         with pytest.raises(ValueError, match="1-based"):
             fn([0.0, 1.0])
     with pytest.raises(ValueError, match="k must be a positive integer"):
-        hit_at_k_score([1.0], k=0)
+        hits_at_k_score([1.0], k=0)
     with pytest.raises(ValueError, match="k must be a positive integer"):
-        hit_at_k_score([1.0], k=1.5)
+        hits_at_k_score([1.0], k=1.5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -480,7 +480,8 @@ def test_full_ranking_matches_loop_and_chunking(seed, shape):
     true_columns = rng.integers(0, shape[1], size=shape[0])
     expected = loop_full_ranks(score_matrix, true_columns)
     for chunk_rows in (None, 1, 3, 1000):
-        np.testing.assert_array_equal(full_ranking_ranks(score_matrix, true_columns, chunk_rows=chunk_rows), expected)
+        ranks = full_ranking_ranks(score_matrix, true_columns, chunk_rows=chunk_rows)
+        np.testing.assert_array_equal(ranks, expected)
     # Reordering the targets (and the true columns with them) changes nothing.
     perm = rng.permutation(shape[1])
     inverse = np.argsort(perm)
@@ -494,7 +495,8 @@ def test_full_ranking_agrees_with_candidate_ranks_on_all_pairs():
     query_ids = np.repeat(np.arange(12), 9)
     labels = (np.arange(9)[None, :] == true_columns[:, None]).ravel()
     np.testing.assert_array_equal(
-        candidate_ranks(query_ids, score_matrix.ravel(), labels), full_ranking_ranks(score_matrix, true_columns)
+        candidate_ranks(query_ids, score_matrix.ravel(), labels),
+        full_ranking_ranks(score_matrix, true_columns),
     )
 
 
