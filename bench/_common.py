@@ -17,9 +17,10 @@ if str(REPO) not in sys.path:  # bench scripts run as plain files: make core imp
 
 
 def command_line() -> str:
-    return "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]).relative_to(REPO))
-                                                         if Path(sys.argv[0]).resolve().is_relative_to(REPO)
-                                                         else sys.argv[0], *sys.argv[1:]])
+    """The command that produced a figure, as typed from the repository root."""
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
+    return "python " + " ".join(shlex.quote(str(a)) for a in [shown, *sys.argv[1:]])
 
 
 def peak_rss_mb() -> float:

@@ -1,0 +1,292 @@
+"""CG-MuAlign (Zhu et al., WWW 2020): one encoder, shared by both graphs, scoring candidate pairs.
+
+Notation as in DESIGN.md section 2: h_j^k is node j's representation after layer k; N_i the
+sampled neighbours of i, each reached through a relation r. Per layer k:
+
+    z_ij  = W_r^k h_j^{k-1}                                   relation projection (message)
+    h_i^k = sigma([W_self^k h_i^{k-1} || z_i^k])               combine (update)
+
+Lower layers (AverageAgg) take z_i = mean_j z_ij. The top layer (CollectiveAgg) is conditioned on
+the candidate pair (i, i'):
+
+    alpha_ip ∝ sum_{q in N_i'} exp(-||z_ip - z_i'q||)           cross-graph attention, over p in N_i
+    beta_ij  = softmax_j LeakyReLU(a_r^T [W_self h_i || z_ij])  relation-aware self-attention
+    w_ij     = alpha_ij beta_ij / sum_j alpha_ij beta_ij
+    z_i      = sum_j w_ij z_ij
+
+and symmetrically for i'. The pair's distance is ||h_i - h_i'||; smaller means more likely the
+same entity. Because alpha and beta are both normalised products, w is computed as a softmax of
+``log alpha + log beta`` (exactly the same, and free of 0/0): a side with no neighbours gets
+z = 0 and keeps its own features through the self term, and a side whose counterpart has no
+neighbours gets uniform alpha (no cross-graph evidence either way).
+
+Layer 0 (h^0): hashed character n-grams of the name through an ``EmbeddingBag`` learned end to end
+(fastText's subwords), concatenated with the scaled number and date features. The per-relation
+projections use DGL's ``gather_mm`` (each edge multiplied by its own relation's matrix without
+materialising one matrix per edge), as DGL's ``RelGraphConv`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core._dgl import dgl
+from core.batching import GraphBatch, PaddedBlock
+from core.features import EntityFeatures
+
+VARIANTS = ("cg-mualign", "no-cross-attention", "no-self-attention", "graphsage", "r-graphsage")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture knobs; the defaults are the paper's (hidden 100, 2 layers, cap 10)."""
+
+    hidden: int = 100
+    n_layers: int = 2
+    neighbour_cap: int = 10
+    name_dim: int = 64
+    cross_attention: bool = True
+    self_attention: bool = True
+    relation_weights: bool = True  # one W_r per relation (False: one W for all, GraphSAGE)
+    leaky_slope: float = 0.2
+    dropout: float = 0.0
+    max_relations: int = 64
+
+    def __post_init__(self) -> None:
+        if self.hidden < 2 or self.hidden % 2:
+            raise ValueError(f"hidden must be an even number >= 2 (self and neighbourhood halves), got {self.hidden}")
+        if self.n_layers < 1:
+            raise ValueError(f"n_layers must be >= 1, got {self.n_layers}")
+        if self.neighbour_cap < 1:
+            raise ValueError(f"neighbour_cap must be >= 1, got {self.neighbour_cap}")
+
+    @classmethod
+    def variant(cls, name: str, **overrides) -> "ModelConfig":
+        """The full model or one of the paper's ablations, by name (see ``VARIANTS``)."""
+        switches = {
+            "cg-mualign": {},
+            "no-cross-attention": {"cross_attention": False},
+            "no-self-attention": {"self_attention": False},
+            "graphsage": {"cross_attention": False, "self_attention": False, "relation_weights": False},
+            "r-graphsage": {"cross_attention": False, "self_attention": False},
+        }
+        if name not in switches:
+            raise ValueError(f"unknown model variant {name!r}; choose one of {VARIANTS}")
+        return cls(**{**switches[name], **overrides})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------ layer 0 --------
+class InputEncoder(nn.Module):
+    """h^0 = [EmbeddingBag(hashed name n-grams) || dense attribute features]."""
+
+    def __init__(self, n_buckets: int, name_dim: int, dense_dim: int):
+        super().__init__()
+        self.names = nn.EmbeddingBag(n_buckets, name_dim, mode="sum")
+        nn.init.normal_(self.names.weight, std=0.1)
+        self.out_dim = name_dim + dense_dim
+
+    def forward(self, features: EntityFeatures, nodes: np.ndarray) -> torch.Tensor:
+        device = self.names.weight.device
+        rows = features.name_ngrams[nodes]
+        names = self.names(torch.from_numpy(rows.indices.astype(np.int64)).to(device),
+                           torch.from_numpy(rows.indptr[:-1].astype(np.int64)).to(device),
+                           per_sample_weights=torch.from_numpy(rows.data.astype(np.float32)).to(device))
+        dense = torch.from_numpy(np.ascontiguousarray(features.dense[nodes])).to(device)
+        return torch.cat([names, dense], dim=1)
+
+
+# ------------------------------------------------------------------------------ layers ---------
+class RelationProjection(nn.Module):
+    """z = W_r h for each (h, r): one matrix per relation (or one shared, for GraphSAGE)."""
+
+    def __init__(self, in_dim: int, out_dim: int, n_relations: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_relations, in_dim, out_dim))
+        nn.init.xavier_uniform_(self.weight.view(-1, in_dim, out_dim)[0])
+        with torch.no_grad():
+            for r in range(1, n_relations):
+                nn.init.xavier_uniform_(self.weight[r])
+
+    def forward(self, h: torch.Tensor, relation: torch.Tensor) -> torch.Tensor:
+        if self.weight.shape[0] == 1:
+            return h @ self.weight[0]
+        if h.shape[0] == 0:
+            return h.new_zeros(0, self.weight.shape[2])
+        return dgl.ops.gather_mm(h, self.weight, idx_b=relation)
+
+
+class AverageAggLayer(nn.Module):
+    """A lower layer: h_i = sigma([W_self h_i || mean_j W_r h_j]) (Eqs. 2-3 with mean aggregation)."""
+
+    def __init__(self, in_dim: int, out_dim: int, n_relations: int, n_self: int):
+        super().__init__()
+        self.neighbour = RelationProjection(in_dim, out_dim // 2, n_relations)
+        self.own = RelationProjection(in_dim, out_dim // 2, n_self)  # per type at layer 1
+
+    def forward(self, h_src: torch.Tensor, block: PaddedBlock, dst_types: torch.Tensor) -> torch.Tensor:
+        mask = block.mask
+        z_ij = torch.zeros(*mask.shape, self.neighbour.weight.shape[2], device=h_src.device)
+        z_ij[mask] = self.neighbour(h_src[block.neighbours[mask]], _relation_index(self.neighbour, block.relations[mask]))
+        count = mask.sum(1, keepdim=True).clamp(min=1)
+        z_i = z_ij.sum(1) / count
+        own = self.own(h_src[: block.n_dst], _relation_index(self.own, dst_types))
+        return F.relu(torch.cat([own, z_i], dim=1))
+
+
+@dataclass(frozen=True, eq=False)
+class SideAttention:
+    """Top-layer evidence for one side of each pair, padded to the cap (mask marks real slots).
+
+    ``best_counterpart[b, p]`` is the slot of the other side's neighbour closest to neighbour p.
+    """
+
+    neighbours: torch.Tensor  # (B, cap) positions in the top layer's inputs
+    relations: torch.Tensor
+    mask: torch.Tensor
+    alpha: torch.Tensor
+    beta: torch.Tensor
+    weight: torch.Tensor
+    best_counterpart: torch.Tensor
+
+
+class CollectiveAggLayer(nn.Module):
+    """The top layer, conditioned on the candidate pair (Eqs. 4-9 of the paper)."""
+
+    def __init__(self, in_dim: int, out_dim: int, n_relations: int, n_self: int, *, cross_attention: bool,
+                 self_attention: bool, leaky_slope: float):
+        super().__init__()
+        self.neighbour = RelationProjection(in_dim, out_dim // 2, n_relations)
+        self.own = RelationProjection(in_dim, out_dim // 2, n_self)
+        self.cross_attention, self.self_attention = cross_attention, self_attention
+        self.attention_vectors = nn.Parameter(torch.empty(n_relations, out_dim))  # a_r, one per relation
+        nn.init.xavier_uniform_(self.attention_vectors)
+        self.leaky_slope = leaky_slope
+
+    def messages(self, h_src: torch.Tensor, block: PaddedBlock, rows: torch.Tensor):
+        """(z_ij (B, cap, d), relations, mask) for the pair sides whose top-layer rows are ``rows``."""
+        neighbours, relations, mask = block.neighbours[rows], block.relations[rows], block.mask[rows]
+        z = torch.zeros(*mask.shape, self.neighbour.weight.shape[2], device=h_src.device)
+        z[mask] = self.neighbour(h_src[neighbours[mask]], _relation_index(self.neighbour, relations[mask]))
+        return z, neighbours, relations, mask
+
+    def self_logits(self, own: torch.Tensor, z: torch.Tensor, relations: torch.Tensor) -> torch.Tensor:
+        """LeakyReLU(a_r^T [W_self h_i || z_ij]) for every slot (B, cap)."""
+        a = self.attention_vectors[_relation_index(self.neighbour, relations)]  # (B, cap, out_dim)
+        half = z.shape[-1]
+        logits = (a[..., :half] * own.unsqueeze(1)).sum(-1) + (a[..., half:] * z).sum(-1)
+        return F.leaky_relu(logits, self.leaky_slope)
+
+    def forward(self, h_left: torch.Tensor, top_left: PaddedBlock, rows_left: torch.Tensor, types_left: torch.Tensor,
+                h_right: torch.Tensor, top_right: PaddedBlock, rows_right: torch.Tensor, types_right: torch.Tensor):
+        z_l, nb_l, rel_l, mask_l = self.messages(h_left, top_left, rows_left)
+        z_r, nb_r, rel_r, mask_r = self.messages(h_right, top_right, rows_right)
+        own_l = self.own(h_left[rows_left], _relation_index(self.own, types_left))
+        own_r = self.own(h_right[rows_right], _relation_index(self.own, types_right))
+
+        # cross-graph attention: log s_p = logsumexp_q(-||z_p - z_q||) over the other side's neighbours.
+        # Padding gets a large finite negative (not -inf), so gradients stay finite; a side whose
+        # counterpart has no neighbours then gets equal log s everywhere, i.e. uniform alpha.
+        distance = _pairwise_distance(z_l, z_r)  # (B, cap_l, cap_r)
+        pair_mask = mask_l.unsqueeze(2) & mask_r.unsqueeze(1)
+        log_kernel = (-distance).masked_fill(~pair_mask, _PADDING)
+        if self.cross_attention:
+            log_s_l, log_s_r = torch.logsumexp(log_kernel, dim=2), torch.logsumexp(log_kernel, dim=1)
+        else:
+            log_s_l, log_s_r = torch.zeros_like(mask_l, dtype=z_l.dtype), torch.zeros_like(mask_r, dtype=z_r.dtype)
+        best_l = distance.masked_fill(~pair_mask, float("inf")).argmin(dim=2)
+        best_r = distance.masked_fill(~pair_mask, float("inf")).argmin(dim=1)
+
+        sides = []
+        for own, z, log_s, neighbours, relations, mask, best in (
+                (own_l, z_l, log_s_l, nb_l, rel_l, mask_l, best_l), (own_r, z_r, log_s_r, nb_r, rel_r, mask_r, best_r)):
+            logits = self.self_logits(own, z, relations) if self.self_attention else torch.zeros_like(log_s)
+            alpha = _masked_softmax(log_s, mask)
+            beta = _masked_softmax(logits, mask)
+            weight = _masked_softmax(log_s + logits, mask)  # = alpha * beta renormalised
+            z_i = (weight.unsqueeze(-1) * z).sum(1)
+            h = F.relu(torch.cat([own, z_i], dim=1))
+            sides.append((h, SideAttention(neighbours, relations, mask, alpha, beta, weight, best)))
+        return sides
+
+
+def _relation_index(projection: RelationProjection, relations: torch.Tensor) -> torch.Tensor:
+    """GraphSAGE variants share one matrix: every relation maps to 0."""
+    return relations if projection.weight.shape[0] > 1 else torch.zeros_like(relations)
+
+
+_PADDING = -1e4  # log-weight of padded slots: exp() of it is 0 in float32, and it is finite
+
+
+def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Softmax over the real slots; all zeros where a node has no neighbours (never NaN, in value or gradient)."""
+    out = torch.softmax(logits.masked_fill(~mask, _PADDING), dim=-1)
+    return out * mask
+
+
+def _pairwise_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B, n, m) Euclidean distances with a finite gradient at 0 (padding slots are all zeros)."""
+    return ((a.unsqueeze(2) - b.unsqueeze(1)) ** 2).sum(-1).add(1e-12).sqrt()
+
+
+def pair_distance(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """||h_i - h_i'||_2 per row, with a finite gradient when the embeddings coincide."""
+    return ((left - right) ** 2).sum(-1).add(1e-12).sqrt()
+
+
+# ------------------------------------------------------------------------------ the encoder ----
+@dataclass(frozen=True, eq=False)
+class PairOutput:
+    """Embeddings of both sides of every pair, their distance, and (optionally) the attention."""
+
+    left: torch.Tensor  # (B, hidden)
+    right: torch.Tensor
+    distance: torch.Tensor  # (B,)
+    left_attention: SideAttention | None = None
+    right_attention: SideAttention | None = None
+
+
+class CGMuAlign(nn.Module):
+    """The encoder: ``n_layers - 1`` AverageAgg layers, then the pair-conditioned CollectiveAgg."""
+
+    def __init__(self, config: ModelConfig, *, n_buckets: int, dense_dim: int, n_types: int, n_relations: int):
+        super().__init__()
+        self.config = config
+        self.inputs = InputEncoder(n_buckets, config.name_dim, dense_dim)
+        n_rel = n_relations if config.relation_weights else 1
+        dims = [self.inputs.out_dim] + [config.hidden] * config.n_layers
+        # layer 1 projects each type's features with its own W_self (types differ in what they carry)
+        self.lower = nn.ModuleList(
+            AverageAggLayer(dims[k], dims[k + 1], n_rel, n_types if k == 0 else 1) for k in range(config.n_layers - 1))
+        self.top = CollectiveAggLayer(dims[-2], dims[-1], n_rel, n_types if config.n_layers == 1 else 1,
+                                      cross_attention=config.cross_attention, self_attention=config.self_attention,
+                                      leaky_slope=config.leaky_slope)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def encode_lower(self, features: EntityFeatures, batch: GraphBatch) -> torch.Tensor:
+        """Representations of the top layer's inputs (the seeds and their sampled neighbours)."""
+        h = self.dropout(self.inputs(features, batch.input_nodes))
+        for layer, block in zip(self.lower, batch.blocks[:-1]):
+            h = self.dropout(layer(h, block, batch.input_types[: block.n_dst]))
+        return h
+
+    def forward(self, left_features: EntityFeatures, left: GraphBatch, left_rows: torch.Tensor,
+                right_features: EntityFeatures, right: GraphBatch, right_rows: torch.Tensor, *,
+                return_attention: bool = False) -> PairOutput:
+        """Embed pairs (left.seeds[left_rows[b]], right.seeds[right_rows[b]]) and their distance."""
+        h_left = self.encode_lower(left_features, left)
+        h_right = self.encode_lower(right_features, right)
+        (emb_l, att_l), (emb_r, att_r) = self.top(
+            h_left, left.blocks[-1], left_rows, left.input_types[left_rows],
+            h_right, right.blocks[-1], right_rows, right.input_types[right_rows])
+        distance = pair_distance(emb_l, emb_r)
+        if return_attention:
+            return PairOutput(emb_l, emb_r, distance, att_l, att_r)
+        return PairOutput(emb_l, emb_r, distance)
