@@ -1,4 +1,4 @@
-"""The ``mualign`` command line: import, block, evaluate, demo.
+"""The ``mualign`` command line: import, block, evaluate, train, score, explain, demo.
 
 Every command reads and writes a project directory (see ``core/native_format.py``), so the
 steps can be run one at a time, inspected, and repeated. Bad input exits with status 2 and the
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from core.errors import DataError
+from core.model import VARIANTS
 
 EXIT_BAD_INPUT = 2
 
@@ -67,11 +68,49 @@ def build_parser() -> argparse.ArgumentParser:
                        description="PRAUC, F1 (threshold from the validation split), Recall at precision 0.95, "
                                    "Hit@1 and MRR, per aligned type and overall.")
     p.add_argument("--project", type=Path, required=True)
-    p.add_argument("--method", choices=["name-tfidf", "name-logreg"], default="name-tfidf")
+    p.add_argument("--method", choices=["name-tfidf", "name-logreg", "model"], default="name-tfidf",
+                   help="a name baseline, or 'model' for the project's active CG-MuAlign model")
     p.add_argument("--split", choices=["test", "valid"], default="test")
     p.add_argument("--kg-protocol", action="store_true",
                    help="also rank each true match among all right entities of its type (Hits@1/10, MRR)")
     p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("train", help="train CG-MuAlign on the project's TRAIN links",
+                       description="Train a model (or an ablation) with the margin loss; keep the weights with the "
+                                   "best validation PRAUC; store it as a new model version and make it active.")
+    p.add_argument("--project", type=Path, required=True)
+    p.add_argument("--variant", choices=VARIANTS, default="cg-mualign", help="the full model or an ablation")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=0.003)
+    p.add_argument("--negatives", type=int, default=10, help="negatives per side per positive (default 10)")
+    p.add_argument("--hard-negatives", type=float, default=0.0, help="share of negatives drawn from blocked candidates")
+    p.add_argument("--margin", type=float, default=1.0)
+    p.add_argument("--hidden", type=int, default=100)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--cap", type=int, default=10, help="neighbours sampled per node (default 10)")
+    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("score", help="score every candidate pair with the active model",
+                       description="Score all blocked candidates in batches; write scores.tsv with distance, "
+                                   "calibrated probability and rank per left entity; print the top-k per left entity.")
+    p.add_argument("--project", type=Path, required=True)
+    p.add_argument("--model", type=Path, help="checkpoint file (default: the project's active model)")
+    p.add_argument("--top-k", type=int, default=1, help="pairs per left entity to print (default 1)")
+    p.add_argument("--limit", type=int, default=20, help="left entities to print (default 20)")
+    p.set_defaults(run=cmd_score)
+
+    p = sub.add_parser("explain", help="print the attention evidence behind one pair's score",
+                       description="For LEFT_ID and RIGHT_ID: each side's sampled neighbours with cross-graph "
+                                   "attention alpha, self-attention beta, combined weight w and closest counterpart.")
+    p.add_argument("left_id")
+    p.add_argument("right_id")
+    p.add_argument("--project", type=Path, required=True)
+    p.add_argument("--model", type=Path, help="checkpoint file (default: the project's active model)")
+    p.set_defaults(run=cmd_explain)
 
     p = sub.add_parser("demo", help="make the demo data, block it, score it, print the metrics",
                        description="Generate the bundled demo KG pairs (movies, music) with planted hard cases, "
@@ -79,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", type=Path, default=Path("mualign-demo"), help="where to write the demo projects")
     p.add_argument("--scale", type=int, default=300, help="films / songs per side (default 300)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=8, help="training epochs for the demo model (default 8)")
     p.set_defaults(run=cmd_demo)
     return parser
 
@@ -147,7 +187,13 @@ def cmd_evaluate(args) -> int:
     candidates = load_candidates(dataset, args.project)
     from core.evaluation import evaluate
 
-    scorer = make_scorer(args.method, dataset, candidates)
+    if args.method == "model":
+        from core.checkpoint import load_scorer
+        from core.model_store import active_model_path
+
+        scorer, _ = load_scorer(active_model_path(args.project), dataset)
+    else:
+        scorer = make_scorer(args.method, dataset, candidates)
     report = evaluate(dataset, candidates, scorer, split=Split(args.split), kg_protocol=args.kg_protocol)
     print(format_report(report))
     return 0
@@ -155,9 +201,10 @@ def cmd_evaluate(args) -> int:
 
 def cmd_demo(args) -> int:
     from core.demo_data import write_demo
-    from core.pipeline import run_baselines
-    from core.reports import format_blocking_report
     from core.evaluation import format_report
+    from core.pipeline import run_baselines, run_model
+    from core.reports import format_blocking_report
+    from core.training import TrainConfig
 
     start = time.perf_counter()
     projects = write_demo(args.dir, scale=args.scale, seed=args.seed)
@@ -169,6 +216,100 @@ def cmd_demo(args) -> int:
         for report in result.reports:
             print()
             print(format_report(report))
+        print(f"\ntraining CG-MuAlign on {name} ({args.epochs} epochs at most)...")
+        trained = run_model(path, result.dataset, result.candidates, TrainConfig(epochs=args.epochs, seed=args.seed),
+                            on_epoch=_print_epoch)
+        print(f"model {trained.version} saved as {trained.checkpoint} (best epoch {trained.best_epoch})\n")
+        print(format_report(trained.report))
+    return 0
+
+
+def _print_epoch(stats) -> None:
+    valid = "-" if stats.valid_pr_auc is None else f"{stats.valid_pr_auc:.4f}"
+    print(f"  epoch {stats.epoch:>3}  loss {stats.loss:.4f}  valid PRAUC {valid}  "
+          f"{stats.positives_per_second:.0f} pos/s{'  *best' if stats.is_best else ''}", flush=True)
+
+
+def cmd_train(args) -> int:
+    from core.evaluation import format_report
+    from core.model import ModelConfig
+    from core.native_format import CANDIDATES_FILE, load_candidates, load_project
+    from core.pipeline import run_model
+    from core.training import TrainConfig
+
+    dataset = load_project(args.project)
+    if not (args.project / CANDIDATES_FILE).exists():
+        raise FileNotFoundError(f"{args.project / CANDIDATES_FILE} not found: run `mualign block --project "
+                                f"{args.project}` first")
+    candidates = load_candidates(dataset, args.project)
+    model_config = ModelConfig.variant(args.variant, hidden=args.hidden, n_layers=args.layers, neighbour_cap=args.cap)
+    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                               negatives_per_side=args.negatives, hard_negative_share=args.hard_negatives,
+                               margin=args.margin, patience=args.patience, seed=args.seed, device=args.device)
+    progress = _progress_bar()
+    trained = run_model(args.project, dataset, candidates, train_config, model_config=model_config,
+                        on_step=progress, on_epoch=_print_epoch, name=args.variant)
+    print(f"model {trained.version} saved as {trained.checkpoint} and made active (best epoch {trained.best_epoch}, "
+          f"{trained.seconds:.0f}s)")
+    print(format_report(trained.report))
+    return 0
+
+
+def _progress_bar():
+    """A tqdm bar per epoch showing the running loss (stderr, so stdout stays parseable)."""
+    from tqdm import tqdm
+
+    state = {"bar": None}
+
+    def on_step(step) -> None:
+        if step.step == 1:
+            state["bar"] = tqdm(total=step.steps, desc=f"epoch {step.epoch}", leave=False, file=sys.stderr)
+        state["bar"].update(1)
+        state["bar"].set_postfix(loss=f"{step.loss:.4f}")
+        if step.step == step.steps:
+            state["bar"].close()
+
+    return on_step
+
+
+def _project_scorer(args):
+    from core.checkpoint import load_scorer
+    from core.model_store import active_model_path
+    from core.native_format import load_project
+
+    dataset = load_project(args.project)
+    path = args.model or active_model_path(args.project)
+    scorer, info = load_scorer(path, dataset)
+    return dataset, scorer, info
+
+
+def cmd_score(args) -> int:
+    from core.native_format import CANDIDATES_FILE, load_candidates
+    from core.pipeline import score_candidates
+
+    dataset, scorer, info = _project_scorer(args)
+    if not (args.project / CANDIDATES_FILE).exists():
+        raise FileNotFoundError(f"{args.project / CANDIDATES_FILE} not found: run `mualign block` first")
+    candidates = load_candidates(dataset, args.project)
+    start = time.perf_counter()
+    frame, path = score_candidates(args.project, dataset, candidates, scorer, info.version)
+    seconds = time.perf_counter() - start
+    print(f"scored {len(frame):,} candidate pairs with model {info.version} in {seconds:.1f}s "
+          f"({len(frame) / max(seconds, 1e-9):,.0f} pairs/s); wrote {path}")
+    top = frame[frame["rank"] <= args.top_k]
+    print(top.head(args.limit * args.top_k).to_string(index=False))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from core.explain import explain_pair, format_explanation
+
+    dataset, scorer, info = _project_scorer(args)
+    (left,), (right,) = dataset.left.indices_of([args.left_id]), dataset.right.indices_of([args.right_id])
+    if left < 0 or right < 0:
+        missing = [i for i, v in ((args.left_id, left), (args.right_id, right)) if v < 0]
+        raise KeyError(f"unknown entity id(s) {missing} (left ids are from left/entities.tsv, right from right/)")
+    print(format_explanation(explain_pair(scorer, int(left), int(right), model_version=info.version)))
     return 0
 
 

@@ -45,3 +45,58 @@ def run_baselines(project: str | Path, *, config: BlockingConfig | None = None,
                              split=Split.TEST, kg_protocol=kg_protocol and m == "name-tfidf")
                     for m in methods)
     return BaselineRun(dataset, candidates, blocking, reports)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedModel:
+    version: str
+    checkpoint: Path
+    best_epoch: int
+    seconds: float
+    report: EvalReport
+
+
+def run_model(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, train_config, *,
+              model_config=None, on_step=None, on_epoch=None, name: str = "cg-mualign") -> TrainedModel:
+    """Train, store as a new active model version, and evaluate on TEST."""
+    from core.checkpoint import save_checkpoint
+    from core.encoder_setup import build_setup
+    from core.model import ModelConfig
+    from core.model_store import model_path, set_active
+    from core.training import train
+
+    model_config = model_config or ModelConfig()
+    setup = build_setup(dataset, model_config)
+    result = train(setup, model_config, train_config, candidates=candidates, on_step=on_step, on_epoch=on_epoch)
+    result.scorer.name = name
+    report = evaluate(dataset, candidates, result.scorer, split=Split.TEST)
+    tmp = Path(project) / "models" / ".incoming.pt"
+    version = save_checkpoint(tmp, result.scorer, train_config=train_config.to_dict(),
+                              metrics={"best_epoch": result.best_epoch, "valid_pr_auc": result.best_valid_pr_auc,
+                                       "test_pr_auc": report.overall.pr_auc, "test_f1": report.overall.f1})
+    final = model_path(project, version)
+    tmp.replace(final)
+    set_active(project, version)
+    return TrainedModel(version, final, result.best_epoch, result.seconds, report)
+
+
+def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
+                     version: str):
+    """Score every candidate; write ``scores.tsv`` (ids, type, score, distance, probability, rank)."""
+    import numpy as np
+
+    from core.textio import atomic_write_text
+
+    frame = candidates.to_frame(dataset.left.entity_ids, dataset.right.entity_ids, dataset.schema.type_names)
+    distance = scorer.distances(candidates.left, candidates.right)
+    frame["score"] = np.round(-distance, 6)
+    frame["distance"] = np.round(distance, 6)
+    if scorer.calibration:
+        slope, intercept = scorer.calibration
+        frame["probability"] = np.round(1 / (1 + np.exp(-(slope * -distance + intercept))), 6)
+    frame["rank"] = frame.groupby("left_id")["score"].rank(ascending=False, method="first").astype(int)
+    frame["model_version"] = version
+    frame = frame.sort_values(["type", "left_id", "rank"], kind="stable")
+    path = Path(project) / "scores.tsv"
+    atomic_write_text(path, frame.to_csv(sep="\t", index=False, lineterminator="\n"))
+    return frame, path
