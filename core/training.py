@@ -49,6 +49,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     max_steps_per_epoch: int | None = None
+    deterministic: bool = True  # bit-identical runs under a seed (parallel float sums otherwise vary)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.epochs < 1 or self.negatives_per_side < 1:
@@ -129,6 +130,15 @@ def train(setup: EncoderSetup, model_config: ModelConfig, config: TrainConfig, *
     ``candidates`` are needed for validation on data without labelled negatives (and for hard
     negatives); without them validation uses the labelled VALID pairs only.
     """
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(config.deterministic)
+    try:
+        return _train(setup, model_config, config, candidates, on_step, on_epoch)
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def _train(setup, model_config, config, candidates, on_step, on_epoch) -> TrainResult:
     seed_everything(config.seed)
     device = config.resolved_device()
     model = setup.new_model(model_config).to(device)
