@@ -89,7 +89,9 @@ class InputEncoder(nn.Module):
 
     def __init__(self, n_buckets: int, name_dim: int, dense_dim: int):
         super().__init__()
-        self.names = nn.EmbeddingBag(n_buckets, name_dim, mode="sum")
+        # sparse gradients: a batch touches a few thousand of the buckets, so only those rows are
+        # updated (with SparseAdam) instead of the whole table at every step
+        self.names = nn.EmbeddingBag(n_buckets, name_dim, mode="sum", sparse=True)
         nn.init.normal_(self.names.weight, std=0.1)
         self.out_dim = name_dim + dense_dim
 
@@ -232,8 +234,12 @@ def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def _pairwise_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(B, n, m) Euclidean distances with a finite gradient at 0 (padding slots are all zeros)."""
-    return ((a.unsqueeze(2) - b.unsqueeze(1)) ** 2).sum(-1).add(1e-12).sqrt()
+    """(B, n, m) Euclidean distances with a finite gradient at 0 (padding slots are all zeros).
+
+    ||a||^2 + ||b||^2 - 2 a.b as one batched matmul (no (B, n, m, d) difference tensor).
+    """
+    squared = (a * a).sum(-1).unsqueeze(2) + (b * b).sum(-1).unsqueeze(1) - 2 * a @ b.transpose(1, 2)
+    return squared.clamp(min=0).add(1e-12).sqrt()
 
 
 def pair_distance(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:

@@ -94,6 +94,24 @@ class TrainResult:
     seconds: float = 0.0
 
 
+class Optimiser:
+    """Adam for the dense parameters, SparseAdam for the name-embedding table (sparse gradients)."""
+
+    def __init__(self, model: CGMuAlign, head, learning_rate: float):
+        sparse = [model.inputs.names.weight]
+        dense = [p for p in model.parameters() if p is not sparse[0]] + (list(head.parameters()) if head else [])
+        self.dense = torch.optim.Adam(dense, lr=learning_rate)
+        self.sparse = torch.optim.SparseAdam(sparse, lr=learning_rate)
+
+    def zero_grad(self) -> None:
+        self.dense.zero_grad()
+        self.sparse.zero_grad()
+
+    def step(self) -> None:
+        self.dense.step()
+        self.sparse.step()
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)  # only for libraries that use the global generator; our code passes rngs
@@ -143,8 +161,7 @@ def _train(setup, model_config, config, candidates, on_step, on_epoch) -> TrainR
     device = config.resolved_device()
     model = setup.new_model(model_config).to(device)
     head = BCEHead(model_config.hidden).to(device) if config.bce_weight > 0 else None
-    parameters = list(model.parameters()) + (list(head.parameters()) if head else [])
-    optimiser = torch.optim.Adam(parameters, lr=config.learning_rate)
+    optimiser = Optimiser(model, head, config.learning_rate)
     rng = np.random.default_rng(config.seed)
 
     links = training_links(setup)
