@@ -81,6 +81,12 @@ def summarise(name: str, method: str, reports: list, seconds: list[float], param
     return records
 
 
+def print_epoch(stats) -> None:
+    valid = "-" if stats.valid_pr_auc is None else f"{stats.valid_pr_auc:.4f}"
+    print(f"    epoch {stats.epoch} loss={stats.loss:.4f} valid_pr_auc={valid} "
+          f"{stats.positives_per_second:.0f} pos/s{' *' if stats.is_best else ''}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
@@ -111,7 +117,7 @@ def main() -> None:
                 start = time.perf_counter()
                 result = train(setup, model_config, TrainConfig(epochs=args.epochs, patience=args.patience, seed=seed,
                                                                 hard_negative_share=args.hard_negatives),
-                               candidates=candidates)
+                               candidates=candidates, on_epoch=print_epoch)
                 seconds.append(time.perf_counter() - start)
                 params = sum(p.numel() for p in result.model.parameters())
                 result.scorer.name = variant

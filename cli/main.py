@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--negatives", type=int, default=10, help="negatives per side per positive (default 10)")
     p.add_argument("--hard-negatives", type=float, default=0.0, help="share of negatives drawn from blocked candidates")
     p.add_argument("--margin", type=float, default=1.0)
+    p.add_argument("--bce-weight", type=float, default=0.0,
+                   help="weight of the optional BCE head on h_i * h_i' (default 0: margin loss only)")
     p.add_argument("--hidden", type=int, default=100)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--cap", type=int, default=10, help="neighbours sampled per node (default 10)")
@@ -245,7 +247,8 @@ def cmd_train(args) -> int:
     model_config = ModelConfig.variant(args.variant, hidden=args.hidden, n_layers=args.layers, neighbour_cap=args.cap)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                                negatives_per_side=args.negatives, hard_negative_share=args.hard_negatives,
-                               margin=args.margin, patience=args.patience, seed=args.seed, device=args.device)
+                               margin=args.margin, bce_weight=args.bce_weight, patience=args.patience,
+                               seed=args.seed, device=args.device)
     progress = _progress_bar()
     trained = run_model(args.project, dataset, candidates, train_config, model_config=model_config,
                         on_step=progress, on_epoch=_print_epoch, name=args.variant)

@@ -111,20 +111,21 @@ class NameLogRegScorer:
 def training_pairs(dataset: AlignmentDataset, candidates: CandidatePairs):
     """(left, right, type, label) for supervised training from the TRAIN split.
 
-    Labelled TRAIN pairs are used as they are; when the split has no labelled negatives, the
-    candidates of TRAIN left entities that are not known matches become negatives.
+    Per aligned type: labelled TRAIN pairs are used as they are; for a type without labelled
+    negatives, the candidates of its TRAIN left entities that are not known matches become negatives.
     """
     train = dataset.links.in_split(Split.TRAIN)
-    if train.has_negatives():
-        return train.left, train.right, train.type, train.label.astype(np.int64)
-    positives = train.positives()
+    labelled_types = np.unique(train.type[train.label == 0])
+    labelled = train.select(np.isin(train.type, labelled_types))
+    positives = train.positives().select(~np.isin(train.positives().type, labelled_types))
     gold = dataset.gold_pairs()
     n_right = dataset.right.n_entities
-    from_train_left = np.isin(candidates.left, positives.left)
+    from_train_left = np.isin(candidates.left, positives.left) & ~np.isin(candidates.type, labelled_types)
     is_gold = np.isin(candidates.pair_keys(n_right), gold.left.astype(np.int64) * n_right + gold.right)
     negatives = candidates.select(from_train_left & ~is_gold)
-    left = np.concatenate([positives.left, negatives.left])
-    right = np.concatenate([positives.right, negatives.right])
-    types = np.concatenate([positives.type, negatives.type])
-    labels = np.concatenate([np.ones(len(positives), np.int64), np.zeros(len(negatives), np.int64)])
+    left = np.concatenate([labelled.left, positives.left, negatives.left])
+    right = np.concatenate([labelled.right, positives.right, negatives.right])
+    types = np.concatenate([labelled.type, positives.type, negatives.type])
+    labels = np.concatenate([labelled.label.astype(np.int64), np.ones(len(positives), np.int64),
+                             np.zeros(len(negatives), np.int64)])
     return left, right, types, labels

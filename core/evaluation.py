@@ -4,7 +4,8 @@ Two protocols, chosen by the data:
 
 * **labelled pairs** (DeepMatcher-style benchmarks, whose splits contain labelled non-matches):
   the classification metrics are computed on exactly the labelled pairs of the split, so the
-  figures compare with published tables.
+  figures compare with published tables. The choice is made per aligned type ("mixed" when
+  papers have labelled pairs and derived author links do not).
 * **candidates** (KG pairs with only positive links): the pairs are the blocked candidates of
   every left entity that has a true match in the split, labelled by the known truth. True matches
   that blocking lost still count in recall (``n_positives``), so a blocker cannot hide misses.
@@ -114,20 +115,27 @@ class EvalReport:
 
 # ---------------------------------------------------------------------------- pair selection --
 def evaluation_pairs(dataset: AlignmentDataset, candidates: CandidatePairs, split: Split) -> EvalPairs:
-    """The pairs ``split`` is judged on (see the module docstring for the two protocols)."""
+    """The pairs ``split`` is judged on (see the module docstring for the two protocols).
+
+    The protocol is chosen per aligned type: a type whose links in the split include labelled
+    non-matches is judged on exactly those pairs, any other type on its blocked candidates.
+    """
     n_types = len(dataset.schema.types)
     links = dataset.links.in_split(split)
-    if links.has_negatives():
-        return EvalPairs(links.left, links.right, links.type, links.label.astype(np.int64),
-                         np.zeros(n_types, dtype=np.int64), "labelled pairs")
-    positives = links.positives()
+    labelled_types = np.unique(links.type[links.label == 0])
+    labelled = links.select(np.isin(links.type, labelled_types))
+    positives = links.positives().select(~np.isin(links.positives().type, labelled_types))
     n_right = dataset.right.n_entities
     gold = dataset.gold_pairs()
-    pairs = candidates.select(np.isin(candidates.left, positives.left))
+    pairs = candidates.select(np.isin(candidates.left, positives.left) & ~np.isin(candidates.type, labelled_types))
     labels = np.isin(pairs.pair_keys(n_right), gold.left.astype(np.int64) * n_right + gold.right).astype(np.int64)
     found = candidates.contains(positives.left, positives.right, n_right)
     missed = np.bincount(positives.type[~found], minlength=n_types).astype(np.int64)
-    return EvalPairs(pairs.left, pairs.right, pairs.type, labels, missed, "candidates")
+    protocol = ("labelled pairs" if len(labelled_types) == n_types or not len(positives) else
+                "candidates" if not len(labelled_types) else "mixed")
+    return EvalPairs(np.concatenate([labelled.left, pairs.left]), np.concatenate([labelled.right, pairs.right]),
+                     np.concatenate([labelled.type, pairs.type]),
+                     np.concatenate([labelled.label.astype(np.int64), labels]), missed, protocol)
 
 
 def _queries(dataset: AlignmentDataset, split: Split) -> tuple[np.ndarray, np.ndarray]:

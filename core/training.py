@@ -6,7 +6,9 @@ labels of one type help another) and, per positive (i, i'), ``negatives_per_side
 
     max(0, d(i, i') - d(neg) + margin)
 
-averaged over the negatives. An optional BCE head on the element-wise product of the two
+averaged over the negatives. Where TRAIN holds labelled non-matches (DeepMatcher negatives, or
+pairs an analyst rejected), each step also takes a share of them and asks every positive of the
+step to be closer than each of them by the margin. An optional BCE head on the element-wise product of the two
 embeddings is a second signal. After every epoch the validation pairs are scored; the weights
 with the best validation PRAUC are kept (a copy, not the last epoch's), and training stops when it
 has not improved for ``patience`` epochs.
@@ -50,6 +52,7 @@ class TrainConfig:
     device: str = "auto"
     max_steps_per_epoch: int | None = None
     deterministic: bool = True  # bit-identical runs under a seed (parallel float sums otherwise vary)
+    labelled_negatives: bool = True  # use labelled non-matches of TRAIN (and rejected pairs) as negatives
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.epochs < 1 or self.negatives_per_side < 1:
@@ -122,6 +125,12 @@ def training_links(setup: EncoderSetup):
     return setup.dataset.links.in_split(Split.TRAIN).positives()
 
 
+def labelled_negatives(setup: EncoderSetup):
+    """The TRAIN pairs labelled as non-matches (DeepMatcher negatives, an analyst's rejections)."""
+    train = setup.dataset.links.in_split(Split.TRAIN)
+    return train.select(train.label == 0)
+
+
 def margin_loss(positive: torch.Tensor, negative: torch.Tensor, margin: float, valid: torch.Tensor) -> torch.Tensor:
     """mean over valid negatives of max(0, d(pos) - d(neg) + margin); shapes (B,), (B, K), (B, K)."""
     hinge = F.relu(positive.unsqueeze(1) - negative + margin) * valid
@@ -167,6 +176,9 @@ def _train(setup, model_config, config, candidates, on_step, on_epoch) -> TrainR
     links = training_links(setup)
     if len(links) == 0:
         raise ValueError("no training links: the TRAIN split has no matches to learn from")
+    rejected = labelled_negatives(setup) if config.labelled_negatives else None
+    # labelled non-matches are spread over the epoch's steps, so each step sees a few
+    per_step = 0 if rejected is None or not len(rejected) else int(np.ceil(len(rejected) / np.ceil(len(links) / config.batch_size)))
     n_types = len(setup.dataset.schema.types)
     sampler = NegativeSampler.build(setup.left_aligned_types, setup.right_aligned_types, n_types,
                                     candidates=candidates, hard_share=config.hard_negative_share)
@@ -189,19 +201,25 @@ def _train(setup, model_config, config, candidates, on_step, on_epoch) -> TrainR
             idx = order[step * config.batch_size:(step + 1) * config.batch_size]
             left, right, types = links.left[idx], links.right[idx], links.type[idx]
             neg_left, neg_right = sampler.draw(left, right, types, k, rng)
-            all_left = np.concatenate([left, neg_left.ravel()])
-            all_right = np.concatenate([right, neg_right.ravel()])
+            chosen = rng.choice(len(rejected), size=min(per_step, len(rejected)), replace=False) if per_step else []
+            all_left = np.concatenate([left, neg_left.ravel()] + ([rejected.left[chosen]] if per_step else []))
+            all_right = np.concatenate([right, neg_right.ravel()] + ([rejected.right[chosen]] if per_step else []))
             batch = pair_batch(setup.left, setup.right, all_left, all_right, cap=model_config.neighbour_cap,
                                n_layers=model_config.n_layers, rng=rng).to(device)
             out = model(setup.left.features, batch.left, batch.left_rows, setup.right.features, batch.right,
                         batch.right_rows)
             b = len(idx)
-            positive, negative = out.distance[:b], out.distance[b:].view(b, 2 * k)
+            positive, negative = out.distance[:b], out.distance[b:b + b * 2 * k].view(b, 2 * k)
             is_positive = torch.from_numpy((neg_left == left[:, None]) & (neg_right == right[:, None])).to(device)
             loss = margin_loss(positive, negative, config.margin, (~is_positive).float())
+            if per_step:
+                # every positive of the step must be closer than every labelled non-match
+                labelled = out.distance[b + b * 2 * k:]
+                loss = loss + margin_loss(positive, labelled.unsqueeze(0).expand(b, -1), config.margin,
+                                          torch.ones(b, len(labelled), device=device))
             if head is not None:
                 logits = head(out.left, out.right)
-                targets = torch.cat([torch.ones(b, device=device), torch.zeros(b * 2 * k, device=device)])
+                targets = torch.cat([torch.ones(b, device=device), torch.zeros(len(logits) - b, device=device)])
                 loss = loss + config.bce_weight * F.binary_cross_entropy_with_logits(logits, targets)
             optimiser.zero_grad()
             loss.backward()
@@ -236,7 +254,7 @@ def _validation_pairs(setup: EncoderSetup, candidates: CandidatePairs | None):
     links = setup.dataset.links.in_split(Split.VALID)
     if not len(links):
         return None
-    if links.has_negatives() or candidates is None:
+    if candidates is None:
         return links.left, links.right, links.label.astype(np.int64), 0
     pairs = evaluation_pairs(setup.dataset, candidates, Split.VALID)
     return pairs.left, pairs.right, pairs.label, int(pairs.missed.sum())

@@ -98,3 +98,17 @@ def test_name_baselines_run_and_rank_variants_first(tiny_project):
     logreg = NameLogRegScorer(d, cands)
     scores = logreg.score_pairs(left, right, types)
     assert scores[labels == 1].min() > scores[labels == 0].max()
+
+
+def test_protocol_is_chosen_per_type(tmp_path):
+    """Films have labelled non-matches, people only positives: each type is judged its own way."""
+    links = LINKS + "f3\tm10\t0\ttest\n"
+    d = load_project(write_tiny_project(tmp_path / "p", **{"links.tsv": links}))
+    cands = _cands(d, [("f3", "m12"), ("f3", "m11"), ("p3", "q12"), ("p3", "q10")])
+    pairs = evaluation_pairs(d, cands, Split.TEST)
+    assert pairs.protocol == "mixed"
+    got = sorted(zip(d.left.entity_ids[pairs.left], d.right.entity_ids[pairs.right], pairs.label.tolist()))
+    # films: exactly the labelled pairs (not the candidate f3-m11); people: their candidates
+    assert got == [("f3", "m10", 0), ("f3", "m12", 1), ("p3", "q10", 0), ("p3", "q12", 1)]
+    left, right, types, labels = training_pairs(d, cands)
+    assert labels.sum() == 2  # the train positives of both types
