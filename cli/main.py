@@ -148,6 +148,16 @@ def cmd_import(args) -> int:
     return 0
 
 
+def _blocked_project(project: Path, dataset=None):
+    """(dataset, candidates) of a project that has been blocked; a clear error if it has not."""
+    from core.native_format import CANDIDATES_FILE, load_candidates, load_project
+
+    dataset = dataset or load_project(project)
+    if not (project / CANDIDATES_FILE).exists():
+        raise FileNotFoundError(f"{project / CANDIDATES_FILE} not found: run `mualign block --project {project}` first")
+    return dataset, load_candidates(dataset, project)
+
+
 def _blocking_config(args):
     from core.blocking import BlockingConfig
 
@@ -179,14 +189,9 @@ def cmd_block(args) -> int:
 def cmd_evaluate(args) -> int:
     from core.evaluation import format_report
     from core.links import Split
-    from core.native_format import CANDIDATES_FILE, load_candidates, load_project
     from core.pipeline import make_scorer
 
-    dataset = load_project(args.project)
-    if not (args.project / CANDIDATES_FILE).exists():
-        raise FileNotFoundError(f"{args.project / CANDIDATES_FILE} not found: run `mualign block --project "
-                                f"{args.project}` first")
-    candidates = load_candidates(dataset, args.project)
+    dataset, candidates = _blocked_project(args.project)
     from core.evaluation import evaluate
 
     if args.method == "model":
@@ -235,15 +240,10 @@ def _print_epoch(stats) -> None:
 def cmd_train(args) -> int:
     from core.evaluation import format_report
     from core.model import ModelConfig
-    from core.native_format import CANDIDATES_FILE, load_candidates, load_project
     from core.pipeline import run_model
     from core.training import TrainConfig
 
-    dataset = load_project(args.project)
-    if not (args.project / CANDIDATES_FILE).exists():
-        raise FileNotFoundError(f"{args.project / CANDIDATES_FILE} not found: run `mualign block --project "
-                                f"{args.project}` first")
-    candidates = load_candidates(dataset, args.project)
+    dataset, candidates = _blocked_project(args.project)
     model_config = ModelConfig.variant(args.variant, hidden=args.hidden, n_layers=args.layers, neighbour_cap=args.cap)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                                negatives_per_side=args.negatives, hard_negative_share=args.hard_negatives,
@@ -287,13 +287,10 @@ def _project_scorer(args):
 
 
 def cmd_score(args) -> int:
-    from core.native_format import CANDIDATES_FILE, load_candidates
     from core.pipeline import score_candidates
 
     dataset, scorer, info = _project_scorer(args)
-    if not (args.project / CANDIDATES_FILE).exists():
-        raise FileNotFoundError(f"{args.project / CANDIDATES_FILE} not found: run `mualign block` first")
-    candidates = load_candidates(dataset, args.project)
+    _, candidates = _blocked_project(args.project, dataset)
     start = time.perf_counter()
     frame, path = score_candidates(args.project, dataset, candidates, scorer, info.version)
     seconds = time.perf_counter() - start

@@ -24,7 +24,20 @@ def test_demo_writes_blocks_and_scores_both_pairs(tmp_path, capsys):
     for project in ("movies", "music"):
         assert (tmp_path / "demo" / project / "candidates.tsv").exists()
     assert out.count("method=name-tfidf split=test") == 2 and out.count("method=name-logreg split=test") == 2
+    assert out.count("method=cg-mualign split=test") == 2
     assert "character" in out and "song" in out
+    music = tmp_path / "demo" / "music"
+    assert main(["score", "--project", str(music), "--limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "scored" in out and (music / "scores.tsv").exists()
+    scores = (music / "scores.tsv").read_text().splitlines()
+    assert scores[0].split("\t")[:4] == ["left_id", "right_id", "type", "name_score"]
+    left_id, right_id = scores[1].split("\t")[:2]
+    assert main(["explain", left_id, right_id, "--project", str(music)]) == 0
+    out = capsys.readouterr().out
+    assert f"pair {left_id} <-> {right_id}" in out and "alpha" in out and "closest counterpart" in out
+    assert main(["explain", "nope", right_id, "--project", str(music)]) == 2
+    assert "unknown entity id(s) ['nope']" in capsys.readouterr().err
 
 
 def test_import_block_evaluate_round(tmp_path, capsys):
