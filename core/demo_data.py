@@ -35,7 +35,9 @@ import numpy as np
 import pandas as pd
 
 from core.dataset import AlignmentDataset
-from core.kg import KnowledgeGraph
+# Date columns use the resolution that :func:`core.native_format.load_project` produces, so a
+# generated dataset and the same dataset read back from disk are equal column for column.
+from core.kg import DATE_DTYPE, KnowledgeGraph
 from core.links import Links, Split
 from core.schema import Correspondence, SchemaMapping
 from core.textio import atomic_write_text
@@ -43,9 +45,6 @@ from core.textio import atomic_write_text
 #: Share of each aligned type's true matches in train / valid / test.
 SPLIT_SHARES = (0.6, 0.2, 0.2)
 
-#: Date columns use the resolution that :func:`core.native_format.load_project` produces, so a
-#: generated dataset and the same dataset read back from disk are equal column for column.
-DATE_DTYPE = "datetime64[us]"
 
 
 # ------------------------------------------------------------------------------ records ----

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 ATTRIBUTE_KINDS = ("number", "date", "text")
+#: Date attribute dtype: the resolution load_project produces under pandas 3.
+DATE_DTYPE = "datetime64[us]"
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,8 @@ class KnowledgeGraph:
     names : (n,) object array of str
         Display names (may be empty strings).
     attributes : DataFrame with n rows
-        One column per attribute: float64 for numbers, ``datetime64[ns]`` for dates, object for
-        text. Missing values are NaN / NaT / "".
+        One column per attribute: float64 for numbers, datetime64 for dates (microsecond
+        resolution as loaded, :data:`DATE_DTYPE`), object for text. Missing values are NaN / NaT / "".
     heads, relations, tails : (m,) int arrays
         Relation triples as entity and relation indices.
     relation_names : tuple of str
