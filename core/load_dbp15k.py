@@ -53,7 +53,7 @@ from core.errors import ProblemLog
 from core.kg import KnowledgeGraph
 from core.links import Links, Split
 from core.schema import Correspondence, SchemaMapping
-from core.textio import read_tsv
+from core.textio import parse_int_ids, read_tsv
 
 #: Share of the links used as seeds (TRAIN + VALID); the rest is TEST.
 SEED_FRACTION = 0.3
@@ -204,19 +204,8 @@ def _read_int_columns(path: Path, columns: tuple[str, ...], log: ProblemLog,
             log.add(path, None, "file is empty")
         return None
     for column in int_columns or columns:
-        frame[column] = _parse_ids(frame[column], path, column, log)
+        frame[column] = pd.Series(parse_int_ids(frame[column], path, column, log), index=frame.index)
     return frame
-
-
-def _parse_ids(values: pd.Series, path: Path, column: str, log: ProblemLog) -> pd.Series:
-    """Integer ids as int64, -1 where the text is not a non-negative integer (logged by line)."""
-    text = values.to_numpy(dtype=object)
-    ok = pd.Series(text, dtype=object).str.fullmatch(r"[0-9]{1,18}").to_numpy(dtype=bool)
-    for row in np.flatnonzero(~ok):
-        log.add(path, int(values.index[row]), f"{column} {text[row]!r} is not an integer id")
-    out = np.full(len(text), -1, dtype=np.int64)
-    out[ok] = pd.to_numeric(pd.Series(text[ok], dtype=object)).to_numpy(dtype=np.int64)
-    return pd.Series(out, index=values.index)
 
 
 def _read_ids(path: Path, columns: tuple[str, ...], int_columns: tuple[str, ...], what: str,

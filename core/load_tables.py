@@ -69,7 +69,7 @@ from core.table_mapping import (
     DEFAULT_NORMALISATION, PRESETS, AttributeColumn, AttributeKind, DerivedRelation, EntityColumn,
     KeyNormalisation, TableMapping, _line_in_json, resolve_mapping, write_preset,
 )
-from core.textio import read_text
+from core.textio import parse_int_ids, read_text
 from core.value_parsing import (
     FAST_DATE_FORMATS, TWO_DIGIT_YEAR_PIVOT, parse_attribute, parse_dates, parse_durations, parse_numbers,
 )
@@ -231,18 +231,6 @@ def read_csv_strict(path: Path, log: ProblemLog) -> tuple[list[str], pd.DataFram
     return header, frame
 
 
-def _parse_int_ids(values: pd.Series, path: Path, column: str, log: ProblemLog) -> np.ndarray:
-    """int64 ids, -1 (logged by line) where a value is not a non-negative integer."""
-    text = values.to_numpy(dtype=object)
-    ok = pd.Series(text, dtype=object).str.fullmatch(r"[0-9]{1,18}").to_numpy(dtype=bool)
-    for row in np.flatnonzero(~ok):
-        log.add(path, int(values.index[row]), f"{column} {text[row]!r} is not an integer id")
-    out = np.full(len(text), -1, dtype=np.int64)
-    if ok.any():
-        out[ok] = pd.to_numeric(pd.Series(text[ok], dtype=object)).to_numpy(dtype=np.int64)
-    return out
-
-
 @dataclass(frozen=True)
 class _Table:
     path: Path
@@ -260,7 +248,7 @@ def _read_table(path: Path, mapping: TableMapping, log: ProblemLog) -> _Table | 
         _missing_column(path, header, column, key, mapping, log)
     if missing:
         return None
-    ids = _parse_int_ids(frame[mapping.id_column], path, mapping.id_column, log)
+    ids = parse_int_ids(frame[mapping.id_column], path, mapping.id_column, log)
     lines = frame.index.to_numpy()
     dup = pd.Series(ids).duplicated(keep="first").to_numpy() & (ids >= 0)
     if dup.any():
@@ -358,7 +346,7 @@ def _read_pair_file(path: Path, required: tuple[str, ...], mapping: TableMapping
     out = pd.DataFrame({"path": str(path), "line": frame.index.to_numpy()})
     for column, side, table_name in (("ltable_id", "left", mapping.left_table),
                                      ("rtable_id", "right", mapping.right_table)):
-        ids = _parse_int_ids(frame[column], path, column, log)
+        ids = parse_int_ids(frame[column], path, column, log)
         table = tables[side]
         position = np.full(len(ids), -1, dtype=np.int64)
         if table is not None:

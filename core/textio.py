@@ -127,6 +127,18 @@ def read_tsv(path: Path, log: ProblemLog, *, required: tuple[str, ...] = (),
     return frame
 
 
+def parse_int_ids(values: pd.Series, path: Path, column: str, log: ProblemLog) -> np.ndarray:
+    """int64 ids, -1 (logged by line, from ``values.index``) where a value is not a non-negative integer."""
+    text = values.to_numpy(dtype=object)
+    ok = pd.Series(text, dtype=object).str.fullmatch(r"[0-9]{1,18}").to_numpy(dtype=bool)
+    for row in np.flatnonzero(~ok):
+        log.add(path, int(values.index[row]), f"{column} {text[row]!r} is not an integer id")
+    out = np.full(len(text), -1, dtype=np.int64)
+    if ok.any():
+        out[ok] = pd.to_numeric(pd.Series(text[ok], dtype=object)).to_numpy(dtype=np.int64)
+    return out
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash never leaves a half-written file."""
     path = Path(path)
