@@ -38,12 +38,10 @@ from core.dataset import AlignmentDataset
 # Date columns use the resolution that :func:`core.native_format.load_project` produces, so a
 # generated dataset and the same dataset read back from disk are equal column for column.
 from core.kg import DATE_DTYPE, KnowledgeGraph
-from core.links import Links, Split
+from core.links import SPLIT_SHARES, Links, Split, random_split_codes as split_codes
 from core.schema import Correspondence, SchemaMapping
 from core.textio import atomic_write_text
 
-#: Share of each aligned type's true matches in train / valid / test.
-SPLIT_SHARES = (0.6, 0.2, 0.2)
 
 
 
@@ -477,23 +475,6 @@ def assemble(world: World, sides: Sides, rng: np.random.Generator, *, name: str,
     schema = SchemaMapping(types=world.types, relations=_shared_relations(world, left, right),
                            attributes=attributes)
     return Assembled(AlignmentDataset(left, right, schema, links, name=name), left_row, right_row)
-
-
-def split_codes(n: int, rng: np.random.Generator, shares: tuple[float, float, float] = SPLIT_SHARES) -> np.ndarray:
-    """Seeded train/valid/test codes (:attr:`Split.code`) for ``n`` links, in shares ``shares``.
-
-    Valid and test get at least one link each once ``n >= 3``, so every split of every aligned
-    type can be evaluated even for a type with few entities (genres).
-    """
-    n_valid = int(round(shares[1] * n))
-    n_test = int(round(shares[2] * n))
-    if n >= 3:
-        n_valid, n_test = max(n_valid, 1), max(n_test, 1)
-    codes = np.full(n, Split.TRAIN.code, dtype=np.int8)
-    order = rng.permutation(n)
-    codes[order[:n_valid]] = Split.VALID.code
-    codes[order[n_valid:n_valid + n_test]] = Split.TEST.code
-    return codes
 
 
 def _rows(n: int, order: np.ndarray) -> np.ndarray:

@@ -19,8 +19,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from core.dataset import AlignmentDataset
-from core.demo_data import split_codes
-from core.links import Links
+from core.links import Links, random_split_codes
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def derive_neighbour_links(dataset: AlignmentDataset, row_type: str, neighbour_t
     right = np.array([b for _, b in pairs], dtype=np.int64)
     rng = np.random.default_rng(seed)
     links = Links(left, right, np.full(len(pairs), nb_t, dtype=np.int32), np.ones(len(pairs), dtype=np.int8),
-                  split_codes(len(pairs), rng).astype(np.int8))
+                  random_split_codes(len(pairs), rng).astype(np.int8))
     identical = compatible = 0
     for a, b in pairs:
         x, y = str(dataset.left.names[a]).lower().split(), str(dataset.right.names[b]).lower().split()

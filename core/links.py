@@ -15,6 +15,10 @@ from enum import Enum
 import numpy as np
 
 
+#: Default share of each aligned type's true matches in train / valid / test.
+SPLIT_SHARES = (0.6, 0.2, 0.2)
+
+
 class Split(str, Enum):
     TRAIN = "train"
     VALID = "valid"
@@ -81,3 +85,20 @@ class Links:
                 c = np.bincount(self.type[sel], minlength=len(type_names))
                 out[s.value] = {t: int(n) for t, n in zip(type_names, c) if n}
         return out
+
+
+def random_split_codes(n: int, rng: np.random.Generator, shares: tuple[float, float, float] = SPLIT_SHARES) -> np.ndarray:
+    """Seeded train/valid/test codes (:attr:`Split.code`) for ``n`` links, in shares ``shares``.
+
+    Valid and test get at least one link each once ``n >= 3``, so every split of every aligned
+    type can be evaluated even for a type with few entities (genres).
+    """
+    n_valid = int(round(shares[1] * n))
+    n_test = int(round(shares[2] * n))
+    if n >= 3:
+        n_valid, n_test = max(n_valid, 1), max(n_test, 1)
+    codes = np.full(n, Split.TRAIN.code, dtype=np.int8)
+    order = rng.permutation(n)
+    codes[order[:n_valid]] = Split.VALID.code
+    codes[order[n_valid:n_valid + n_test]] = Split.TEST.code
+    return codes
