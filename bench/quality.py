@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--hard-negatives", type=float, default=0.0)
     parser.add_argument("--results", default="quality")
+    parser.add_argument("--with-names", action="store_true",
+                        help="also report each model combined with name similarities (core/stacking.py)")
     args = parser.parse_args()
     records = []
     for name in args.datasets:
@@ -110,7 +112,7 @@ def main() -> None:
             report = evaluate(dataset, candidates, scorer, split=Split.TEST, kg_protocol=kg and hasattr(scorer, "score_matrix"))
             records += summarise(name, method, [report], [], None)
         for variant in args.variants:
-            reports, seconds, params = [], [], None
+            reports, stacked_reports, seconds, params = [], [], [], None
             for seed in args.seeds:
                 model_config = ModelConfig.variant(variant)
                 setup = build_setup(dataset, model_config)
@@ -126,7 +128,15 @@ def main() -> None:
                 print(f"  seed={seed} best_epoch={result.best_epoch} seconds={seconds[-1]:.1f} "
                       f"peak_rss_mb={peak_rss_mb():.0f}", flush=True)
                 reports.append(report)
+                if args.with_names:
+                    from core.stacking import NameAwareScorer
+
+                    stacked = NameAwareScorer(result.scorer, candidates, name=f"{variant}+names", seed=seed)
+                    stacked_reports.append(evaluate(dataset, candidates, stacked, split=Split.TEST))
+                    print(format_report(stacked_reports[-1]), flush=True)
             records += summarise(name, variant, reports, seconds, params)
+            if stacked_reports:
+                records += summarise(name, f"{variant}+names", stacked_reports, [], None)
         write_results(args.results, records)
     print(f"\nwrote {len(records)} records to bench/results/{args.results}.json")
 

@@ -112,3 +112,18 @@ def test_explanation_is_the_forward_pass_attention(music, trained):
         assert sum(r.alpha for r in side) == pytest.approx(1.0, abs=1e-5)
         assert [r.weight for r in side] == sorted((r.weight for r in side), reverse=True)
     assert 0.0 <= e.probability <= 1.0
+
+
+def test_name_aware_scorer_adds_name_evidence(music, trained):
+    from core.stacking import NameAwareScorer
+
+    pair, candidates = music
+    stacked = NameAwareScorer(trained.scorer, candidates)
+    report = evaluate(pair.dataset, candidates, stacked, split=Split.TEST)
+    alone = evaluate(pair.dataset, candidates, trained.scorer, split=Split.TEST)
+    assert report.method == "cg-mualign+names"
+    # the combination is fitted on VALID only and must not lose what the model ranks right
+    assert report.overall.pr_auc >= alone.overall.pr_auc - 0.02
+    assert report.overall.hit_at_1 >= 0.9
+    features = stacked.features(candidates.left[:5], candidates.right[:5], candidates.type[:5])
+    assert features.shape == (5, 7) and np.isfinite(features).all()
