@@ -190,11 +190,10 @@ def evaluate(dataset: AlignmentDataset, candidates: CandidatePairs, scorer: Pair
     if threshold is None:
         threshold = choose_threshold(dataset, candidates, scorer, Split.VALID)
     pairs = evaluation_pairs(dataset, candidates, split)
-    scores = scorer.score_pairs(pairs.left, pairs.right, pairs.type)
     query_left, query_type = _queries(dataset, split)
     cand = candidates.select(np.isin(candidates.left, query_left))
-    cand_scores = scorer.score_pairs(cand.left, cand.right, cand.type)
     n_right = dataset.right.n_entities
+    scores, cand_scores = _score_once(scorer, pairs, cand, n_right)
     gold = dataset.gold_pairs()
     gold_keys = gold.left.astype(np.int64) * n_right + gold.right
 
@@ -207,6 +206,19 @@ def evaluate(dataset: AlignmentDataset, candidates: CandidatePairs, scorer: Pair
                                              cand.select(tsel), cand_scores[tsel], gold_keys, n_right)))
     kg = tuple(kg_ranking(dataset, scorer, split, chunk_rows=chunk_rows)) if kg_protocol else ()
     return EvalReport(scorer.name, split.value, pairs.protocol, threshold, overall, tuple(per_type), kg)
+
+
+def _score_once(scorer: PairScorer, pairs: EvalPairs, cand: CandidatePairs, n_right: int):
+    """Scores of the judged pairs and of the ranked candidates, each distinct pair scored once.
+
+    Under the candidates protocol the judged pairs are candidates themselves, so scoring both
+    lists separately would run the model twice over the same pairs.
+    """
+    keys = np.concatenate([pairs.left.astype(np.int64) * n_right + pairs.right, cand.pair_keys(n_right)])
+    types = np.concatenate([pairs.type, cand.type])
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    scores = np.asarray(scorer.score_pairs(unique // n_right, unique % n_right, types[first]))[inverse.reshape(-1)]
+    return scores[: len(pairs.left)], scores[len(pairs.left):]
 
 
 def kg_ranking(dataset: AlignmentDataset, scorer, split: Split = Split.TEST, *, chunk_rows: int = 1024):

@@ -92,8 +92,7 @@ def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates:
     frame["score"] = np.round(-distance, 6)
     frame["distance"] = np.round(distance, 6)
     if scorer.calibration:
-        slope, intercept = scorer.calibration
-        frame["probability"] = np.round(1 / (1 + np.exp(-(slope * -distance + intercept))), 6)
+        frame["probability"] = np.round(scorer.probability_of_score(-distance), 6)
     frame["rank"] = frame.groupby("left_id")["score"].rank(ascending=False, method="first").astype(int)
     frame["model_version"] = version
     frame = frame.sort_values(["type", "left_id", "rank"], kind="stable")

@@ -63,10 +63,14 @@ class ModelScorer:
 
     def probabilities(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Calibrated match probability; needs :meth:`calibrate` first."""
+        return self.probability_of_score(self.score_pairs(left, right))
+
+    def probability_of_score(self, scores: np.ndarray) -> np.ndarray:
+        """The calibrated probability of already computed scores (-distance)."""
         if self.calibration is None:
             raise RuntimeError("the scorer is not calibrated: call calibrate() on validation pairs first")
         slope, intercept = self.calibration
-        return 1.0 / (1.0 + np.exp(-(slope * self.score_pairs(left, right) + intercept)))
+        return 1.0 / (1.0 + np.exp(-(slope * np.asarray(scores) + intercept)))
 
     def calibrate(self, left: np.ndarray, right: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
         """Platt scaling of the score on labelled pairs (typically VALID)."""
