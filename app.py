@@ -1,7 +1,9 @@
 """mualign's Streamlit entry point: routes to the pages in ``pages/``.
 
-Start it with ``streamlit run app.py -- --project DIR`` (or set ``MUALIGN_PROJECT``); the
-default is the demo's movie project written by ``mualign demo``.
+Start it with ``mualign review --project DIR`` (or ``streamlit run app.py -- --project DIR``, or
+set ``MUALIGN_PROJECT``); the default is the demo's movie project written by ``mualign demo``.
+Labels go to ``DIR/labels.sqlite`` unless ``-- --db URL`` (or ``MUALIGN_DB``) names another
+SQLAlchemy database.
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ import streamlit as st
 
 st.set_page_config(page_title="mualign", layout="wide")
 navigation = st.navigation([
-    st.Page("pages/overview.py", title="Project overview", default=True),
+    st.Page("pages/review.py", title="Review", icon=":material/fact_check:", default=True),
+    st.Page("pages/search.py", title="Find a pair", icon=":material/search:"),
+    st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:"),
+    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
+    st.Page("pages/overview.py", title="Project overview", icon=":material/hub:"),
 ])
 navigation.run()

@@ -114,15 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="checkpoint file (default: the project's active model)")
     p.set_defaults(run=cmd_explain)
 
-    p = sub.add_parser("demo", help="make the demo data, block it, score it, print the metrics",
+    p = sub.add_parser("demo", help="build the demo projects and model (if absent), then open the review app",
                        description="Generate the bundled demo KG pairs (movies, music) with planted hard cases, "
-                                   "block them, score them with the name-only baselines and print the metrics.")
+                                   "block them, evaluate the name-only baselines, train CG-MuAlign and score every "
+                                   "candidate; then serve the review app on 127.0.0.1. Projects already built are "
+                                   "reused.")
     p.add_argument("--dir", type=Path, default=Path("mualign-demo"), help="where to write the demo projects")
     p.add_argument("--scale", type=int, default=300, help="films / songs per side (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=8, help="training epochs for the demo model (default 8)")
+    p.add_argument("--rebuild", action="store_true", help="regenerate the demo even if it is already built")
+    p.add_argument("--no-serve", action="store_true", help="build only; do not start the app")
+    _serve_options(p)
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("review", help="open the review app on a project",
+                       description="Serve the Streamlit review app (headless, on 127.0.0.1) for a project directory.")
+    p.add_argument("--project", type=Path, required=True)
+    _serve_options(p)
+    p.set_defaults(run=cmd_review)
     return parser
+
+
+def _serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--db", help="SQLAlchemy URL of the label store (default: DIR/labels.sqlite)")
 
 
 # ---------------------------------------------------------------------------------- commands ---
@@ -207,9 +223,24 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from core.model_store import active_version
+
+    projects = {name: args.dir / name for name in ("movies", "music")}
+    built = all(active_version(p) and (p / "scores.tsv").exists() for p in projects.values())
+    if built and not args.rebuild:
+        print(f"demo projects in {args.dir} are built (models {', '.join(active_version(p) for p in projects.values())}); "
+              "--rebuild makes them anew")
+    else:
+        _build_demo(args)
+    if args.no_serve:
+        return 0
+    return serve(projects["movies"], port=args.port, db=args.db)
+
+
+def _build_demo(args) -> None:
     from core.demo_data import write_demo
     from core.evaluation import format_report
-    from core.pipeline import run_baselines, run_model
+    from core.pipeline import run_baselines, run_model, score_candidates
     from core.reports import format_blocking_report
     from core.training import TrainConfig
 
@@ -228,7 +259,29 @@ def cmd_demo(args) -> int:
                             on_epoch=_print_epoch)
         print(f"model {trained.version} saved as {trained.checkpoint} (best epoch {trained.best_epoch})\n")
         print(format_report(trained.report))
-    return 0
+        _, scores = score_candidates(path, result.dataset, result.candidates, trained.scorer, trained.version)
+        print(f"scored every candidate pair: {scores}")
+
+
+def cmd_review(args) -> int:
+    if not args.project.is_dir():
+        raise FileNotFoundError(f"no project directory {args.project}: make one with `mualign import` or `mualign demo`")
+    return serve(args.project, port=args.port, db=args.db)
+
+
+def serve(project: Path, *, port: int = 8501, db: str | None = None) -> int:
+    """Run the Streamlit app on 127.0.0.1 (headless) until interrupted; returns its exit status."""
+    import subprocess
+
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
+               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--", "--project", str(project.resolve())] + (["--db", db] if db else [])
+    print(f"review app: http://127.0.0.1:{port}/  (project {project}; Ctrl+C stops it)", flush=True)
+    try:
+        return subprocess.call(command, cwd=app.parent)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _print_epoch(stats) -> None:

@@ -169,6 +169,13 @@ def _metric_set(pairs: EvalPairs, scores: np.ndarray, threshold: float | None,
                      len(query_left), hit1, mrr)
 
 
+def scored_pairs(dataset: AlignmentDataset, candidates: CandidatePairs, scorer: PairScorer,
+                 split: Split) -> tuple[EvalPairs, np.ndarray]:
+    """The pairs ``split`` is judged on and their scores: what a PR curve or a threshold slider reads."""
+    pairs = evaluation_pairs(dataset, candidates, split)
+    return pairs, np.asarray(scorer.score_pairs(pairs.left, pairs.right, pairs.type), dtype=np.float64)
+
+
 def choose_threshold(dataset: AlignmentDataset, candidates: CandidatePairs, scorer: PairScorer,
                      split: Split = Split.VALID) -> float | None:
     """Best-F1 threshold on ``split`` (VALID by default); None if it has no true match."""

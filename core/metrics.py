@@ -245,6 +245,19 @@ def precision_recall_f1(
     return precision, recall, f1
 
 
+def precision_recall_curve_points(labels, scores, *, n_positives: int | None = None):
+    """(thresholds decreasing, precision, recall) at every distinct score, for plotting and sliders.
+
+    Recall divides by ``n_positives`` (true matches lost by blocking included), as every metric
+    here does, so the curve ends below recall 1 when blocking lost matches.
+    """
+    labels = _as_labels(labels)
+    scores = _as_scores(scores, len(labels), allow_inf=False)
+    total = _total_positives(labels, n_positives)
+    thresholds, true_positives, predicted = _threshold_counts(labels, scores)
+    return thresholds, true_positives / predicted, true_positives / max(total, 1)
+
+
 def best_f1_threshold(labels, scores, *, n_positives: int | None = None) -> tuple[float, float]:
     """Threshold maximising F1 on these pairs, placed to generalise, and that F1.
 

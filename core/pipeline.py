@@ -54,6 +54,7 @@ class TrainedModel:
     best_epoch: int
     seconds: float
     report: EvalReport
+    scorer: object = None  # the trained core.scoring.ModelScorer
 
 
 def run_model(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, train_config, *,
@@ -77,25 +78,17 @@ def run_model(project: str | Path, dataset: AlignmentDataset, candidates: Candid
     final = model_path(project, version)
     tmp.replace(final)
     set_active(project, version)
-    return TrainedModel(version, final, result.best_epoch, result.seconds, report)
+    return TrainedModel(version, final, result.best_epoch, result.seconds, report, result.scorer)
 
 
 def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
                      version: str):
-    """Score every candidate; write ``scores.tsv`` (ids, type, score, distance, probability, rank)."""
-    import numpy as np
+    """Score every candidate; write ``scores.tsv`` (ids, type, score, distance, probability, rank).
 
-    from core.textio import atomic_write_text
+    The same table is kept as ``scores/scores-<version>.tsv`` for the review app.
+    """
+    from core.score_table import model_scores, scores_path, write_scores
 
-    frame = candidates.to_frame(dataset.left.entity_ids, dataset.right.entity_ids, dataset.schema.type_names)
-    distance = scorer.distances(candidates.left, candidates.right)
-    frame["score"] = np.round(-distance, 6)
-    frame["distance"] = np.round(distance, 6)
-    if scorer.calibration:
-        frame["probability"] = np.round(scorer.probability_of_score(-distance), 6)
-    frame["rank"] = frame.groupby("left_id")["score"].rank(ascending=False, method="first").astype(int)
-    frame["model_version"] = version
-    frame = frame.sort_values(["type", "left_id", "rank"], kind="stable")
-    path = Path(project) / "scores.tsv"
-    atomic_write_text(path, frame.to_csv(sep="\t", index=False, lineterminator="\n"))
-    return frame, path
+    frame = model_scores(dataset, candidates, scorer, version)
+    write_scores(frame, scores_path(project, version))
+    return frame, write_scores(frame, Path(project) / "scores.tsv")

@@ -5,23 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.errors import DataError
-from pages.project_state import load_blocking, load_dataset, project_dir
+from pages.project_state import load_blocking, open_project
 
-directory = project_dir()
+directory, dataset = open_project()
 st.title("mualign: project overview")
 st.caption(f"Project directory: `{directory}`")
-
-if not directory.is_dir():
-    st.info(f"No project at `{directory}` yet. Run `mualign demo` to make the demo projects, or "
-            "`mualign import ... --project DIR` and start the app with `-- --project DIR`.")
-    st.stop()
-try:
-    dataset = load_dataset(str(directory))
-except DataError as exc:
-    st.error("The project's files have problems; nothing was loaded.")
-    st.code("\n".join(str(p) for p in exc.problems[:200]), language=None)
-    st.stop()
 
 left, right = st.columns(2)
 for column, side, kg in ((left, "Left graph", dataset.left), (right, "Right graph", dataset.right)):

@@ -1,4 +1,9 @@
-"""Which project the app shows, and its data loaded once per server (``st.cache_resource``)."""
+"""Which project the app shows, and its data loaded once per server (``st.cache_resource``).
+
+Everything cached here is read-only and shared by every analyst's session: the graphs, the
+candidate pairs, each model version and its score table. Keys are strings (directory, version),
+so a retrain, which adds a version, simply makes new cache entries.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,29 @@ import streamlit as st
 DEFAULT_PROJECT = Path("mualign-demo") / "movies"
 
 
-def project_dir() -> Path:
-    """``--project`` after ``--`` on the streamlit command line, else ``MUALIGN_PROJECT``, else the demo."""
+def _cli_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--project", type=Path)
+    parser.add_argument("--db")
     known, _ = parser.parse_known_args(sys.argv[1:])
-    return known.project or Path(os.environ.get("MUALIGN_PROJECT", DEFAULT_PROJECT))
+    return known
+
+
+def project_dir() -> Path:
+    """``--project`` after ``--`` on the streamlit command line, else ``MUALIGN_PROJECT``, else the demo."""
+    return _cli_options().project or Path(os.environ.get("MUALIGN_PROJECT", DEFAULT_PROJECT))
+
+
+def database_url() -> str:
+    """``--db URL`` after ``--``, else ``MUALIGN_DB``, else ``labels.sqlite`` in the project directory."""
+    from db.session import default_url
+
+    return _cli_options().db or os.environ.get("MUALIGN_DB") or default_url(project_dir())
+
+
+def project_key() -> str:
+    """The project's name in the label store (one server database can hold several projects)."""
+    return project_dir().resolve().name
 
 
 @st.cache_resource(show_spinner="Loading the project…")
@@ -32,3 +54,61 @@ def load_blocking(directory: str):
     from core.blocking import block
 
     return block(load_dataset(directory))
+
+
+@st.cache_resource(show_spinner="Reading the candidate pairs…")
+def load_candidates(directory: str):
+    """The project's ``candidates.tsv``; blocked (and saved) first when the project has none."""
+    from core.native_format import CANDIDATES_FILE, load_candidates as read, save_candidates
+
+    dataset = load_dataset(directory)
+    if (Path(directory) / CANDIDATES_FILE).exists():
+        return read(dataset, directory)
+    candidates, _ = load_blocking(directory)
+    save_candidates(dataset, candidates, directory)
+    return candidates
+
+
+def active_version(directory: str) -> str | None:
+    """Read on every run (a cheap file read), so a switch made by another analyst shows at once."""
+    from core.model_store import active_version as read
+
+    return read(directory)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_model(directory: str, version: str):
+    """(scorer, checkpoint info) of one stored model version."""
+    from core.checkpoint import load_scorer
+    from core.model_store import model_path
+
+    return load_scorer(model_path(directory, version), load_dataset(directory))
+
+
+@st.cache_resource(show_spinner="Scoring the candidate pairs…", max_entries=4)
+def load_scores(directory: str, version: str | None):
+    """The score table of ``version`` (name similarity when there is no model yet)."""
+    from core.score_table import name_only_scores, stored_or_scored
+
+    dataset, candidates = load_dataset(directory), load_candidates(directory)
+    if version is None:
+        return name_only_scores(dataset, candidates)
+    scorer, _ = load_model(directory, version)
+    return stored_or_scored(directory, dataset, candidates, scorer, version)
+
+
+def open_project():
+    """(directory, dataset) of the app's project, or stop the page with a clear message."""
+    from core.errors import DataError
+
+    directory = project_dir()
+    if not directory.is_dir():
+        st.info(f"No project at `{directory}` yet. Run `mualign demo` to make the demo projects, or "
+                "`mualign import ... --project DIR` and then `mualign review --project DIR`.")
+        st.stop()
+    try:
+        return directory, load_dataset(str(directory))
+    except DataError as exc:
+        st.error("The project's files have problems; nothing was loaded.")
+        st.code("\n".join(str(p) for p in exc.problems[:200]), language=None)
+        st.stop()

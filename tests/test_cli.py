@@ -19,7 +19,7 @@ def test_every_command_has_help():
 
 
 def test_demo_writes_blocks_and_scores_both_pairs(tmp_path, capsys):
-    assert main(["demo", "--dir", str(tmp_path / "demo"), "--scale", "40", "--epochs", "1"]) == 0
+    assert main(["demo", "--dir", str(tmp_path / "demo"), "--scale", "40", "--epochs", "1", "--no-serve"]) == 0
     out = capsys.readouterr().out
     for project in ("movies", "music"):
         assert (tmp_path / "demo" / project / "candidates.tsv").exists()

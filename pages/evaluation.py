@@ -1,0 +1,89 @@
+"""Evaluation: PR curve, a threshold slider, per-type metrics, blocking completeness, comparisons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.links import Split
+from core.metrics import precision_recall_curve_points, precision_recall_f1
+from pages.project_state import (active_version, load_blocking, load_candidates, load_dataset, load_model,
+                                 open_project)
+
+
+@st.cache_resource(show_spinner="Evaluating…", max_entries=16)
+def _evaluation(directory: str, method: str, split: str):
+    """(report, judged pairs, their scores) of ``method``: a model version or a name baseline."""
+    from core.evaluation import evaluate, scored_pairs
+    from core.pipeline import make_scorer
+
+    dataset, candidates = load_dataset(directory), load_candidates(directory)
+    scorer = (make_scorer(method, dataset, candidates) if method.startswith("name-")
+              else load_model(directory, method)[0])
+    report = evaluate(dataset, candidates, scorer, split=Split(split))
+    pairs, scores = scored_pairs(dataset, candidates, scorer, Split(split))
+    return report, pairs, scores
+
+
+def _metric_rows(report) -> list[dict]:
+    return [{"type": name, "pairs": m.n_pairs, "true matches": m.n_positives, "lost by blocking": m.n_missed,
+             "PRAUC": m.pr_auc, "precision": m.precision, "recall": m.recall, "F1": m.f1,
+             "Rec@P95": m.recall_at_p95, "Hit@1": m.hit_at_1, "MRR": m.mrr}
+            for name, m in (("all", report.overall), *report.per_type)]
+
+
+directory, dataset = open_project()
+st.title("Evaluation")
+version = active_version(str(directory))
+split = st.radio("Split", ["valid", "test"], horizontal=True, index=1,
+                 help="Thresholds are always chosen on VALID, never on the split shown.")
+methods = ([version] if version else []) + ["name-tfidf"]
+if not version:
+    st.info("No model yet: showing the name-only baseline. Train a model on the Retrain page.")
+if not len(dataset.links.in_split(Split(split)).positives()):
+    st.info(f"The {split} split has no known matches: nothing to evaluate on.")
+    st.stop()
+
+results = {m: _evaluation(str(directory), m, split) for m in methods}
+main_method = methods[0]
+report, pairs, scores = results[main_method]
+n_positives = int(pairs.label.sum() + pairs.missed.sum())
+
+st.subheader(f"Precision-recall curve ({split}, {report.protocol} protocol)")
+curves = []
+for method, (_, method_pairs, method_scores) in results.items():
+    if method_pairs.label.sum():
+        _, precision, recall = precision_recall_curve_points(
+            method_pairs.label, method_scores, n_positives=int(method_pairs.label.sum() + method_pairs.missed.sum()))
+        curves.append(pd.DataFrame({"recall": recall, "precision": precision,
+                                    "method": "model " + method if method == version else method}))
+if curves:
+    st.line_chart(pd.concat(curves), x="recall", y="precision", color="method", height=360)
+
+if pairs.label.sum() and len(scores) > 1:
+    low, high = float(np.min(scores)), float(np.max(scores))
+    default = report.threshold if report.threshold is not None else (low + high) / 2
+    threshold = st.slider("Threshold on the score", low, high, float(np.clip(default, low, high)),
+                          step=max((high - low) / 500, 1e-6), format="%.3f",
+                          help="Predict a match when score >= threshold. Starts at the best-F1 threshold on VALID.")
+    precision, recall, f1 = precision_recall_f1(pairs.label, scores, threshold, n_positives=n_positives)
+    columns = st.columns(4)
+    columns[0].metric("Precision", f"{precision:.3f}")
+    columns[1].metric("Recall", f"{recall:.3f}")
+    columns[2].metric("F1", f"{f1:.3f}")
+    columns[3].metric("Predicted matches", f"{int((scores >= threshold).sum()):,}")
+
+st.subheader("Per type")
+st.dataframe(pd.DataFrame(_metric_rows(report)), hide_index=True)
+
+st.subheader("Compared with the name-only baseline")
+st.dataframe(pd.DataFrame([{"method": ("model " + m if m == version else m), **_metric_rows(r)[0]}
+                           for m, (r, _, _) in results.items()]).drop(columns="type"), hide_index=True)
+
+st.subheader("Blocking")
+_, blocking = load_blocking(str(directory))
+st.dataframe(pd.DataFrame([{"type": s.type, "candidates": s.n_candidates,
+                            "per left entity": round(s.candidates_per_left, 2),
+                            "pair completeness": s.pair_completeness} for s in blocking.per_type]),
+             hide_index=True)

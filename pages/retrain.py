@@ -1,0 +1,78 @@
+"""Retrain: a new model version from the seed links plus the analysts' labels; switch versions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.model_store import set_active, versions
+from pages.label_state import analyst_labels, current_labels_frame
+from pages.project_state import active_version, load_candidates, load_model, load_scores, open_project
+
+directory, dataset = open_project()
+st.title("Retrain the model")
+version = active_version(str(directory))
+labels = current_labels_frame()
+usable = analyst_labels(labels)
+n_accept = sum(label.is_match for label in usable)
+st.write(f"Active model: `{version or 'none yet'}`. Training uses the project's seed links plus "
+         f"**{n_accept} accepted** and **{len(usable) - n_accept} rejected** pairs (rejections become hard "
+         "negatives). Labelled pairs leave the validation split, so before/after compare the same pairs.")
+
+with st.form("retrain"):
+    epochs = st.number_input("Epochs (at most; early stopping on validation PRAUC)", 1, 200, 8)
+    seed = st.number_input("Seed", 0, 2**31 - 1, 0)
+    start = st.form_submit_button("Train a new version", type="primary")
+
+if start:
+    from core.retrain import retrain
+    from core.training import TrainConfig
+
+    bar = st.progress(0.0, text="starting…")
+    epochs_box = st.empty()
+    history: list[dict] = []
+
+    def on_step(step) -> None:
+        done = ((step.epoch - 1) * step.steps + step.step) / (int(epochs) * step.steps)
+        bar.progress(min(done, 1.0), text=f"epoch {step.epoch} · batch {step.step}/{step.steps} · loss {step.loss:.4f}")
+
+    def on_epoch(stats) -> None:
+        history.append({"epoch": stats.epoch, "loss": stats.loss, "valid PRAUC": stats.valid_pr_auc})
+        epochs_box.line_chart(pd.DataFrame(history).set_index("epoch"))
+
+    previous = load_model(str(directory), version)[0] if version else None
+    with st.spinner("Training, then scoring every candidate with the new version…"):
+        result = retrain(directory, dataset, load_candidates(str(directory)), usable,
+                         TrainConfig(epochs=int(epochs), seed=int(seed)), previous=previous,
+                         previous_scores=load_scores(str(directory), version), on_step=on_step, on_epoch=on_epoch)
+    bar.progress(1.0, text="done")
+    st.session_state["last_retrain"] = result
+
+if (result := st.session_state.get("last_retrain")) is not None:
+    st.success(f"New model version `{result.version}` is active (best epoch {result.best_epoch}, "
+               f"{result.seconds:.0f} s).")
+    rows = []
+    for name, metrics in (("before", result.valid_before), ("after", result.valid_after)):
+        if metrics is not None:
+            rows.append({"model": name, "PRAUC": metrics.pr_auc, "F1": metrics.f1, "precision": metrics.precision,
+                         "recall": metrics.recall, "Hit@1": metrics.hit_at_1, "pairs": metrics.n_pairs})
+    st.subheader("Validation split, before and after")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.metric("Undecided pairs whose decision changed", f"{len(result.changed):,}")
+    if len(result.changed):
+        st.dataframe(result.changed.head(200), hide_index=True)
+    if result.labels.unusable:
+        st.warning(f"{len(result.labels.unusable)} labels were left out of training (kept in the label store):")
+        st.code("\n".join(result.labels.unusable[:100]), language=None)
+
+st.subheader("Model versions")
+stored = versions(directory)
+if not stored:
+    st.info("No model version yet: train one above (or run `mualign train`).")
+else:
+    current = active_version(str(directory))
+    choice = st.selectbox("Active version", stored[::-1],
+                          index=stored[::-1].index(current) if current in stored else 0, key="version_choice")
+    if choice != current and st.button("Make this version active"):
+        set_active(directory, choice)
+        st.rerun()

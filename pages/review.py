@@ -1,0 +1,79 @@
+"""Review queue: one candidate pair at a time, both neighbourhoods drawn, accept / reject / skip / undo."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.review_queue import QueueStrategy, review_queue, seed_link_keys
+from pages.label_state import analyst_name, current_labels_frame, decided_keys, sessions
+from pages.project_state import active_version, load_candidates, load_model, load_scores, open_project, project_key
+from pages.review_widgets import (draw_attention, entity_column, last_decisions, progress_panel, record,
+                                  undo_last_decision)
+
+directory, dataset = open_project()
+st.title("Review candidate pairs")
+analyst = analyst_name()
+version = active_version(str(directory))
+if not len(load_candidates(str(directory))):
+    st.info("This project has no candidate pairs: blocking found none (see the overview page).")
+    st.stop()
+scores = load_scores(str(directory), version)
+labels = current_labels_frame()
+
+strategy = st.sidebar.selectbox("Queue order", list(QueueStrategy), format_func=lambda s: s.label, key="strategy")
+types = ["(all types)"] + sorted(scores["type"].unique())
+chosen_type = st.sidebar.selectbox("Entity type", types, key="type_filter")
+queue = review_queue(scores, strategy=strategy, exclude=decided_keys(labels) | seed_link_keys(dataset),
+                     entity_type=None if chosen_type == types[0] else chosen_type, seed=hash(analyst) % 2**31)
+
+focus = st.session_state.get("focus_pair")
+if focus is not None:
+    row = scores[(scores["left_id"] == focus[0]) & (scores["right_id"] == focus[1])]
+    if row.empty:
+        st.session_state.pop("focus_pair")
+        focus = None
+if focus is None:
+    if queue.empty:
+        st.success("Nothing left to review here: every candidate pair in this queue has a decision.")
+        progress_panel(labels, queue)
+        last_decisions(analyst, version)
+        st.stop()
+    row = queue.iloc[[0]]
+pair = row.iloc[0]
+
+st.caption(f"Model: `{version or 'none yet (name similarity only)'}` · queue: {len(queue):,} undecided pairs · "
+           f"{strategy.label.lower()}" + (" · opened from search" if focus is not None else ""))
+left_column, middle, right_column = st.columns([5, 2, 5])
+entity_column(left_column, "Left", dataset.left, pair["left_id"])
+entity_column(right_column, "Right", dataset.right, pair["right_id"])
+with middle:
+    probability = pair.get("probability")
+    st.metric("Match probability", "-" if pd.isna(probability) else f"{probability:.1%}")
+    st.metric("Score", f"{pair['score']:.3f}", help="-distance between the two embeddings (higher = more alike)")
+    st.caption(f"type **{pair['type']}** · rank {int(pair['rank'])} of this left entity's candidates · "
+               f"name similarity {pair['name_score']:.2f}")
+
+note = st.text_input("Note (optional)", key="note", placeholder="why, for the record")
+buttons = st.columns(4)
+context = dict(left_id=pair["left_id"], right_id=pair["right_id"], type=pair["type"], analyst=analyst,
+               model_version=version, score=float(pair["score"]))
+buttons[0].button("Accept  (A)", type="primary", shortcut="A", on_click=record, args=("accept",), kwargs=context,
+                  use_container_width=True)
+buttons[1].button("Reject  (X)", shortcut="X", on_click=record, args=("reject",), kwargs=context,
+                  use_container_width=True)
+buttons[2].button("Skip  (S)", shortcut="S", on_click=record, args=("skip",), kwargs=context,
+                  use_container_width=True)
+buttons[3].button("Undo  (U)", shortcut="U", on_click=undo_last_decision, args=(analyst,), use_container_width=True)
+if message := st.session_state.pop("flash", None):
+    st.toast(message)
+
+if version is None:
+    st.info("No model yet: the attention drawing needs one. Train it on the **Retrain** page "
+            "(or run `mualign train`).")
+else:
+    scorer, _ = load_model(str(directory), version)
+    draw_attention(str(directory), version, scorer, dataset, pair["left_id"], pair["right_id"])
+
+progress_panel(labels, queue)
+last_decisions(analyst, version)
