@@ -63,13 +63,23 @@ def write_scores(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def _same_pairs(frame: pd.DataFrame, dataset: AlignmentDataset, candidates: CandidatePairs) -> bool:
+    """Whether a stored table covers exactly the current candidates (re-blocking changes them)."""
+    if len(frame) != len(candidates):
+        return False
+    stored = frame["left_id"].astype(str) + "\x1f" + frame["right_id"].astype(str)
+    current = (pd.Series(dataset.left.entity_ids[candidates.left]).astype(str) + "\x1f"
+               + pd.Series(dataset.right.entity_ids[candidates.right]).astype(str))
+    return bool(np.array_equal(np.sort(stored.to_numpy()), np.sort(current.to_numpy())))
+
+
 def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
                      version: str) -> pd.DataFrame:
     """The stored table of ``version`` if it covers exactly these candidates, else score and store."""
     path = scores_path(project, version)
     if path.exists():
         frame = read_scores(path)
-        if len(frame) == len(candidates) and (frame["model_version"] == version).all():
+        if (frame["model_version"] == version).all() and _same_pairs(frame, dataset, candidates):
             return frame
     frame = model_scores(dataset, candidates, scorer, version)
     write_scores(frame, path)

@@ -59,12 +59,12 @@ buttons = st.columns(4)
 context = dict(left_id=pair["left_id"], right_id=pair["right_id"], type=pair["type"], analyst=analyst,
                model_version=version, score=float(pair["score"]))
 buttons[0].button("Accept  (A)", type="primary", shortcut="A", on_click=record, args=("accept",), kwargs=context,
-                  use_container_width=True)
+                  width="stretch")
 buttons[1].button("Reject  (X)", shortcut="X", on_click=record, args=("reject",), kwargs=context,
-                  use_container_width=True)
+                  width="stretch")
 buttons[2].button("Skip  (S)", shortcut="S", on_click=record, args=("skip",), kwargs=context,
-                  use_container_width=True)
-buttons[3].button("Undo  (U)", shortcut="U", on_click=undo_last_decision, args=(analyst,), use_container_width=True)
+                  width="stretch")
+buttons[3].button("Undo  (U)", shortcut="U", on_click=undo_last_decision, args=(analyst,), width="stretch")
 if message := st.session_state.pop("flash", None):
     st.toast(message)
 

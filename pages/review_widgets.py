@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from pages.label_state import sessions
 from pages.project_state import project_key
@@ -76,7 +75,7 @@ def draw_attention(directory: str, version: str, scorer, dataset, left_id: str, 
     labels = {AttentionMode.COMBINED: "Combined w = α·β", AttentionMode.CROSS: "Cross-graph α",
               AttentionMode.SELF: "Self-attention β"}
     mode = st.radio("Edge width shows", list(labels), format_func=labels.get, horizontal=True, key="attention_mode")
-    components.html(render_pair_html(explanation, mode=mode, height_px=DRAWING_HEIGHT), height=DRAWING_HEIGHT + 90)
+    st.iframe(render_pair_html(explanation, mode=mode, height_px=DRAWING_HEIGHT), height=DRAWING_HEIGHT + 90)
     st.markdown("**The same evidence as tables** (top layer; hop-2 neighbours feed their hop-1 node by a mean)")
     left_table, right_table = st.columns(2)
     for column, side, title in ((left_table, "left", "Left neighbours"), (right_table, "right", "Right neighbours")):
@@ -85,7 +84,7 @@ def draw_attention(directory: str, version: str, scorer, dataset, left_id: str, 
         if table.empty:
             column.write("No neighbours: the score rests on the entity's own name and attributes.")
         else:
-            column.dataframe(table, hide_index=True, use_container_width=True)
+            column.dataframe(table, hide_index=True, width="stretch")
 
 
 def progress_panel(labels: pd.DataFrame, queue: pd.DataFrame) -> None:
@@ -97,8 +96,8 @@ def progress_panel(labels: pd.DataFrame, queue: pd.DataFrame) -> None:
     if decided:
         counts = labels.pivot_table(index="type", columns="decision", values="left_id", aggfunc="count",
                                     fill_value=0)
-        sidebar.dataframe(counts, use_container_width=True)
-        sidebar.dataframe(labels.groupby("analyst").size().rename("decisions"), use_container_width=True)
+        sidebar.dataframe(counts, width="stretch")
+        sidebar.dataframe(labels.groupby("analyst").size().rename("decisions"), width="stretch")
 
 
 def last_decisions(analyst: str, version: str | None, limit: int = 8) -> None:

@@ -85,3 +85,30 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared benchmark data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_movies_project(tmp_path_factory) -> Path:
+    """A small demo movie project, blocked, with one trained model (1 epoch) and its score table.
+
+    Built once per test session; tests that write (labels, new versions) copy it first.
+    """
+    from core.demo_movies import generate_movie_pair
+    from core.native_format import save_project
+    from core.pipeline import run_baselines, run_model, score_candidates
+    from core.training import TrainConfig
+
+    project = tmp_path_factory.mktemp("demo") / "movies"
+    save_project(generate_movie_pair(40, seed=0).dataset, project)
+    run = run_baselines(project, methods=())
+    trained = run_model(project, run.dataset, run.candidates, TrainConfig(epochs=1, seed=0))
+    score_candidates(project, run.dataset, run.candidates, trained.scorer, trained.version)
+    return project
+
+
+@pytest.fixture
+def demo_copy(demo_movies_project, tmp_path) -> Path:
+    """A private copy of the demo project (its own labels and model versions)."""
+    import shutil
+
+    return Path(shutil.copytree(demo_movies_project, tmp_path / "movies"))

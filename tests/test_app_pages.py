@@ -1,0 +1,164 @@
+"""Every page of the review app with Streamlit's AppTest: the analyst's actions and the empty states."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import db
+from tests.conftest import REPO
+
+
+def _app(monkeypatch, project, page: str | None = None) -> AppTest:
+    monkeypatch.setenv("MUALIGN_PROJECT", str(project))
+    monkeypatch.delenv("MUALIGN_DB", raising=False)
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["analyst"] = "ana"
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _labels(project) -> list:
+    sessions = db.make_sessionmaker(db.make_engine(db.default_url(project)))
+    with sessions.begin() as session:
+        return db.current_labels(session, project=project.name)
+
+
+def _shown_pair(at: AppTest) -> tuple[str, str]:
+    """(left id, right id) of the pair on screen, read from the two entity captions."""
+    ids = [c.value.split("`")[1] for c in at.caption if c.value.startswith(("Left ·", "Right ·"))]
+    return ids[0], ids[1]
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label.startswith(label))
+
+
+def test_review_without_a_model_uses_names_and_stores_decisions(monkeypatch, tiny_project):
+    at = _app(monkeypatch, tiny_project)
+    assert at.title[0].value == "Review candidate pairs"
+    assert any("No model yet" in i.value for i in at.info)
+    first = _shown_pair(at)
+    _button(at, "Accept").click().run()
+    assert not at.exception
+    labels = _labels(tiny_project)
+    assert [(x.left_id, x.right_id, x.decision.value, x.analyst) for x in labels] == [(*first, "accept", "ana")]
+    assert labels[0].model_version is None  # no model decided this one
+    assert _shown_pair(at) != first
+
+
+def test_review_accept_undo_skip_and_edit_with_a_model(monkeypatch, demo_copy):
+    at = _app(monkeypatch, demo_copy)
+    assert at.get("iframe"), "the neighbourhood drawing is missing"
+    assert len(at.dataframe) >= 2  # the evidence tables under the drawing
+    first = _shown_pair(at)
+    at.text_input(key="note").set_value("same cast")
+    _button(at, "Accept").click().run()
+    second = _shown_pair(at)
+    assert second != first
+    (label,) = _labels(demo_copy)
+    assert (label.left_id, label.right_id, label.note) == (*first, "same cast")
+    assert label.model_version == (demo_copy / "models" / "ACTIVE").read_text().strip()
+
+    _button(at, "Undo").click().run()
+    assert _shown_pair(at) == first and _labels(demo_copy) == []  # back on screen, label gone
+    _button(at, "Reject").click().run()
+    _button(at, "Skip").click().run()
+    labels = {(x.left_id, x.right_id): x.decision.value for x in _labels(demo_copy)}
+    assert labels == {first: "reject", second: "skip"}
+
+    # The side list keeps recent decisions editable: turn the rejection into an accept.
+    at.selectbox(key=f"edit:{first[0]}:{first[1]}").set_value("accept").run()
+    assert {(x.left_id, x.right_id): x.decision.value for x in _labels(demo_copy)}[first] == "accept"
+    assert any("decided" in m.value for m in at.sidebar.markdown)
+
+
+def test_review_with_no_candidates_says_so(monkeypatch, tiny_project):
+    (tiny_project / "candidates.tsv").write_text("left_id\tright_id\ttype\tname_score\n")
+    at = _app(monkeypatch, tiny_project)
+    assert "no candidate pairs" in at.info[0].value
+
+
+def test_review_of_a_type_whose_queue_is_empty(monkeypatch, tiny_project):
+    at = _app(monkeypatch, tiny_project)
+    at.selectbox(key="strategy").select_index(1).run()  # highest score first
+    at.selectbox(key="type_filter").set_value("film").run()
+    for _ in range(20):  # decide every film pair shown
+        if at.success:
+            break
+        _button(at, "Reject").click().run()
+    assert "Nothing left to review" in at.success[0].value
+
+
+def test_retrain_page_empty_state_then_a_new_version(monkeypatch, demo_copy):
+    at = _app(monkeypatch, demo_copy, "pages/retrain.py")
+    before = (demo_copy / "models" / "ACTIVE").read_text().strip()
+    assert "0 accepted" in at.markdown[0].value
+    at.number_input[0].set_value(1).run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    after = (demo_copy / "models" / "ACTIVE").read_text().strip()
+    assert after != before and after in at.success[0].value
+    assert len(at.selectbox(key="version_choice").options) == 2
+
+
+def test_retrain_page_without_a_model(monkeypatch, tiny_project):
+    at = _app(monkeypatch, tiny_project, "pages/retrain.py")
+    assert any("No model version yet" in i.value for i in at.info)
+
+
+def test_evaluation_page_threshold_slider_moves_the_figures(monkeypatch, demo_copy):
+    at = _app(monkeypatch, demo_copy, "pages/evaluation.py")
+    assert at.title[0].value == "Evaluation"
+    assert at.get("vega_lite_chart"), "the PR curve is missing"
+    slider = at.slider[0]
+    low, high = slider.min, slider.max
+    slider.set_value(high).run()
+    predicted_high = next(m.value for m in at.metric if m.label == "Predicted matches")
+    at.slider[0].set_value(low).run()
+    predicted_low = next(m.value for m in at.metric if m.label == "Predicted matches")
+    assert int(predicted_low.replace(",", "")) > int(predicted_high.replace(",", ""))
+    assert len(at.dataframe) == 3  # per type, comparison with names, blocking
+
+
+def test_evaluation_page_without_a_model_shows_the_baseline(monkeypatch, tiny_project):
+    at = _app(monkeypatch, tiny_project, "pages/evaluation.py")
+    assert any("No model yet" in i.value for i in at.info)
+    assert at.dataframe
+
+
+def test_export_page_empty_and_with_labels(monkeypatch, demo_copy):
+    at = _app(monkeypatch, demo_copy, "pages/export.py")
+    assert any("No labels yet" in i.value for i in at.info)
+    at.switch_page("pages/review.py").run()
+    _button(at, "Accept").click().run()
+    at.switch_page("pages/export.py").run()
+    assert not at.exception and "1 accepted" in at.markdown[0].value
+    assert not at.info
+
+
+def test_search_opens_a_pair_in_the_review(monkeypatch, tiny_project):
+    at = _app(monkeypatch, tiny_project, "pages/search.py")
+    assert at.title[0].value == "Find a pair"
+    at.text_input(key="search_query").set_value("Keanu Reevs").run()
+    assert "Keanu Reeves" in at.selectbox[0].value.name
+    assert at.dataframe[0].value["right_id"].iloc[0] == "q10"
+    at.button[0].click().run()
+    assert _shown_pair(at) == ("p1", "q10")  # the review now shows the searched pair
+    assert any("opened from search" in c.value for c in at.caption)
+
+
+def test_overview_lists_both_graphs(monkeypatch, tiny_project):
+    at = _app(monkeypatch, tiny_project, "pages/overview.py")
+    assert [m.value for m in at.metric] == ["6", "5", "6", "5"]
+
+
+@pytest.mark.parametrize("page", ["pages/review.py", "pages/search.py", "pages/retrain.py",
+                                  "pages/evaluation.py", "pages/export.py", "pages/overview.py"])
+def test_every_page_explains_a_missing_project(monkeypatch, tmp_path, page):
+    at = _app(monkeypatch, tmp_path / "missing", page)
+    assert "mualign demo" in at.info[0].value
