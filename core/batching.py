@@ -74,7 +74,7 @@ def pad_block(block: SampledBlock, cap: int, relation_ids: np.ndarray) -> Padded
 
 
 def graph_batch(adjacency, edge_weights: np.ndarray, entity_types: np.ndarray, relation_ids: np.ndarray,
-                seeds: np.ndarray, *, cap: int, n_layers: int, rng: np.random.Generator) -> GraphBatch:
+                seeds: np.ndarray, *, cap: int, n_layers: int, rng: np.random.Generator | int) -> GraphBatch:
     """Sample and pad the ``n_layers`` blocks of unique ``seeds`` in one graph."""
     blocks = sample_blocks(adjacency, edge_weights, seeds, cap=cap, n_layers=n_layers, rng=rng)
     input_nodes = blocks[0].src_nodes
@@ -115,7 +115,7 @@ class PairBatch:
 
 
 def pair_batch(left: PreparedGraph, right: PreparedGraph, left_entities: np.ndarray, right_entities: np.ndarray,
-               *, cap: int, n_layers: int, rng: np.random.Generator) -> PairBatch:
+               *, cap: int, n_layers: int, rng: np.random.Generator | int) -> PairBatch:
     """Sample each graph once for the unique entities of the pairs, and index the pairs into it."""
     batches, rows = [], []
     for graph, entities in ((left, left_entities), (right, right_entities)):

@@ -54,9 +54,27 @@ def edge_weights(kg: KnowledgeGraph, table: np.ndarray | None = None) -> np.ndar
     return table[kg.entity_types[source], adj.relations]
 
 
+def edge_uniforms(edge: np.ndarray, seed: int) -> np.ndarray:
+    """A uniform in (0, 1) per edge id that depends only on (``seed``, edge): splitmix64 hashing.
+
+    Scoring samples with these instead of a generator, so an entity's sampled neighbourhood does
+    not depend on which other pairs share its batch: a pair scored alone, in the score table or
+    for the explanation drawing gets the same sample, hence the same score and attention.
+    """
+    with np.errstate(over="ignore"):
+        z = edge.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % 2**64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
+
+
 def sample_neighbours(adjacency: Adjacency, weights: np.ndarray, seeds: np.ndarray, cap: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      rng: np.random.Generator | int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One hop: at most ``cap`` neighbours per seed, weighted, without replacement.
+
+    ``rng``: a generator (training: a fresh draw every call) or an int seed (scoring: the draw of
+    each node is fixed by the seed alone, see :func:`edge_uniforms`).
 
     Returns
     -------
@@ -85,7 +103,9 @@ def sample_neighbours(adjacency: Adjacency, weights: np.ndarray, seeds: np.ndarr
     w = weights[edge]
     keep = w > 0
     if not (degree <= cap).all():
-        keys = np.where(keep, np.log(rng.random(total)) / np.where(keep, w, 1.0), -np.inf)
+        uniforms = (edge_uniforms(edge, int(rng)) if isinstance(rng, (int, np.integer))
+                    else rng.random(total))
+        keys = np.where(keep, np.log(uniforms) / np.where(keep, w, 1.0), -np.inf)
         order = np.lexsort((-keys, seed_position))  # by seed, then by decreasing key
         # seeds keep their segments after the sort, so a sorted element's rank within its seed is
         # its offset from the segment start, exactly ``offsets``
@@ -113,7 +133,7 @@ class SampledBlock:
 
 
 def sample_blocks(adjacency: Adjacency, weights: np.ndarray, seeds: np.ndarray, *, cap: int, n_layers: int,
-                  rng: np.random.Generator) -> list[SampledBlock]:
+                  rng: np.random.Generator | int) -> list[SampledBlock]:
     """Blocks for an ``n_layers`` encoder, bottom layer first; the last block's dst are the seeds.
 
     ``seeds`` must be unique (use ``np.unique`` and map pairs back with ``searchsorted``).

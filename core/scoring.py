@@ -2,7 +2,8 @@
 
 The score is ``-distance`` (higher = more likely the same entity). A logistic calibration fitted
 on the validation pairs turns it into a match probability. Sampling at scoring time uses a fixed
-seed, so the same pair gets the same score (and the same attention) every time it is asked for.
+seed per edge, so the same pair gets the same score (and the same attention) every time it is asked
+for, alone or in any batch.
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ class ModelScorer:
             with torch.no_grad():
                 for start in range(0, len(left), self.batch_size):
                     stop = min(start + self.batch_size, len(left))
-                    rng = np.random.default_rng([self.seed, start])
+                    # An int seed: each entity's sample is fixed by the seed, whatever else is in the batch.
                     batch = pair_batch(self.setup.left, self.setup.right, left[start:stop], right[start:stop],
-                                       cap=config.neighbour_cap, n_layers=config.n_layers, rng=rng).to(self.device)
+                                       cap=config.neighbour_cap, n_layers=config.n_layers,
+                                       rng=self.seed).to(self.device)
                     out = self.model(self.setup.left.features, batch.left, batch.left_rows,
                                      self.setup.right.features, batch.right, batch.right_rows,
                                      return_attention=return_attention)

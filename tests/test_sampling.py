@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from core.kg import KnowledgeGraph
-from core.sampling import edge_weights, relation_weight_table, sample_blocks, sample_neighbours
+from core.sampling import edge_uniforms, edge_weights, relation_weight_table, sample_blocks, sample_neighbours
 
 
 def film_graph(n_actors: int = 40) -> KnowledgeGraph:
@@ -92,3 +92,30 @@ def test_sampling_is_reproducible_under_a_seed():
     c = sample_neighbours(kg.adjacency, w, np.zeros(100, dtype=np.int64), 5, np.random.default_rng(8))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[1], c[1])
+
+
+def test_edge_uniforms_are_uniform_and_fixed_by_the_seed():
+    edges = np.arange(200_000)
+    u = edge_uniforms(edges, 7)
+    assert ((u > 0) & (u < 1)).all()
+    assert np.histogram(u, bins=10, range=(0, 1))[0] == pytest.approx(np.full(10, 20_000), rel=0.03)
+    assert np.array_equal(u[[5, 99]], edge_uniforms(np.array([5, 99]), 7))  # independent of what else is asked
+    assert not np.allclose(u[:100], edge_uniforms(edges[:100], 8))
+
+
+def test_a_seeded_sample_does_not_depend_on_the_other_seeds_of_the_batch():
+    rng = np.random.default_rng(0)
+    n = 300
+    heads, tails = rng.integers(0, n, 3000), rng.integers(0, n, 3000)
+    kg = KnowledgeGraph(np.array([f"e{i}" for i in range(n)], dtype=object), np.zeros(n, dtype=np.int32), ("t",),
+                        np.array([f"n{i}" for i in range(n)], dtype=object), pd.DataFrame(index=range(n)),
+                        heads, np.zeros(3000, dtype=np.int32), tails, ("r",))
+    weights = edge_weights(kg)
+
+    def neighbours_of(node, batch):
+        position, neighbour, _ = sample_neighbours(kg.adjacency, weights, batch, 5, 11)
+        return sorted(neighbour[position == list(batch).index(node)])
+
+    alone = neighbours_of(3, np.array([3]))
+    assert len(alone) == 5
+    assert neighbours_of(3, np.array([1, 3, 250])) == alone == neighbours_of(3, np.arange(100))

@@ -127,3 +127,13 @@ def test_name_aware_scorer_adds_name_evidence(music, trained):
     assert report.overall.hit_at_1 >= 0.9
     features = stacked.features(candidates.left[:5], candidates.right[:5], candidates.type[:5])
     assert features.shape == (5, 7) and np.isfinite(features).all()
+
+
+def test_a_pair_scores_the_same_alone_and_in_any_batch(music, trained):
+    _, candidates = music
+    left, right = candidates.left[:300], candidates.right[:300]
+    in_batch = trained.scorer.distances(left, right)
+    for i in (0, 137, 299):
+        alone = trained.scorer.distances(left[i:i + 1], right[i:i + 1])[0]
+        assert alone == pytest.approx(in_batch[i], abs=1e-5)
+        assert explain_pair(trained.scorer, int(left[i]), int(right[i])).distance == pytest.approx(in_batch[i], abs=1e-5)
