@@ -65,6 +65,14 @@ class ModelConfig:
         if self.neighbour_cap < 1:
             raise ValueError(f"neighbour_cap must be >= 1, got {self.neighbour_cap}")
 
+    @property
+    def variant_name(self) -> str:
+        """Which of ``VARIANTS`` these switches make (the inverse of :meth:`variant`)."""
+        switches = (self.cross_attention, self.self_attention, self.relation_weights)
+        return {(True, True, True): "cg-mualign", (False, True, True): "no-cross-attention",
+                (True, False, True): "no-self-attention", (False, False, False): "graphsage",
+                (False, False, True): "r-graphsage"}.get(switches, "custom")
+
     @classmethod
     def variant(cls, name: str, **overrides) -> "ModelConfig":
         """The full model or one of the paper's ablations, by name (see ``VARIANTS``)."""

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.links import Split
+from core.model_store import versions
 from core.metrics import precision_recall_curve_points, precision_recall_f1
 from pages.project_state import (active_version, load_blocking, load_candidates, load_dataset, load_model,
                                  open_project)
@@ -24,6 +25,20 @@ def _evaluation(directory: str, method: str, split: str):
     report = evaluate(dataset, candidates, scorer, split=Split(split))
     pairs, scores = scored_pairs(dataset, candidates, scorer, Split(split))
     return report, pairs, scores
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _version_summary(directory: str, version: str) -> dict:
+    """What a stored version was trained as, and its figures at training time (from its checkpoint)."""
+    from core.checkpoint import read_checkpoint
+    from core.model_store import model_path
+
+    info, _ = read_checkpoint(model_path(directory, version))
+    config, metrics = info.model_config, info.metrics
+    return {"version": version, "variant": config.variant_name, "layers": config.n_layers,
+            "cap": config.neighbour_cap, "hidden": config.hidden, "best epoch": metrics.get("best_epoch"),
+            "valid PRAUC": metrics.get("valid_pr_auc"), "test PRAUC": metrics.get("test_pr_auc"),
+            "test F1": metrics.get("test_f1")}
 
 
 def _metric_rows(report) -> list[dict]:
@@ -80,6 +95,15 @@ st.dataframe(pd.DataFrame(_metric_rows(report)), hide_index=True)
 st.subheader("Compared with the name-only baseline")
 st.dataframe(pd.DataFrame([{"method": ("model " + m if m == version else m), **_metric_rows(r)[0]}
                            for m, (r, _, _) in results.items()]).drop(columns="type"), hide_index=True)
+
+st.subheader("Model versions of this project (the full model and any ablations trained)")
+stored = versions(directory)
+if stored:
+    st.caption("Figures recorded when each version was trained (TEST at that time; later labels change the "
+               "splits). Train an ablation with `mualign train --variant no-cross-attention` and it appears here.")
+    st.dataframe(pd.DataFrame([_version_summary(str(directory), v) for v in stored[::-1]]), hide_index=True)
+else:
+    st.caption("No stored model versions yet.")
 
 st.subheader("Blocking")
 _, blocking = load_blocking(str(directory))

@@ -122,7 +122,9 @@ def test_evaluation_page_threshold_slider_moves_the_figures(monkeypatch, demo_co
     at.slider[0].set_value(low).run()
     predicted_low = next(m.value for m in at.metric if m.label == "Predicted matches")
     assert int(predicted_low.replace(",", "")) > int(predicted_high.replace(",", ""))
-    assert len(at.dataframe) == 3  # per type, comparison with names, blocking
+    assert len(at.dataframe) == 4  # per type, comparison with names, model versions, blocking
+    versions_table = at.dataframe[2].value
+    assert versions_table["variant"].tolist() == ["cg-mualign"] and versions_table["layers"].tolist() == [2]
 
 
 def test_evaluation_page_without_a_model_shows_the_baseline(monkeypatch, tiny_project):

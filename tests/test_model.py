@@ -161,3 +161,8 @@ def test_config_rejects_bad_values():
         ModelConfig(hidden=7)
     with pytest.raises(ValueError, match="unknown model variant"):
         ModelConfig.variant("gat")
+
+
+@pytest.mark.parametrize("name", ["cg-mualign", "no-cross-attention", "no-self-attention", "graphsage", "r-graphsage"])
+def test_a_variant_config_knows_its_name(name):
+    assert ModelConfig.variant(name).variant_name == name
