@@ -41,11 +41,13 @@ except ValueError as exc:
 columns[2].download_button("JSON", links_json(selected, project=project_key()),
                            file_name=f"{project_key()}-links.json", mime="application/json", disabled=selected.empty)
 
+if not selected.empty:
+    st.caption("The accepted links these files hold:")
+    st.dataframe(selected, hide_index=True)
+
 st.subheader("Label history")
 st.caption("Every decision ever made, undo events included, oldest first.")
 with sessions().begin() as session:
     history = history_csv(session, project=project_key())
 st.download_button("Labels with their history (CSV)", history, file_name=f"{project_key()}-label-history.csv",
                    mime="text/csv")
-if not selected.empty:
-    st.dataframe(selected, hide_index=True)

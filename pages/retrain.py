@@ -38,7 +38,11 @@ if start:
 
     def on_epoch(stats) -> None:
         history.append({"epoch": stats.epoch, "loss": stats.loss, "valid PRAUC": stats.valid_pr_auc})
-        epochs_box.line_chart(pd.DataFrame(history).set_index("epoch"))
+        frame = pd.DataFrame(history).set_index("epoch")
+        if len(frame) < 2:  # one point draws no line
+            epochs_box.dataframe(frame)
+        else:
+            epochs_box.line_chart(frame)
 
     previous = load_model(str(directory), version)[0] if version else None
     with st.spinner("Training, then scoring every candidate with the new version…"):

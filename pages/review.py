@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import pandas as pd
 import streamlit as st
 
@@ -25,7 +27,7 @@ strategy = st.sidebar.selectbox("Queue order", list(QueueStrategy), format_func=
 types = ["(all types)"] + sorted(scores["type"].unique())
 chosen_type = st.sidebar.selectbox("Entity type", types, key="type_filter")
 queue = review_queue(scores, strategy=strategy, exclude=decided_keys(labels) | seed_link_keys(dataset),
-                     entity_type=None if chosen_type == types[0] else chosen_type, seed=hash(analyst) % 2**31)
+                     entity_type=None if chosen_type == types[0] else chosen_type, seed=zlib.crc32(analyst.encode()))
 
 focus = st.session_state.get("focus_pair")
 if focus is not None:
@@ -58,13 +60,18 @@ note = st.text_input("Note (optional)", key="note", placeholder="why, for the re
 buttons = st.columns(4)
 context = dict(left_id=pair["left_id"], right_id=pair["right_id"], type=pair["type"], analyst=analyst,
                model_version=version, score=float(pair["score"]))
+# Keys name the pair: a key press that reaches the server while the page is already moving on
+# belongs to the old pair's buttons, which the new run no longer has, so it cannot decide a pair
+# the analyst has not seen.
+pair_id = f"{pair['left_id']}|{pair['right_id']}"
 buttons[0].button("Accept  (A)", type="primary", shortcut="A", on_click=record, args=("accept",), kwargs=context,
-                  width="stretch")
+                  width="stretch", key=f"accept:{pair_id}")
 buttons[1].button("Reject  (X)", shortcut="X", on_click=record, args=("reject",), kwargs=context,
-                  width="stretch")
+                  width="stretch", key=f"reject:{pair_id}")
 buttons[2].button("Skip  (S)", shortcut="S", on_click=record, args=("skip",), kwargs=context,
-                  width="stretch")
-buttons[3].button("Undo  (U)", shortcut="U", on_click=undo_last_decision, args=(analyst,), width="stretch")
+                  width="stretch", key=f"skip:{pair_id}")
+buttons[3].button("Undo  (U)", shortcut="U", on_click=undo_last_decision, args=(analyst,), width="stretch",
+                  key=f"undo:{pair_id}")
 if message := st.session_state.pop("flash", None):
     st.toast(message)
 

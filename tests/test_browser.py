@@ -203,6 +203,10 @@ def _wait_for_pair(page, *, previous=None, expected=None, timeout=STEP_MS) -> di
     return {**state, "pair": tuple(state["cards"])}
 
 
+def _wait_until_idle(page) -> None:
+    page.wait_for_function(SCRIPT_IDLE_JS, timeout=STEP_MS, polling=100)
+
+
 def _press(page, key: str) -> None:
     """A keyboard shortcut as an analyst types it: nothing focused, so the key reaches the app.
 
@@ -212,7 +216,7 @@ def _press(page, key: str) -> None:
     with the pair context that run has registered on the buttons, which may be a pair the page
     does not show yet (the buttons' widget ids do not depend on the pair).
     """
-    page.wait_for_function(SCRIPT_IDLE_JS, timeout=STEP_MS, polling=100)
+    _wait_until_idle(page)
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
     assert page.evaluate("() => document.activeElement === document.body"), "focus is not on the page body"
     page.keyboard.press(key)
@@ -266,6 +270,7 @@ def test_analyst_reviews_retrains_and_exports(server, browser_page, demo_project
     page.goto(url)
     expect(page.get_by_role("heading", name="Review candidate pairs")).to_be_visible(timeout=FIRST_LOAD_MS)
     first = _wait_for_pair(page, timeout=FIRST_LOAD_MS)
+    _wait_until_idle(page)  # the whole page, sidebar included, for the screenshot
     page.screenshot(path=tmp_path / "1-review.png")
     README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tmp_path / "1-review.png", README_SCREENSHOT)
@@ -298,6 +303,7 @@ def test_analyst_reviews_retrains_and_exports(server, browser_page, demo_project
     for pair, decision in ((first["pair"], "accept"), (second["pair"], "reject")):
         # one selectbox per recent decision, labelled with the pair, showing its current label
         expect(sidebar.get_by_role("combobox", name=f"{pair[0]} ↔ {pair[1]}", exact=True)).to_have_value(decision)
+    _wait_until_idle(page)
     page.screenshot(path=tmp_path / "2-after-reload.png")
     labels, log = _current_labels(db_url, project)
     assert labels == {first["pair"]: "accept", second["pair"]: "reject"}
