@@ -1,4 +1,4 @@
-"""Fast app checks with Streamlit's AppTest (the browser test arrives with the review app)."""
+"""Fast checks of the project overview page with Streamlit's AppTest (other pages: test_app_pages.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ def _run(monkeypatch, project) -> AppTest:
     monkeypatch.chdir(REPO)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.run()
+    at.switch_page("pages/overview.py").run()
     return at
 
 
