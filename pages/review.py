@@ -37,6 +37,7 @@ if focus is not None:
         focus = None
 if focus is None:
     if queue.empty:
+        st.session_state["shown_pair"] = None
         st.success("Nothing left to review here: every candidate pair in this queue has a decision.")
         progress_panel(labels, queue)
         last_decisions(analyst, version)
@@ -84,3 +85,4 @@ else:
 
 progress_panel(labels, queue)
 last_decisions(analyst, version)
+st.session_state["shown_pair"] = (pair["left_id"], pair["right_id"])  # last: the pair is fully on screen

@@ -23,10 +23,27 @@ def entity_column(column, title: str, kg, entity_id: str) -> None:
             st.table(pd.DataFrame(card.attributes, columns=["attribute", "value"]).set_index("attribute"))
 
 
+def _claim_shown_pair(pair: tuple[str, str]) -> bool:
+    """Take the one decision the pair on screen allows; False (and a toast) while the page is changing.
+
+    The review page sets ``shown_pair`` as the last thing a run does, when the pair is fully on
+    screen. A decision clears it, so a second key press that reaches the server before the next
+    pair is drawn (the browser may still show the old buttons, or both) records nothing instead
+    of deciding a pair the analyst has not seen, or deciding twice.
+    """
+    if st.session_state.get("shown_pair") != pair:
+        st.session_state["flash"] = "The page was still changing: nothing recorded. Press again."
+        return False
+    st.session_state["shown_pair"] = None
+    return True
+
+
 def record(decision: str, **context) -> None:
     """Button callback: store one decision (its own transaction), then the page shows the next pair."""
     from db.labels import record_decision
 
+    if not _claim_shown_pair((context["left_id"], context["right_id"])):
+        return
     note = st.session_state.get("note", "").strip() or None
     with sessions().begin() as session:
         record_decision(session, project=project_key(), decision=decision, note=note, **context)
@@ -39,6 +56,8 @@ def undo_last_decision(analyst: str) -> None:
     """Undo is a new event; the undone pair comes back to the front of the review."""
     from db.labels import undo_last
 
+    if not _claim_shown_pair(st.session_state.get("shown_pair") or ("", "")):
+        return
     with sessions().begin() as session:
         undone = undo_last(session, project=project_key(), analyst=analyst)
     if undone is None:

@@ -164,3 +164,14 @@ def test_overview_lists_both_graphs(monkeypatch, tiny_project):
 def test_every_page_explains_a_missing_project(monkeypatch, tmp_path, page):
     at = _app(monkeypatch, tmp_path / "missing", page)
     assert "mualign demo" in at.info[0].value
+
+
+def test_a_decision_while_the_page_is_changing_records_nothing(monkeypatch, tiny_project):
+    at = _app(monkeypatch, tiny_project)
+    shown = _shown_pair(at)
+    assert at.session_state["shown_pair"] == shown  # set once the pair is fully drawn
+    at.session_state["shown_pair"] = None  # as after a first key press, before the next pair is on screen
+    _button(at, "Reject").click().run()
+    assert _labels(tiny_project) == [] and _shown_pair(at) == shown
+    _button(at, "Reject").click().run()  # the page is complete again: this one counts
+    assert [(x.left_id, x.right_id, x.decision.value) for x in _labels(tiny_project)] == [(*shown, "reject")]
