@@ -112,3 +112,14 @@ def demo_copy(demo_movies_project, tmp_path) -> Path:
     import shutil
 
     return Path(shutil.copytree(demo_movies_project, tmp_path / "movies"))
+
+
+@pytest.fixture(scope="session")
+def music():
+    """A generated music pair (150 songs, planted look-alikes) and its blocked candidates."""
+    from core.blocking import BlockingConfig, block
+    from core.demo_music import generate_music_pair
+
+    pair = generate_music_pair(150, seed=0)
+    candidates, _ = block(pair.dataset, BlockingConfig(top_k=20))
+    return pair, candidates

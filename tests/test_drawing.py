@@ -16,9 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core.blocking import BlockingConfig, block
 from core.dataset import AlignmentDataset
-from core.demo_music import generate_music_pair
 from core.drawing import (
     AttentionMode, drawing_data, edge_colour, edge_width, evidence_table, remote_references, render_pair_html,
 )
@@ -144,13 +142,6 @@ def test_malicious_names_and_ids_stay_text():
 
 
 # ---------------------------------------------------------------------- a trained model ----
-@pytest.fixture(scope="module")
-def music():
-    pair = generate_music_pair(150, seed=0)
-    candidates, _ = block(pair.dataset, BlockingConfig(top_k=20))
-    return pair, candidates
-
-
 @pytest.fixture(scope="module")
 def scorer(music):
     pair, candidates = music

@@ -7,10 +7,8 @@ import pytest
 import torch
 
 from core import metrics
-from core.blocking import BlockingConfig, block
 from core.checkpoint import CheckpointError, load_scorer, save_checkpoint
 from core.demo_movies import generate_movie_pair
-from core.demo_music import generate_music_pair
 from core.encoder_setup import build_setup
 from core.evaluation import evaluate
 from core.explain import explain_pair
@@ -19,13 +17,6 @@ from core.model import ModelConfig
 from core.training import TrainConfig, train
 
 SMALL = ModelConfig(hidden=32, name_dim=16)
-
-
-@pytest.fixture(scope="module")
-def music():
-    pair = generate_music_pair(150, seed=0)
-    candidates, _ = block(pair.dataset, BlockingConfig(top_k=20))
-    return pair, candidates
 
 
 @pytest.fixture(scope="module")
