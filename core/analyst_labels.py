@@ -91,10 +91,3 @@ def with_analyst_labels(dataset: AlignmentDataset, labels: list[AnalystLabel]) -
     report = LabelMerge(int(new_label.sum()), int((~new_label).sum()), int(overridden.sum()), moved, tuple(unusable))
     return replace(dataset, links=merged), report
 
-
-def labelled_keys(dataset: AlignmentDataset, labels: list[AnalystLabel]) -> np.ndarray:
-    """``left * n_right + right`` of the labels that name known entities (to exclude them elsewhere)."""
-    left = dataset.left.indices_of([label.left_id for label in labels])
-    right = dataset.right.indices_of([label.right_id for label in labels])
-    ok = (left >= 0) & (right >= 0)
-    return left[ok].astype(np.int64) * dataset.right.n_entities + right[ok]

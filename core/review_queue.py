@@ -37,6 +37,11 @@ def pair_key(left_id, right_id) -> str:
     return f"{left_id}\x1f{right_id}"
 
 
+def _frame_keys(frame: pd.DataFrame) -> pd.Series:
+    """:func:`pair_key` of every row of a frame with ``left_id`` and ``right_id``, vectorised."""
+    return frame["left_id"].astype(str) + "\x1f" + frame["right_id"].astype(str)
+
+
 def seed_link_keys(dataset) -> set[str]:
     """:func:`pair_key` of the TRAIN links: pairs whose answer is already known."""
     from core.links import Split
@@ -64,8 +69,7 @@ def review_queue(scores: pd.DataFrame, *, strategy: QueueStrategy, exclude: set[
     if strategy is not QueueStrategy.RANDOM:
         frame = frame[frame["rank"] <= max_rank]
     if exclude:
-        keys = frame["left_id"].astype(str) + "\x1f" + frame["right_id"].astype(str)
-        frame = frame[~keys.isin(exclude)]
+        frame = frame[~_frame_keys(frame).isin(exclude)]
     if strategy is QueueStrategy.HIGHEST:
         frame = frame.sort_values(["score", "left_id", "right_id"], ascending=[False, True, True], kind="stable")
     elif strategy is QueueStrategy.UNCERTAIN:
@@ -97,6 +101,5 @@ def changed_decisions(before: pd.DataFrame, after: pd.DataFrame, *, threshold: f
                               score_after=after["score"].to_numpy())
     both = a.merge(b, on=columns, how="inner")
     if exclude:
-        keys = both["left_id"].astype(str) + "\x1f" + both["right_id"].astype(str)
-        both = both[~keys.isin(exclude)]
+        both = both[~_frame_keys(both).isin(exclude)]
     return both[both["before"] != both["after"]].reset_index(drop=True)

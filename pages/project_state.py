@@ -69,6 +69,14 @@ def load_candidates(directory: str):
     return candidates
 
 
+@st.cache_resource(show_spinner=False)
+def load_seed_keys(directory: str) -> frozenset[str]:
+    """Pair keys of the seed TRAIN links, which the review queue never shows (their answer is known)."""
+    from core.review_queue import seed_link_keys
+
+    return frozenset(seed_link_keys(load_dataset(directory)))
+
+
 def active_version(directory: str) -> str | None:
     """Read on every run (a cheap file read), so a switch made by another analyst shows at once."""
     from core.model_store import active_version as read

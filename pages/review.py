@@ -7,9 +7,10 @@ import zlib
 import pandas as pd
 import streamlit as st
 
-from core.review_queue import QueueStrategy, review_queue, seed_link_keys
-from pages.label_state import analyst_name, current_labels_frame, decided_keys, sessions
-from pages.project_state import active_version, load_candidates, load_model, load_scores, open_project, project_key
+from core.review_queue import QueueStrategy, review_queue
+from pages.label_state import analyst_name, current_labels_frame, decided_keys
+from pages.project_state import (active_version, load_candidates, load_model, load_scores, load_seed_keys,
+                                 open_project)
 from pages.review_widgets import (draw_attention, entity_column, last_decisions, progress_panel, record,
                                   undo_last_decision)
 
@@ -26,7 +27,7 @@ labels = current_labels_frame()
 strategy = st.sidebar.selectbox("Queue order", list(QueueStrategy), format_func=lambda s: s.label, key="strategy")
 types = ["(all types)"] + sorted(scores["type"].unique())
 chosen_type = st.sidebar.selectbox("Entity type", types, key="type_filter")
-queue = review_queue(scores, strategy=strategy, exclude=decided_keys(labels) | seed_link_keys(dataset),
+queue = review_queue(scores, strategy=strategy, exclude=decided_keys(labels) | load_seed_keys(str(directory)),
                      entity_type=None if chosen_type == types[0] else chosen_type, seed=zlib.crc32(analyst.encode()))
 
 focus = st.session_state.get("focus_pair")
@@ -40,7 +41,7 @@ if focus is None:
         st.session_state["shown_pair"] = None
         st.success("Nothing left to review here: every candidate pair in this queue has a decision.")
         progress_panel(labels, queue)
-        last_decisions(analyst, version)
+        last_decisions(labels, analyst, version)
         st.stop()
     row = queue.iloc[[0]]
 pair = row.iloc[0]
@@ -84,5 +85,5 @@ else:
     draw_attention(str(directory), version, scorer, dataset, pair["left_id"], pair["right_id"])
 
 progress_panel(labels, queue)
-last_decisions(analyst, version)
+last_decisions(labels, analyst, version)
 st.session_state["shown_pair"] = (pair["left_id"], pair["right_id"])  # last: the pair is fully on screen

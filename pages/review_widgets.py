@@ -119,18 +119,15 @@ def progress_panel(labels: pd.DataFrame, queue: pd.DataFrame) -> None:
         sidebar.dataframe(labels.groupby("analyst").size().rename("decisions"), width="stretch")
 
 
-def last_decisions(analyst: str, version: str | None, limit: int = 8) -> None:
-    """The analyst's latest current labels, each still editable."""
-    from db.labels import current_labels
-
-    with sessions().begin() as session:
-        mine = [label for label in current_labels(session, project=project_key()) if label.analyst == analyst]
+def last_decisions(labels: pd.DataFrame, analyst: str, version: str | None, limit: int = 8) -> None:
+    """The analyst's latest current labels (``labels`` oldest first), each still editable."""
+    mine = labels[labels["analyst"] == analyst].tail(limit)
     st.sidebar.markdown("**Your last decisions**")
-    if not mine:
+    if mine.empty:
         st.sidebar.caption("None yet.")
-    for label in reversed(mine[-limit:]):
+    for label in mine.iloc[::-1].itertuples(index=False):
         key = f"edit:{label.left_id}:{label.right_id}"
-        st.session_state[key] = label.decision.value
+        st.session_state[key] = label.decision
         st.sidebar.selectbox(f"{label.left_id} ↔ {label.right_id}", ["accept", "reject", "skip"], key=key,
                              on_change=change_decision,
                              args=(label.left_id, label.right_id, label.type, analyst, version))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.entity_search import find_entities
@@ -45,4 +44,3 @@ chosen = st.selectbox("Candidate pair", range(len(options)),
 if st.button("Review this pair", type="primary"):
     st.session_state["focus_pair"] = (options[chosen].left_id, options[chosen].right_id)
     st.switch_page("pages/review.py")
-pd.set_option("mode.copy_on_write", True)
