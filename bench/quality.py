@@ -48,7 +48,7 @@ def load(name: str):
     return load_benchmark(loader, **options)
 
 
-METRICS = ("pr_auc", "f1", "recall_at_p95", "hit_at_1", "mrr")
+METRICS = ("pr_auc", "f1", "recall_at_p95", "hit_at_1", "hit_at_10", "mrr")
 
 
 def summarise(name: str, method: str, reports: list, seconds: list[float], params: int | None) -> list[dict]:

@@ -72,6 +72,7 @@ class MetricSet:
     n_queries: int  # left entities ranked for Hit@1 / MRR
     hit_at_1: float | None
     mrr: float | None
+    hit_at_10: float | None = None  # among the candidates; a match blocking lost is a miss
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class EvalReport:
         """Flat records for ``bench/results/*.json`` (one per figure)."""
         records = []
         for scope, m in (("all", self.overall), *self.per_type):
-            for metric in ("pr_auc", "f1", "precision", "recall", "recall_at_p95", "hit_at_1", "mrr"):
+            for metric in ("pr_auc", "f1", "precision", "recall", "recall_at_p95", "hit_at_1", "hit_at_10", "mrr"):
                 value = getattr(m, metric)
                 if value is not None:
                     records.append({"dataset": dataset, "method": self.method, "metric": f"{metric}[{scope}]",
@@ -159,14 +160,15 @@ def _metric_set(pairs: EvalPairs, scores: np.ndarray, threshold: float | None,
             precision, recall, f1 = metrics.precision_recall_f1(pairs.label, scores, threshold, n_positives=n_pos)
     elif n_pos > 0:
         pr_auc, r95, precision, recall, f1 = 0.0, 0.0, 0.0, 0.0, 0.0
-    hit1 = mrr = None
+    hit1 = hit10 = mrr = None
     if len(query_left):
         sel = np.isin(cand.left, query_left)
         labels = np.isin(cand.pair_keys(n_right)[sel], gold_keys).astype(np.int64)
         ranks = metrics.candidate_ranks(cand.left[sel], cand_scores[sel], labels, expected_queries=query_left)
         hit1, mrr = metrics.hits_at_k_score(ranks, 1), metrics.mrr_score(ranks)
+        hit10 = metrics.hits_at_k_score(ranks, 10)
     return MetricSet(len(pairs.label), n_pos, n_missed, pr_auc, precision, recall, f1, r95,
-                     len(query_left), hit1, mrr)
+                     len(query_left), hit1, mrr, hit10)
 
 
 def scored_pairs(dataset: AlignmentDataset, candidates: CandidatePairs, scorer: PairScorer,
