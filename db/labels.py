@@ -24,16 +24,23 @@ from sqlalchemy.orm import Session, aliased
 
 from db.decisions import LABEL_DECISIONS, Decision
 from db.models import LabelEventRow
+from db.session import lock_analyst
 
 HISTORY_COLUMNS = (
     "event_id", "created_at", "project", "left_id", "right_id", "type", "decision",
-    "analyst", "model_version", "score", "note", "undoes_id",
+    "analyst", "model_version", "score", "note", "undoes_id", "resolution",
 )
 
 
 @dataclass(frozen=True)
 class LabelEvent:
-    """One row of the append-only log: a label (accept/reject/skip) or an undo of one."""
+    """One row of the append-only log: a label (accept/reject/skip) or an undo of one.
+
+    ``resolution`` is True when the decision was recorded from the conflict queue to settle a
+    disagreement between analysts, so agreement figures can tell a settled conflict from two
+    analysts who agreed on their own. It defaults to False, the value every event recorded
+    before the field existed carries (migration 0002).
+    """
 
     id: int
     project: str
@@ -47,9 +54,12 @@ class LabelEvent:
     score: float | None
     note: str | None
     undoes_id: int | None
+    resolution: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "decision", Decision.parse(self.decision))
+        if not isinstance(self.resolution, bool):
+            raise ValueError(f"event {self.id}: resolution must be True or False, got {self.resolution!r}")
         if (self.decision is Decision.UNDO) != (self.undoes_id is not None):
             raise ValueError(
                 f"event {self.id}: undoes_id must be set exactly on undo events "
@@ -100,18 +110,22 @@ def record_decision(
     model_version: str | None = None,
     score: float | None = None,
     note: str | None = None,
+    resolution: bool = False,
 ) -> LabelEvent:
     """Append one accept/reject/skip event for the pair and return it.
 
     The analyst name is stripped of surrounding spaces, so "ana " and "ana" are one analyst
-    (undo and progress group by it). Ids and type are stored exactly as given.
+    (undo and progress group by it). Ids and type are stored exactly as given. Pass
+    ``resolution=True`` when the decision settles a disagreement from the conflict queue; it
+    is stored with the event and does not change how the current label is derived (the
+    latest event still wins).
 
     Raises
     ------
     ValueError
         If ``decision`` is not accept/reject/skip (undo has its own function, ``undo_last``),
-        if the project, an id, the type or the analyst is blank, or if ``score`` is not a
-        finite number. Nothing is written in that case.
+        if the project, an id, the type or the analyst is blank, if ``score`` is not a
+        finite number, or if ``resolution`` is not a bool. Nothing is written in that case.
     """
     parsed = Decision.parse(decision)
     if not parsed.is_label:
@@ -123,10 +137,13 @@ def record_decision(
         score = float(score)
         if not math.isfinite(score):
             raise ValueError(f"score must be a finite number or None, got {score!r}")
+    if not isinstance(resolution, bool):
+        raise ValueError(f"resolution must be True or False, got {resolution!r}")
+    lock_analyst(session, project=project, analyst=analyst.strip())
     row = LabelEventRow(
         project=project, left_id=left_id, right_id=right_id, type=type, decision=parsed.value,
         analyst=analyst.strip(), created_at=_utcnow(), model_version=model_version, score=score,
-        note=note, undoes_id=None,
+        note=note, undoes_id=None, resolution=resolution,
     )
     session.add(row)
     session.flush()  # assigns row.id
@@ -143,6 +160,7 @@ def undo_last(session: Session, *, project: str, analyst: str) -> LabelEvent | N
     """
     _require_text("project", project)
     _require_text("analyst", analyst)
+    lock_analyst(session, project=project, analyst=analyst.strip())  # racing undos take turns
     undo = aliased(LabelEventRow)
     already_undone = select(undo.id).where(undo.undoes_id == LabelEventRow.id).exists()
     target = session.scalars(
@@ -161,7 +179,7 @@ def undo_last(session: Session, *, project: str, analyst: str) -> LabelEvent | N
     session.add(LabelEventRow(
         project=target.project, left_id=target.left_id, right_id=target.right_id, type=target.type,
         decision=Decision.UNDO.value, analyst=target.analyst, created_at=_utcnow(),
-        model_version=None, score=None, note=None, undoes_id=target.id,
+        model_version=None, score=None, note=None, undoes_id=target.id, resolution=False,
     ))
     session.flush()  # a second undo of the same event fails here (unique undoes_id)
     return _to_event(target)
@@ -238,7 +256,8 @@ def history_csv(session: Session, *, project: str) -> str:
     """Every event of ``project`` as CSV text, oldest first, for download and audit.
 
     Columns are ``HISTORY_COLUMNS``; times are ISO-8601 UTC (``2024-05-01T12:00:00.123456+00:00``);
-    empty cells mean ``None``. The csv module quotes notes containing commas, quotes or newlines.
+    empty cells mean ``None``; ``resolution`` is ``true`` or ``false``. The csv module quotes
+    notes containing commas, quotes or newlines.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -247,7 +266,7 @@ def history_csv(session: Session, *, project: str) -> str:
         writer.writerow([
             e.id, e.created_at.isoformat(), e.project, e.left_id, e.right_id, e.type, e.decision.value,
             e.analyst, _blank(e.model_version), _blank(None if e.score is None else repr(e.score)),
-            _blank(e.note), _blank(e.undoes_id),
+            _blank(e.note), _blank(e.undoes_id), "true" if e.resolution else "false",
         ])
     return buffer.getvalue()
 
@@ -262,6 +281,7 @@ def _to_event(row: LabelEventRow) -> LabelEvent:
         id=row.id, project=row.project, left_id=row.left_id, right_id=row.right_id, type=row.type,
         decision=Decision.parse(row.decision), analyst=row.analyst, created_at=row.created_at,
         model_version=row.model_version, score=row.score, note=row.note, undoes_id=row.undoes_id,
+        resolution=bool(row.resolution),
     )
 
 

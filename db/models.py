@@ -11,6 +11,9 @@ exactly the undo events carry ``undoes_id``, that id must exist (foreign key; SQ
 it because ``db.session.make_engine`` turns ``PRAGMA foreign_keys`` on), and an event is undone
 at most once (unique ``undoes_id``), which also stops two racing undos cancelling the same event.
 
+The schema changes only through the Alembic revisions in ``db/migrations/versions``; this module
+describes the head revision, and a test checks that the two agree.
+
 These ORM rows never leave a session: ``db.labels`` converts them to frozen dataclasses.
 """
 
@@ -20,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -31,6 +35,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -121,6 +126,10 @@ class LabelEventRow(Base):
     undoes_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("label_events.id"), nullable=True, unique=True
     )
+    # True when the decision was recorded from the conflict queue to settle a disagreement
+    # between analysts. The server default (not only the Python one) is what gives rows written
+    # before migration 0002, or by a hand-written INSERT, a definite False.
+    resolution: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return (

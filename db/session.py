@@ -22,18 +22,37 @@ SQLite needs care when several analysts write at once, so every SQLite connectio
 The last point follows the SQLAlchemy SQLite dialect docs, "Enabling Non-Legacy SQLite
 Transactional Modes": set the sqlite3 connection's ``isolation_level`` to ``None`` so the
 driver never emits its own BEGIN, and emit ours from the engine's ``begin`` event.
+
+PostgreSQL (``postgresql+psycopg://user:password@host:5432/dbname``) needs none of that: it
+enforces foreign keys, never blocks readers, and makes a writer wait for a row lock instead of
+failing. Its engines get:
+
+- ``isolation_level="READ COMMITTED"``, set explicitly so a server configured with another
+  default cannot change the store's behaviour. Each statement then sees everything committed
+  before it started; together with the per-analyst advisory lock that ``db.labels`` takes
+  (``lock_analyst``), two undos racing for one analyst run one after the other and undo two
+  different events, as on SQLite. Under REPEATABLE READ or SERIALIZABLE the second would see a
+  snapshot from before the first and fail (unique ``undoes_id``, or a serialization error) where
+  the analyst expects it to walk further back.
+- ``pool_pre_ping=True``: a team server restarts or drops idle connections; the pool tests a
+  connection before handing it out, so the first click after a restart works instead of
+  failing with "server closed the connection unexpectedly".
+
+Every engine, whatever the backend, brings the schema to the newest revision when it is made
+(``db.migrations.upgrade``), so an existing store keeps its labels across mualign upgrades.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Base
+from db.migrations import upgrade
 
 LABELS_FILENAME = "labels.sqlite"
 
@@ -43,6 +62,11 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=30000",
     "PRAGMA synchronous=NORMAL",
 )
+
+POSTGRESQL_ENGINE_DEFAULTS: dict[str, Any] = {
+    "isolation_level": "READ COMMITTED",
+    "pool_pre_ping": True,
+}
 
 
 def default_url(project_dir: str | Path) -> str:
@@ -61,26 +85,40 @@ def default_url(project_dir: str | Path) -> str:
 
 
 def make_engine(url: str | URL, **engine_kwargs: Any) -> Engine:
-    """Create an engine for the labels store and create its tables if missing.
+    """Create an engine for the labels store and migrate its schema to the newest revision.
 
     Parameters
     ----------
     url : str or sqlalchemy.URL
         Any SQLAlchemy database URL. SQLite URLs (file or memory) get the pragmas and
-        ``BEGIN IMMEDIATE`` described in this module's docstring; other backends are used as
-        they come.
+        ``BEGIN IMMEDIATE`` described in this module's docstring; PostgreSQL URLs get
+        ``POSTGRESQL_ENGINE_DEFAULTS``; other backends are used as they come.
     **engine_kwargs
-        Passed on to ``sqlalchemy.create_engine`` (e.g. ``echo=True``, pool settings).
+        Passed on to ``sqlalchemy.create_engine`` (e.g. ``echo=True``, pool settings); they
+        override the PostgreSQL defaults.
 
     Returns
     -------
     Engine
-        Ready to use; ``Base.metadata.create_all`` has run, so a fresh file works at once.
+        Ready to use: a fresh database gets the tables, an older store is upgraded in place
+        with its labels kept (``db.migrations.upgrade``).
+
+    Raises
+    ------
+    db.migrations.LabelStoreSchemaError
+        If the database holds a store this mualign cannot upgrade (written by a newer mualign,
+        or a ``label_events`` table it did not make); the store is left unchanged.
     """
+    if make_url(url).get_backend_name() == "postgresql":
+        engine_kwargs = {**POSTGRESQL_ENGINE_DEFAULTS, **engine_kwargs}
     engine = create_engine(url, **engine_kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
-    Base.metadata.create_all(engine)
+    try:
+        upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
@@ -92,6 +130,23 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     reload (which would open a new transaction and, on SQLite, take the write lock).
     """
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def lock_analyst(session: Session, *, project: str, analyst: str) -> None:
+    """Make one analyst's writes to one project take turns, until the transaction ends.
+
+    ``db.labels`` calls this before reading what to undo or appending a decision. On
+    PostgreSQL it takes a transaction-scoped advisory lock keyed by (project, analyst), so two
+    undos from one analyst (two browser tabs, a double key press) run one after the other and
+    the second sees the first's undo; other analysts are not held up. On SQLite the
+    transaction already holds the database's write lock (``BEGIN IMMEDIATE``), so there is
+    nothing to do; other backends get no extra locking.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"{project}\x00{analyst}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)  # pg advisory locks take a bigint
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -123,6 +123,24 @@ def test_skip_is_a_current_label(Session):
     assert current(Session) == {("f1", "m10"): Decision.SKIP}
 
 
+def test_resolution_is_stored_per_event_and_defaults_to_false(Session):
+    """A decision from the conflict queue is flagged; the flag never changes which label stands."""
+    ana = decide(Session, "f1", "m10", Decision.ACCEPT)
+    ben = decide(Session, "f1", "m10", Decision.REJECT, analyst="ben")
+    settled = decide(Session, "f1", "m10", Decision.ACCEPT, analyst="cy", resolution=True)
+    assert (ana.resolution, ben.resolution, settled.resolution) == (False, False, True)
+    with Session.begin() as s:
+        assert [e.resolution for e in events(s, project=P)] == [True, False, False]  # as stored, newest first
+        assert label_of(s, project=P, left_id="f1", right_id="m10").event_id == settled.id
+    assert undo(Session, analyst="cy") == settled  # the undone event comes back with its flag
+    with Session.begin() as s:
+        [undo_event, *_] = events(s, project=P)
+        assert undo_event.decision is Decision.UNDO and undo_event.resolution is False
+        assert label_of(s, project=P, left_id="f1", right_id="m10").event_id == ben.id
+        rows = list(csv.DictReader(io.StringIO(history_csv(s, project=P), newline="")))
+    assert [r["resolution"] for r in rows] == ["false", "false", "true", "false"]
+
+
 # --- undo ---------------------------------------------------------------------------------------
 
 
@@ -197,6 +215,8 @@ def test_undo_of_a_superseded_event_keeps_the_newer_label(Session):
         ({"type": ""}, "type must be"),
         ({"project": ""}, "project must be"),
         ({"score": float("nan")}, "score must be a finite number"),
+        ({"resolution": 1}, "resolution must be True or False"),
+        ({"resolution": "yes"}, "resolution must be True or False"),
     ],
 )
 def test_invalid_input_raises_and_writes_nothing(Session, changes, match):
@@ -355,6 +375,9 @@ def test_dataclasses_validate_decision():
         _event(1, "f1", "m10", "maybe", minute=0)
     with pytest.raises(ValueError, match="undoes_id"):
         _event(1, "f1", "m10", Decision.UNDO, minute=0)
+    with pytest.raises(ValueError, match="resolution must be True or False"):
+        LabelEvent(1, P, "f1", "m10", "film", Decision.ACCEPT, "ana", datetime.now(timezone.utc),
+                   None, None, None, None, resolution=None)
     with pytest.raises(ValueError, match="cannot be 'undo'"):
         PairLabel(P, "f1", "m10", "film", Decision.UNDO, "ana", datetime.now(timezone.utc), None, None, 1)
     assert _event(1, "f1", "m10", "skip", minute=0).decision is Decision.SKIP
