@@ -10,10 +10,11 @@ that come in crowds (forty actors) get a small weight per neighbour and relation
 (one director) a large one, so one director beats any one of forty actors, and the cost per pair
 stays O(cap^layers) whatever the graph size.
 
-Drawing without replacement uses the Efraimidis-Spirakis keys ``log(u) / w``: the ``cap`` largest
-keys of a node's neighbours are a weighted sample without replacement. Keys for all neighbours of
-all seeds are drawn at once and the per-node top-``cap`` is taken with one ``lexsort``; there is no
-Python loop over nodes or edges (the reference code mutated a graph once per sampled edge).
+Drawing without replacement uses the Efraimidis-Spirakis keys ``u ** (1 / w)``: the ``cap`` largest
+keys of a node's neighbours are a weighted sample without replacement. Keys for the neighbours of
+all seeds over the cap are drawn at once and the per-node top-``cap`` is taken with one float
+sort; seeds under the cap keep every neighbour without drawing. There is no Python loop over
+nodes or edges (the reference code mutated a graph once per sampled edge).
 """
 
 from __future__ import annotations
@@ -100,18 +101,23 @@ def sample_neighbours(adjacency: Adjacency, weights: np.ndarray, seeds: np.ndarr
     # edge ids: for each seed, starts..stops-1, built without a loop
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(degree) - degree, degree)
     edge = np.repeat(starts, degree) + offsets
-    w = weights[edge]
-    keep = w > 0
-    if not (degree <= cap).all():
-        uniforms = (edge_uniforms(edge, int(rng)) if isinstance(rng, (int, np.integer))
-                    else rng.random(total))
-        keys = np.where(keep, np.log(uniforms) / np.where(keep, w, 1.0), -np.inf)
-        order = np.lexsort((-keys, seed_position))  # by seed, then by decreasing key
+    keep = weights[edge] > 0
+    crowded = np.repeat(degree > cap, degree)  # only the edges of seeds over the cap compete
+    if crowded.any():
+        c_edge, c_position = edge[crowded], seed_position[crowded]
+        c_weight = weights[c_edge]
+        uniforms = (edge_uniforms(c_edge, int(rng)) if isinstance(rng, (int, np.integer))
+                    else rng.random(len(c_edge)))
+        # Efraimidis-Spirakis key u^(1/w) in [0, 1], larger wins; zero-weight edges sort last.
+        # One float sort on "seed position + 0.5 * (1 - key)" orders by seed, then by key, descending.
+        with np.errstate(divide="ignore"):
+            key = np.where(c_weight > 0, np.exp(np.log(uniforms) / np.where(c_weight > 0, c_weight, 1.0)), -0.5)
+        order = np.argsort(c_position + 0.5 * (1.0 - key))
         # seeds keep their segments after the sort, so a sorted element's rank within its seed is
         # its offset from the segment start, exactly ``offsets``
-        rank = np.empty(total, dtype=np.int64)
-        rank[order] = offsets
-        keep &= rank < cap
+        rank = np.empty(len(c_edge), dtype=np.int64)
+        rank[order] = offsets[crowded]
+        keep[crowded] &= rank < cap
     return seed_position[keep], adjacency.neighbours[edge[keep]], adjacency.relations[edge[keep]]
 
 
@@ -148,20 +154,14 @@ def sample_blocks(adjacency: Adjacency, weights: np.ndarray, seeds: np.ndarray, 
         raise ValueError("seeds must be unique")
     for _ in range(n_layers):
         position, neighbour, relation = sample_neighbours(adjacency, weights, dst, cap, rng)
-        extra = np.setdiff1d(np.unique(neighbour), dst, assume_unique=False)
+        reached, inverse = np.unique(neighbour, return_inverse=True)
+        # a reached node that is already a destination reads its own row; the others are appended
+        order = np.argsort(dst, kind="stable")
+        at = np.minimum(np.searchsorted(dst[order], reached), len(dst) - 1)
+        known = dst[order][at] == reached
+        extra = reached[~known]
+        index = np.where(known, order[at], len(dst) + np.cumsum(~known) - 1)
         src = np.concatenate([dst, extra])
-        index_of = _lookup(src)
-        blocks.append(SampledBlock(dst, src, position, index_of(neighbour), relation))
+        blocks.append(SampledBlock(dst, src, position, index[inverse.reshape(-1)], relation))
         dst = src
     return blocks[::-1]
-
-
-def _lookup(nodes: np.ndarray):
-    """Vectorised node -> position in ``nodes`` (nodes unique)."""
-    order = np.argsort(nodes, kind="stable")
-    sorted_nodes = nodes[order]
-
-    def index_of(values: np.ndarray) -> np.ndarray:
-        return order[np.searchsorted(sorted_nodes, values)]
-
-    return index_of
