@@ -1,7 +1,9 @@
-"""The labels store: an append-only log of analysts' decisions on real SQLite files.
+"""The labels store: an append-only log of analysts' decisions, on SQLite and PostgreSQL.
 
-Each test uses its own ``labels.sqlite`` in a temp directory (not ``sqlite://`` in memory),
-because WAL, locking and restart behaviour only exist for files.
+Tests that take ``Session`` (or ``store``) run on both backends (``tests/db_backends.py``):
+a real ``labels.sqlite`` file per test, and a schema of its own on the PostgreSQL server named
+by ``MUALIGN_TEST_POSTGRES_URL``. Tests of backend-specific settings (SQLite pragmas and
+locking, PostgreSQL isolation and reconnects) take the backend they are about.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from db import (
     HISTORY_COLUMNS,
@@ -40,6 +42,7 @@ from db import (
     undo_last,
 )
 from tests.conftest import REPO
+from tests.db_backends import StoreLocation, postgres_server, store  # noqa: F401 - pytest fixtures
 
 P = "films"  # the project most tests write to
 
@@ -50,9 +53,8 @@ def project_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(project_dir: Path):
-    project_dir.mkdir()
-    eng = make_engine(default_url(project_dir))
+def engine(store: StoreLocation):
+    eng = make_engine(store.url)
     yield eng
     eng.dispose()
 
@@ -60,6 +62,15 @@ def engine(project_dir: Path):
 @pytest.fixture
 def Session(engine):  # noqa: N802 - a session factory, named like the SQLAlchemy docs do
     return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def sqlite_engine(project_dir: Path):
+    """A SQLite store in ``project_dir``, for tests of SQLite's own settings and files."""
+    project_dir.mkdir()
+    eng = make_engine(default_url(project_dir))
+    yield eng
+    eng.dispose()
 
 
 def decide(Session, left, right, decision, analyst="ana", *, type="film", project=P, **extra) -> LabelEvent:
@@ -383,24 +394,11 @@ def test_dataclasses_validate_decision():
     assert _event(1, "f1", "m10", "skip", minute=0).decision is Decision.SKIP
 
 
-# --- SQLite engine: files, restart, pragmas, concurrency ------------------------------------------
+# --- restart and concurrency, on both backends ------------------------------------------------------
 
 
-def test_default_url_is_absolute_labels_sqlite(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    url = default_url("rel dir")
-    assert url == "sqlite:///" + str(tmp_path / "rel dir" / "labels.sqlite")
-    (tmp_path / "rel dir").mkdir()
-    engine = make_engine(url)
-    try:
-        assert (tmp_path / "rel dir" / "labels.sqlite").is_file()
-    finally:
-        engine.dispose()
-
-
-def test_labels_survive_restart(project_dir):
-    project_dir.mkdir()
-    engine = make_engine(default_url(project_dir))
+def test_labels_survive_restart(store):
+    engine = make_engine(store.url)
     Session = make_sessionmaker(engine)
     decide(Session, "f1", "m10", Decision.ACCEPT)
     second = decide(Session, "f2", "m11", Decision.REJECT, note="n")
@@ -410,7 +408,7 @@ def test_labels_survive_restart(project_dir):
         before = current_labels(s, project=P)
     engine.dispose()
 
-    engine = make_engine(default_url(project_dir))  # a new app process opening the same file
+    engine = make_engine(store.url)  # a new app process opening the same store
     try:
         Session = make_sessionmaker(engine)
         with Session.begin() as s:
@@ -422,38 +420,11 @@ def test_labels_survive_restart(project_dir):
         engine.dispose()
 
 
-def test_sqlite_pragmas_in_effect_on_every_connection(engine):
-    for _ in range(2):  # a second, fresh connection gets them too
-        with engine.connect() as conn:
-            conn.invalidate()  # force a new DBAPI connection next round
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
-
-
-def test_transactions_take_the_write_lock_at_begin(Session, project_dir):
-    """BEGIN IMMEDIATE: an open session holds the write lock even before it writes."""
-    other = sqlite3.connect(project_dir / "labels.sqlite", timeout=0, isolation_level=None)
-    try:
-        with Session.begin() as s:
-            s.execute(text("SELECT 1"))
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("BEGIN IMMEDIATE")
-        other.execute("BEGIN IMMEDIATE")  # free again once the session committed
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
-
-
 @pytest.mark.parametrize("engines", ["shared engine", "engine per writer"])
-def test_concurrent_writers_all_land(project_dir, engines):
-    """Two analysts (threads, own sessions) each read-then-write 50 times into one file."""
-    project_dir.mkdir()
-    url = default_url(project_dir)
-    shared = make_engine(url)
-    made = [shared] if engines == "shared engine" else [make_engine(url), make_engine(url)]
+def test_concurrent_writers_all_land(store, engines):
+    """Two analysts (threads, own sessions) each read-then-write 50 times into one store."""
+    shared = make_engine(store.url)
+    made = [shared] if engines == "shared engine" else [make_engine(store.url), make_engine(store.url)]
     factories = [make_sessionmaker(made[i % len(made)]) for i in range(2)]
     start = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -484,6 +455,139 @@ def test_concurrent_writers_all_land(project_dir, engines):
     finally:
         for eng in {*made, shared}:
             eng.dispose()
+
+
+def test_racing_undos_of_one_analyst_undo_different_events(store):
+    """Two tabs (two app servers) of one analyst press undo at the same moment, ten times.
+
+    Every undo must succeed and undo a different event, as if they had come one after the
+    other. SQLite gets this from BEGIN IMMEDIATE; on PostgreSQL under READ COMMITTED both
+    would pick the same latest event and the second would fail on the unique ``undoes_id``,
+    unless ``undo_last`` takes the per-analyst lock (``db.session.lock_analyst``).
+    """
+    engines = [make_engine(store.url), make_engine(store.url)]
+    factories = [make_sessionmaker(e) for e in engines]
+    decided = [decide(factories[0], f"f{i}", "m10", Decision.ACCEPT) for i in range(20)]
+    decide(factories[0], "f0", "m10", Decision.REJECT, analyst="ben")  # another analyst: never undone
+    together = threading.Barrier(2)
+    undone: list[LabelEvent | None] = []
+    errors: list[BaseException] = []
+
+    def tab(Session) -> None:
+        try:
+            for _ in range(10):
+                together.wait(timeout=60)
+                with Session.begin() as s:
+                    undone.append(undo_last(s, project=P, analyst="ana"))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            together.abort()
+
+    threads = [threading.Thread(target=tab, args=(f,)) for f in factories]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert errors == []
+        assert sorted(e.id for e in undone) == sorted(e.id for e in decided)
+        assert current(factories[0]) == {("f0", "m10"): Decision.REJECT}
+        assert undo(factories[1]) is None
+    finally:
+        for eng in engines:
+            eng.dispose()
+
+
+# --- SQLite settings: files, pragmas, locking --------------------------------------------------------
+
+
+def test_default_url_is_absolute_labels_sqlite(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    url = default_url("rel dir")
+    assert url == "sqlite:///" + str(tmp_path / "rel dir" / "labels.sqlite")
+    (tmp_path / "rel dir").mkdir()
+    engine = make_engine(url)
+    try:
+        assert (tmp_path / "rel dir" / "labels.sqlite").is_file()
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_pragmas_in_effect_on_every_connection(sqlite_engine):
+    for _ in range(2):  # a second, fresh connection gets them too
+        with sqlite_engine.connect() as conn:
+            conn.invalidate()  # force a new DBAPI connection next round
+    with sqlite_engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_transactions_take_the_write_lock_at_begin(sqlite_engine, project_dir):
+    """BEGIN IMMEDIATE: an open session holds the write lock even before it writes."""
+    Session = make_sessionmaker(sqlite_engine)
+    other = sqlite3.connect(project_dir / "labels.sqlite", timeout=0, isolation_level=None)
+    try:
+        with Session.begin() as s:
+            s.execute(text("SELECT 1"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # free again once the session committed
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+# --- PostgreSQL settings: isolation, reconnects ------------------------------------------------------
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_postgresql_isolation_is_read_committed_whatever_the_server_default(store):
+    """The undo lock relies on READ COMMITTED; a server default of SERIALIZABLE must not win."""
+    url = make_url(store.url)
+    options = url.query["options"] + " -cdefault_transaction_isolation=serializable"
+    server_says_serializable = url.update_query_dict({"options": options})
+    raw = create_engine(server_says_serializable)
+    engine = make_engine(server_says_serializable)
+    try:
+        with raw.connect() as conn:
+            assert conn.execute(text("SHOW transaction_isolation")).scalar() == "serializable"
+        with make_sessionmaker(engine).begin() as s:
+            assert s.execute(text("SHOW transaction_isolation")).scalar() == "read committed"
+    finally:
+        raw.dispose()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_postgresql_pool_survives_dropped_connections(store, postgres_server):
+    """After the server drops the pooled connection (restart, idle timeout), the next action works.
+
+    ``pool_pre_ping`` is what makes it work: the same steps with it turned off fail.
+    """
+
+    def drop_pooled_connection(engine) -> None:
+        with engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with postgres_server.connect() as admin:  # the timeout (PostgreSQL >= 14) waits until it is gone
+            assert admin.execute(text("SELECT pg_terminate_backend(:pid, 20000)"), {"pid": pid}).scalar()
+
+    engine = make_engine(store.url)
+    unpinged = make_engine(store.url, pool_pre_ping=False)
+    try:
+        Session, Unpinged = make_sessionmaker(engine), make_sessionmaker(unpinged)
+        decide(Session, "f1", "m10", Decision.ACCEPT)
+        decide(Unpinged, "f2", "m11", Decision.ACCEPT)
+        drop_pooled_connection(engine)
+        drop_pooled_connection(unpinged)
+        assert decide(Session, "f3", "m12", Decision.REJECT).decision is Decision.REJECT
+        with pytest.raises(OperationalError):
+            decide(Unpinged, "f4", "m13", Decision.REJECT)
+        assert set(current(Session)) == {("f1", "m10"), ("f2", "m11"), ("f3", "m12")}
+    finally:
+        engine.dispose()
+        unpinged.dispose()
 
 
 # --- other backends and layering -------------------------------------------------------------------
