@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from cli.labels_cmd import add_labels_parser
 from core.errors import DataError
 from core.model import VARIANTS
 
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", type=Path, required=True)
     _serve_options(p)
     p.set_defaults(run=cmd_review)
+    add_labels_parser(sub)
     return parser
 
 
