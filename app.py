@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.label_state import analyst_input
+
 st.set_page_config(page_title="mualign", layout="wide")
 navigation = st.navigation([
     st.Page("pages/review.py", title="Review", icon=":material/fact_check:", default=True),
     st.Page("pages/search.py", title="Find a pair", icon=":material/search:"),
+    st.Page("pages/agreement.py", title="Agreement", icon=":material/group:"),
     st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
     st.Page("pages/overview.py", title="Project overview", icon=":material/hub:"),
 ])
+analyst_input()  # on every page, so the typed name survives page changes
 navigation.run()

@@ -137,11 +137,10 @@ class Conflict:
 def log_entries(events: Iterable[object]) -> list[LogEntry]:
     """:class:`LogEntry` values from any events with the same attribute names (``db.LabelEvent``).
 
-    ``resolution`` is read when the event has it and is False otherwise, so logs written before
-    the flag existed read as logs without resolutions. Sorted by event id.
+    Sorted by event id.
     """
     entries = [LogEntry(id=int(e.id), left_id=e.left_id, right_id=e.right_id, type=e.type, decision=e.decision,
-                        analyst=e.analyst, undoes_id=e.undoes_id, resolution=bool(getattr(e, "resolution", False)))
+                        analyst=e.analyst, undoes_id=e.undoes_id, resolution=bool(e.resolution))
                for e in events]
     return sorted(entries, key=lambda e: e.id)
 

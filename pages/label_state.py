@@ -22,23 +22,50 @@ def sessions():
     return _sessions(database_url())
 
 
-def analyst_name() -> str:
-    """Who is labelling: asked once in the sidebar, kept in the analyst's own session."""
+def analyst_input() -> None:
+    """The sidebar box where an analyst types their name; ``app.py`` draws it on every page.
+
+    Drawn by the entry point rather than by a page because Streamlit drops a widget's state on a
+    run that does not draw it: a name typed on the review page would be forgotten after a visit
+    to a page without the box. The name is typed, not authenticated (see the README's team
+    section).
+    """
     if "analyst" not in st.session_state:
         try:
             st.session_state["analyst"] = getpass.getuser()
         except Exception:  # noqa: BLE001 - no login name in some containers
             st.session_state["analyst"] = "analyst"
     st.sidebar.text_input("Analyst", key="analyst", help="Your name: stored with every decision you make.")
-    return st.session_state["analyst"].strip() or "analyst"
 
 
-def current_labels_frame() -> pd.DataFrame:
-    """Every pair's current label (one row per pair) as a frame, newest last."""
-    from db.labels import current_labels
+def analyst_name() -> str:
+    """Who is labelling, as typed in the sidebar box of :func:`analyst_input`."""
+    return str(st.session_state.get("analyst", "")).strip() or "analyst"
+
+
+def label_events() -> list:
+    """The project's whole label log (``db.LabelEvent``, oldest first): one read per page run."""
+    from db.labels import events
 
     with sessions().begin() as session:
-        labels = current_labels(session, project=project_key())
+        return events(session, project=project_key())[::-1]
+
+
+def log_entries(events: list | None = None) -> list:
+    """The log as :class:`core.agreement.LogEntry` values, for agreement and conflicts."""
+    from core.agreement import log_entries as convert
+
+    return convert(label_events() if events is None else events)
+
+
+def current_labels_frame(events: list | None = None) -> pd.DataFrame:
+    """Every pair's current label (one row per pair) as a frame, newest last.
+
+    ``events``: the log from :func:`label_events` when the page already read it (else read here).
+    """
+    from db.labels import derive_current
+
+    labels = derive_current(label_events() if events is None else events)
     columns = ["left_id", "right_id", "type", "decision", "analyst", "decided_at", "model_version", "note"]
     return pd.DataFrame([{**{c: getattr(label, c) for c in columns if c != "decision"},
                           "decision": label.decision.value} for label in labels], columns=columns)

@@ -1,4 +1,8 @@
-"""Review queue: one candidate pair at a time, both neighbourhoods drawn, accept / reject / skip / undo."""
+"""Review queue: one candidate pair at a time, both neighbourhoods drawn, accept / reject / skip / undo.
+
+Blind mode (a sidebar switch) hides what the model says about the pair and forces the seeded
+random order, for unbiased gold labels; see ``review_widgets.blind_mode_toggle``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ import pandas as pd
 import streamlit as st
 
 from core.review_queue import QueueStrategy, review_queue
-from pages.label_state import analyst_name, current_labels_frame, decided_keys
+from pages.label_state import analyst_name, current_labels_frame, decided_keys, label_events, log_entries
+from pages.plain_text import literal
 from pages.project_state import (active_version, load_candidates, load_model, load_scores, load_seed_keys,
                                  open_project)
-from pages.review_widgets import (draw_attention, entity_column, last_decisions, progress_panel, record,
-                                  undo_last_decision)
+from pages.review_widgets import (blind_mode_toggle, draw_attention, entity_column, last_decisions,
+                                  other_analysts_note, progress_panel, record, undo_last_decision)
 
 directory, dataset = open_project()
 st.title("Review candidate pairs")
@@ -22,9 +27,16 @@ if not len(load_candidates(str(directory))):
     st.info("This project has no candidate pairs: blocking found none (see the overview page).")
     st.stop()
 scores = load_scores(str(directory), version)
-labels = current_labels_frame()
+events = label_events()  # read once: the current labels and the other analysts' note both come from it
+labels = current_labels_frame(events)
 
-strategy = st.sidebar.selectbox("Queue order", list(QueueStrategy), format_func=lambda s: s.label, key="strategy")
+blind = blind_mode_toggle()
+if blind:
+    strategy = QueueStrategy.RANDOM
+    st.sidebar.caption("Blind mode: random order (seeded per analyst); no scores shown or stored.")
+else:
+    strategy = st.sidebar.selectbox("Queue order", list(QueueStrategy), format_func=lambda s: s.label,
+                                    key="strategy")
 types = ["(all types)"] + sorted(scores["type"].unique())
 chosen_type = st.sidebar.selectbox("Entity type", types, key="type_filter")
 queue = review_queue(scores, strategy=strategy, exclude=decided_keys(labels) | load_seed_keys(str(directory)),
@@ -47,21 +59,30 @@ if focus is None:
 pair = row.iloc[0]
 
 st.caption(f"Model: `{version or 'none yet (name similarity only)'}` · queue: {len(queue):,} undecided pairs · "
-           f"{strategy.label.lower()}" + (" · opened from search" if focus is not None else ""))
+           f"{strategy.label.lower()}" + (" · blind" if blind else "")
+           + (" · opened from search" if focus is not None else ""))
+if not blind:  # other analysts' labels would bias a blind label as much as the model's score
+    shown = labels[(labels["left_id"] == pair["left_id"]) & (labels["right_id"] == pair["right_id"])]
+    other_analysts_note(log_entries(events), (pair["left_id"], pair["right_id"]), analyst,
+                        None if shown.empty else shown.iloc[0])
 left_column, middle, right_column = st.columns([5, 2, 5])
 entity_column(left_column, "Left", dataset.left, pair["left_id"])
 entity_column(right_column, "Right", dataset.right, pair["right_id"])
 with middle:
-    probability = pair.get("probability")
-    st.metric("Match probability", "-" if pd.isna(probability) else f"{probability:.1%}")
-    st.metric("Score", f"{pair['score']:.3f}", help="-distance between the two embeddings (higher = more alike)")
-    st.caption(f"type **{pair['type']}** · rank {int(pair['rank'])} of this left entity's candidates · "
-               f"name similarity {pair['name_score']:.2f}")
+    if blind:
+        st.caption(f"type **{literal(pair['type'])}** · blind mode: the model's score, probability and rank "
+                   "are hidden")
+    else:
+        probability = pair.get("probability")
+        st.metric("Match probability", "-" if pd.isna(probability) else f"{probability:.1%}")
+        st.metric("Score", f"{pair['score']:.3f}", help="-distance between the two embeddings (higher = more alike)")
+        st.caption(f"type **{literal(pair['type'])}** · rank {int(pair['rank'])} of this left entity's candidates · "
+                   f"name similarity {pair['name_score']:.2f}")
 
 note = st.text_input("Note (optional)", key="note", placeholder="why, for the record")
 buttons = st.columns(4)
 context = dict(left_id=pair["left_id"], right_id=pair["right_id"], type=pair["type"], analyst=analyst,
-               model_version=version, score=float(pair["score"]))
+               model_version=version, score=None if blind else float(pair["score"]))
 # Keys name the pair: a key press that reaches the server while the page is already moving on
 # belongs to the old pair's buttons, which the new run no longer has, so it cannot decide a pair
 # the analyst has not seen.
@@ -77,7 +98,9 @@ buttons[3].button("Undo  (U)", shortcut="U", on_click=undo_last_decision, args=(
 if message := st.session_state.pop("flash", None):
     st.toast(message)
 
-if version is None:
+if blind:
+    st.caption("Blind mode: the neighbourhood drawing is hidden (its edges show the model's attention).")
+elif version is None:
     st.info("No model yet: the attention drawing needs one. Train it on the **Retrain** page "
             "(or run `mualign train`).")
 else:

@@ -1,4 +1,9 @@
-"""The review page's parts: entity cards, decision callbacks, the drawing, progress, last decisions."""
+"""The review page's parts: entity cards, decision callbacks, the drawing, progress, last decisions.
+
+Every name, id, type and value from the data goes through :func:`pages.plain_text.literal` before
+it reaches a Markdown-rendering element (see that module: the data is shown as text, never as
+markup).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ import pandas as pd
 import streamlit as st
 
 from pages.label_state import sessions
+from pages.plain_text import code, literal, shorten
 from pages.project_state import project_key
 
 DRAWING_HEIGHT = 640
+NAME_CHARS = 200  # longer names are cut in the card's heading; the full text is one click away
+VALUE_CHARS = 300  # the same for attribute values in the card's table
 
 
 def entity_column(column, title: str, kg, entity_id: str) -> None:
@@ -17,10 +25,18 @@ def entity_column(column, title: str, kg, entity_id: str) -> None:
     (index,) = kg.indices_of([entity_id])
     card = entity_card(kg, int(index))
     with column:
-        st.caption(f"{title} · {card.type} · `{card.entity_id}` · {card.degree} links")
-        st.subheader(card.name, anchor=False)
+        st.caption(f"{title} · {literal(card.type)} · {code(card.entity_id)} · {card.degree} links")
+        st.subheader(literal(shorten(card.name, NAME_CHARS)), anchor=False)
         if card.attributes:
-            st.table(pd.DataFrame(card.attributes, columns=["attribute", "value"]).set_index("attribute"))
+            st.table(pd.DataFrame([(literal(a), literal(shorten(v, VALUE_CHARS))) for a, v in card.attributes],
+                                  columns=["attribute", "value"]).set_index("attribute"))
+        long = [("name", card.name)] * (len(card.name) > NAME_CHARS) + [
+            (a, v) for a, v in card.attributes if len(v) > VALUE_CHARS]
+        if long:
+            with st.expander("Full text of long values"):
+                for attribute, value in long:
+                    st.caption(literal(attribute))
+                    st.text(value)
 
 
 def _claim_shown_pair(pair: tuple[str, str]) -> bool:
@@ -49,7 +65,7 @@ def record(decision: str, **context) -> None:
         record_decision(session, project=project_key(), decision=decision, note=note, **context)
     st.session_state["note"] = ""
     st.session_state.pop("focus_pair", None)
-    st.session_state["flash"] = f"{decision}: {context['left_id']} ↔ {context['right_id']}"
+    st.session_state["flash"] = f"{decision}: {literal(context['left_id'])} ↔ {literal(context['right_id'])}"
 
 
 def undo_last_decision(analyst: str) -> None:
@@ -64,7 +80,8 @@ def undo_last_decision(analyst: str) -> None:
         st.session_state["flash"] = "Nothing to undo."
         return
     st.session_state["focus_pair"] = (undone.left_id, undone.right_id)
-    st.session_state["flash"] = f"undone: {undone.decision.value} of {undone.left_id} ↔ {undone.right_id}"
+    st.session_state["flash"] = (f"undone: {undone.decision.value} of {literal(undone.left_id)} ↔ "
+                                 f"{literal(undone.right_id)}")
 
 
 def change_decision(left_id: str, right_id: str, type_name: str, analyst: str, version: str | None) -> None:
@@ -75,7 +92,7 @@ def change_decision(left_id: str, right_id: str, type_name: str, analyst: str, v
     with sessions().begin() as session:
         record_decision(session, project=project_key(), left_id=left_id, right_id=right_id, type=type_name,
                         decision=decision, analyst=analyst, model_version=version)
-    st.session_state["flash"] = f"changed to {decision}: {left_id} ↔ {right_id}"
+    st.session_state["flash"] = f"changed to {decision}: {literal(left_id)} ↔ {literal(right_id)}"
 
 
 @st.cache_resource(show_spinner="Explaining the pair…", max_entries=256)
@@ -128,6 +145,57 @@ def last_decisions(labels: pd.DataFrame, analyst: str, version: str | None, limi
     for label in mine.iloc[::-1].itertuples(index=False):
         key = f"edit:{label.left_id}:{label.right_id}"
         st.session_state[key] = label.decision
-        st.sidebar.selectbox(f"{label.left_id} ↔ {label.right_id}", ["accept", "reject", "skip"], key=key,
+        st.sidebar.selectbox(f"{literal(label.left_id)} ↔ {literal(label.right_id)}", ["accept", "reject", "skip"],
+                             key=key,
                              on_change=change_decision,
                              args=(label.left_id, label.right_id, label.type, analyst, version))
+
+
+def blind_mode_toggle() -> bool:
+    """The sidebar switch for blind labelling: no score, probability, rank or score-ordered queue.
+
+    Gold labels meant to measure the model must not be nudged by it, so in blind mode the page
+    hides everything the model says about the pair (the drawing too: its edges are the model's
+    attention and its legend states distance and probability), the queue is the seeded random
+    order, and decisions are stored without a score. The choice is kept under ``blind_mode``, a
+    key no widget owns: Streamlit forgets a widget's own state after a run of another page, and
+    an analyst who came back from the search page would otherwise find the scores shown again.
+    """
+    st.session_state.setdefault("blind_mode", False)
+    st.session_state["blind_toggle"] = st.session_state["blind_mode"]
+    st.sidebar.toggle("Blind mode", key="blind_toggle", on_change=_remember_blind_mode,
+                      help="Hide the model's score, probability, rank and drawing, and review in the seeded random "
+                           "order: unbiased gold labels. Decisions are stored without a score.")
+    return bool(st.session_state["blind_mode"])
+
+
+def _remember_blind_mode() -> None:
+    st.session_state["blind_mode"] = st.session_state["blind_toggle"]
+
+
+def other_analysts_note(entries: list, pair: tuple[str, str], analyst: str, current) -> None:
+    """Say so when other analysts labelled the pair on screen, and loudly when analysts disagree.
+
+    The queue never shows a labelled pair, so this appears for pairs opened from search or
+    brought back by undo. The project-wide label stays the latest event (``current``: the
+    pair's row of the current-labels frame, or None); the note makes a disagreement that rule
+    would hide visible, and points to the Agreement page's conflict queue.
+    """
+    from core.agreement import conflicts, pair_votes
+
+    votes = pair_votes(entries, *pair)
+    if not any(v.analyst != analyst for v in votes):
+        return
+    said = " · ".join(f"{literal(v.analyst)}: **{v.decision}**" for v in votes)
+    found = conflicts([e for e in entries if e.pair == pair], include_settled=True)
+    if not found:
+        st.caption(f"Also labelled by another analyst: {said}")
+    elif found[0].settled:
+        resolution = found[0].resolution
+        st.info(f"Analysts disagreed on this pair ({said}); {literal(resolution.analyst)} settled it as "
+                f"**{resolution.decision}** on the Agreement page.")
+    else:
+        latest = "" if current is None else (f" The pair's current label is the latest one: "
+                                              f"{literal(current['analyst'])}'s {current['decision']}.")
+        st.warning(f"Analysts disagree on this pair: {said}.{latest} Settle it in the conflict queue on the "
+                   f"**Agreement** page.")

@@ -189,3 +189,14 @@ def test_log_entries_read_the_label_stores_events():
     assert not any(e.resolution for e in entries)
     assert votes_by_pair(entries)[("f1", "m1")] == {"ana": Vote("ana", "accept", 1), "bob": Vote("bob", "reject", 2)}
     assert [c.left_id for c in conflicts(entries)] == ["f1"]
+
+    with sessions.begin() as session:  # settled from the conflict queue: stored with the flag
+        db.record_decision(session, project="p", left_id="f1", right_id="m1", type="film", decision="reject",
+                           analyst="lead", resolution=True)
+        stored = db.events(session, project="p")
+        (current,) = db.current_labels(session, project="p")
+    (settled,) = conflicts(log_entries(stored), include_settled=True)
+    assert settled.settled and settled.resolution.analyst == "lead"
+    assert conflicts(log_entries(stored)) == []
+    # the same event is the pair's project-wide label: latest wins, no second rule needed
+    assert (current.analyst, current.decision.value) == ("lead", "reject")

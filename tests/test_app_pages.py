@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -159,7 +161,7 @@ def test_overview_lists_both_graphs(monkeypatch, tiny_project):
     assert [m.value for m in at.metric] == ["6", "5", "6", "5"]
 
 
-@pytest.mark.parametrize("page", ["pages/review.py", "pages/search.py", "pages/retrain.py",
+@pytest.mark.parametrize("page", ["pages/review.py", "pages/search.py", "pages/agreement.py", "pages/retrain.py",
                                   "pages/evaluation.py", "pages/export.py", "pages/overview.py"])
 def test_every_page_explains_a_missing_project(monkeypatch, tmp_path, page):
     at = _app(monkeypatch, tmp_path / "missing", page)
@@ -175,3 +177,160 @@ def test_a_decision_while_the_page_is_changing_records_nothing(monkeypatch, tiny
     assert _labels(tiny_project) == [] and _shown_pair(at) == shown
     _button(at, "Reject").click().run()  # the page is complete again: this one counts
     assert [(x.left_id, x.right_id, x.decision.value) for x in _labels(tiny_project)] == [(*shown, "reject")]
+
+
+# ------------------------------------------------------------ several analysts, agreement ----
+def _record(project, analyst: str, pair: tuple[str, str], decision: str, type_name: str = "film", **extra) -> None:
+    """A decision written straight to the project's label store, as another analyst's session would."""
+    sessions = db.make_sessionmaker(db.make_engine(db.default_url(project)))
+    with sessions.begin() as session:
+        db.record_decision(session, project=project.name, left_id=pair[0], right_id=pair[1], type=type_name,
+                           decision=decision, analyst=analyst, **extra)
+
+
+def _events(project) -> list:
+    sessions = db.make_sessionmaker(db.make_engine(db.default_url(project)))
+    with sessions.begin() as session:
+        return db.events(session, project=project.name)[::-1]
+
+
+def _frame(element):
+    return element.value.reset_index(drop=True)
+
+
+def test_agreement_page_without_labels_says_so(monkeypatch, tiny_project):
+    at = _app(monkeypatch, tiny_project, "pages/agreement.py")
+    assert at.title[0].value == "Agreement between analysts"
+    assert "No labels yet" in at.info[0].value
+
+
+def test_agreement_page_counts_kappa_and_settles_a_conflict(monkeypatch, tiny_project):
+    _record(tiny_project, "ana", ("f2", "m11"), "accept")
+    _record(tiny_project, "bob", ("f2", "m11"), "reject")
+    _record(tiny_project, "ana", ("p2", "q11"), "accept", "person")
+    _record(tiny_project, "bob", ("p2", "q11"), "accept", "person")
+    _record(tiny_project, "cy", ("f3", "m12"), "skip")
+    _record(tiny_project, "dan", ("p2", "q11"), "accept", "person")  # one shared pair each, same label
+    at = _app(monkeypatch, tiny_project, "pages/agreement.py")
+
+    counts, pairwise = _frame(at.dataframe[0]), _frame(at.dataframe[1])
+    assert counts.to_dict("records") == [
+        {"analyst": "ana", "accepts": 2, "rejects": 0, "skips": 0, "pairs": 2},
+        {"analyst": "bob", "accepts": 1, "rejects": 1, "skips": 0, "pairs": 2},
+        {"analyst": "cy", "accepts": 0, "rejects": 0, "skips": 1, "pairs": 1},
+        {"analyst": "dan", "accepts": 1, "rejects": 0, "skips": 0, "pairs": 1}]
+    by_pair = {(r["analyst A"], r["analyst B"]): r for r in pairwise.to_dict("records")}
+    assert set(by_pair) == {("ana", "bob"), ("ana", "dan"), ("bob", "dan")}  # cy judged nothing
+    # ana accepts both, bob one of two: observed 1/2 = chance 1 * 1/2, so kappa 0
+    assert (by_pair["ana", "bob"]["shared pairs"], by_pair["ana", "bob"]["agreed"]) == (2, 1)
+    assert (by_pair["ana", "bob"]["raw agreement"], by_pair["ana", "bob"]["Cohen's kappa"]) == ("50%", "0.00")
+    assert (by_pair["ana", "dan"]["raw agreement"], by_pair["ana", "dan"]["Cohen's kappa"]) == ("100%", "-")
+
+    # the conflict queue: one pair, both names, who said what
+    assert any("1 open" in m.value for m in at.markdown)
+    pair_line = next(m.value for m in at.markdown if "`f2`" in m.value)
+    assert "Matrix Reloaded" in pair_line and "The Matrix Reloaded" in pair_line and "`m11`" in pair_line
+    assert any(m.value == "ana: **accept** · bob: **reject**" for m in at.markdown)
+
+    at.session_state["analyst"] = "lead"  # typed in the sidebar box, which AppTest drops after switch_page
+    next(b for b in at.button if b.label == "Settle: reject").click().run()
+    assert not at.exception, at.exception
+    last = _events(tiny_project)[-1]
+    assert (last.left_id, last.right_id, last.decision.value, last.analyst, last.resolution) == (
+        "f2", "m11", "reject", "lead", True)
+    assert {(x.left_id, x.right_id): (x.decision.value, x.analyst) for x in _labels(tiny_project)}[("f2", "m11")] \
+        == ("reject", "lead")  # the resolution is the pair's label now
+    assert "No open conflicts" in at.success[0].value
+    settled = _frame(at.expander[0].dataframe[0])
+    assert settled[["settled as", "by"]].values.tolist() == [["reject", "lead"]]
+    # a settlement is not the settler's own label: lead does not appear among the analysts
+    assert "lead" not in set(_frame(at.dataframe[0])["analyst"])
+
+
+def test_settling_a_conflict_that_changed_meanwhile_records_nothing(monkeypatch, tiny_project):
+    _record(tiny_project, "ana", ("f2", "m11"), "accept")
+    _record(tiny_project, "bob", ("f2", "m11"), "reject")
+    at = _app(monkeypatch, tiny_project, "pages/agreement.py")
+    _record(tiny_project, "bob", ("f2", "m11"), "accept")  # bob changes his mind while the page is open
+    before = len(_events(tiny_project))
+    next(b for b in at.button if b.label == "Settle: reject").click().run()
+    assert len(_events(tiny_project)) == before
+    assert "No open conflicts" in at.success[0].value
+
+
+def test_review_notes_when_analysts_disagree_on_the_pair_on_screen(monkeypatch, tiny_project):
+    _record(tiny_project, "bob", ("f2", "m11"), "reject")
+    _record(tiny_project, "cy", ("f2", "m11"), "accept")
+    monkeypatch.setenv("MUALIGN_PROJECT", str(tiny_project))
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["analyst"] = "ana"
+    at.session_state["focus_pair"] = ("f2", "m11")  # as opened from the search page
+    at.run()
+    assert _shown_pair(at) == ("f2", "m11")
+    (warning,) = at.warning
+    assert "bob: **reject**" in warning.value and "cy: **accept**" in warning.value
+    assert "cy's accept" in warning.value  # the project-wide label: the latest event
+
+    _record(tiny_project, "lead", ("f2", "m11"), "reject", resolution=True)
+    at.session_state["focus_pair"] = ("f2", "m11")
+    at.run()
+    assert not at.warning and any("lead settled it as **reject**" in i.value for i in at.info)
+
+
+def test_blind_mode_hides_the_model_forces_random_order_and_stores_no_score(monkeypatch, demo_copy):
+    at = _app(monkeypatch, demo_copy)
+    at.selectbox(key="strategy").select_index(2).run()  # random
+    random_first = _shown_pair(at)
+    at.selectbox(key="strategy").select_index(1).run()  # highest score first
+    assert _shown_pair(at) != random_first  # the orders differ, so the next check means something
+    assert {m.label for m in at.metric} == {"Match probability", "Score"} and at.get("iframe")
+
+    at.toggle(key="blind_toggle").set_value(True).run()
+    assert not at.exception, at.exception
+    assert _shown_pair(at) == random_first  # blind mode reviews in the seeded random order
+    assert not at.metric and not at.get("iframe")
+    assert not any(s.key == "strategy" for s in at.sidebar.selectbox)  # no score-ordered choice offered
+    assert not any(re.search(r"rank \d|similarity \d", c.value) for c in at.caption)
+    _button(at, "Accept").click().run()
+    (label,) = _events(demo_copy)
+    assert (label.left_id, label.right_id, label.score) == (*random_first, None)
+
+    # remembered for the session, also after a visit to another page
+    at.switch_page("pages/search.py").run()
+    at.switch_page("pages/review.py").run()
+    assert at.toggle(key="blind_toggle").value and not at.metric
+    at.toggle(key="blind_toggle").set_value(False).run()
+    shown = _shown_pair(at)
+    _button(at, "Reject").click().run()
+    last = _events(demo_copy)[-1]
+    assert (last.left_id, last.right_id) == shown and last.score is not None  # seen with the score: stored
+
+
+def test_hostile_names_are_escaped_and_long_ones_cut_with_the_full_text_at_hand(monkeypatch, tmp_path):
+    import pandas as pd
+
+    from pages.plain_text import literal
+    from tests.conftest import LEFT_ENTITIES, write_tiny_project
+
+    long_name = "Keanu Reeves " + "y" * 10_000
+    hostile = "The Matrix **Alien** <img src=x onerror=alert(1)> [x](javascript:alert(1))"
+    left = LEFT_ENTITIES.replace("The Matrix\t", f"{hostile}\t").replace("Keanu Reeves", long_name)
+    project = write_tiny_project(tmp_path / "hostile", **{"left/entities.tsv": left})
+    at = _app(monkeypatch, project)
+    candidates = pd.read_csv(project / "candidates.tsv", sep="\t", dtype=str)  # blocked by the first run
+
+    def show(left_id: str) -> None:
+        right_id = candidates.loc[candidates["left_id"] == left_id, "right_id"].iloc[0]
+        at.session_state["focus_pair"] = (left_id, right_id)
+        at.run()
+        assert not at.exception, at.exception
+        assert _shown_pair(at) == (left_id, right_id)
+
+    show("f1")
+    assert at.subheader[0].value == literal(hostile)  # every Markdown character escaped
+    assert "\\*\\*Alien\\*\\*" in at.subheader[0].value and "\\[x\\]" in at.subheader[0].value
+    show("p1")
+    heading = at.subheader[0].value
+    assert len(heading) < 300 and heading.endswith(literal("… (10,013 characters)"))
+    assert at.expander[0].label == "Full text of long values" and at.expander[0].text[0].value == long_name
