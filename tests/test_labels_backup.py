@@ -40,11 +40,13 @@ P = "films"
 
 # --------------------------------------------------------------------------------- helpers ---
 class Store:
-    """One SQLite labels file with the few operations the tests need."""
+    """One labels store (a directory's ``labels.sqlite``, or a URL) with the few operations the tests need."""
 
-    def __init__(self, directory: Path):
-        directory.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(default_url(directory))
+    def __init__(self, where: Path | str):
+        if isinstance(where, Path):
+            where.mkdir(parents=True, exist_ok=True)
+            where = default_url(where)
+        self.engine = make_engine(where)
         self.Session = make_sessionmaker(self.engine)
 
     def decide(self, left, right, decision, analyst="ana", *, project=P, type="film", **extra):
@@ -73,6 +75,9 @@ class Store:
         """Every row of every project, as the database holds it."""
         with self.engine.connect() as connection:
             return [tuple(r) for r in connection.execute(text("SELECT * FROM label_events ORDER BY id"))]
+
+    def dispose(self) -> None:
+        self.engine.dispose()
 
 
 @pytest.fixture
