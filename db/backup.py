@@ -282,7 +282,7 @@ def _read(stream: BinaryIO, name: str) -> LabelFile:
                 header, problem = _check_header(value)
             if problem:
                 # not our file, or one we cannot read: the lines below would only add noise
-                return _raise([FileProblem(name, 1, problem)])
+                raise LabelFileError([FileProblem(name, 1, problem)])
             continue
         event_lines += 1
         expected_seq = next_seq
@@ -301,22 +301,17 @@ def _read(stream: BinaryIO, name: str) -> LabelFile:
         by_seq[event.seq] = event
         if event.undoes is not None:
             undone_by[event.undoes] = number
-    else:
+    else:  # read to the end (no break): the whole-file checks
         if header is None:
-            return _raise([FileProblem(name, None, "empty file: not a mualign labels file "
-                                                   f"(expected a header line with \"format\": \"{FORMAT}\")")])
+            raise LabelFileError([FileProblem(name, None, "empty file: not a mualign labels file "
+                                                          f"(expected a header line with \"format\": \"{FORMAT}\")")])
         if event_lines != header["events"]:
             problems.append(FileProblem(
                 name, None, f"the header announces {header['events']} events but the file has {event_lines} "
                             f"event lines: the file is truncated or was edited"))
-    if problems:
-        return _raise(problems)
-    assert header is not None
+    if problems or header is None:
+        raise LabelFileError(problems)
     return LabelFile(path=name, project=header["project"], events=tuple(events))
-
-
-def _raise(problems: list[FileProblem]) -> LabelFile:
-    raise LabelFileError(problems)
 
 
 def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, str | None]]:
