@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; the app has no login of its "
+                        "own, so serve a team through an authenticating reverse proxy, see the README)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--db", help="SQLAlchemy URL of the label store (default: DIR/labels.sqlite)")
 
@@ -236,7 +239,7 @@ def cmd_demo(args) -> int:
         _build_demo(args)
     if args.no_serve:
         return 0
-    return serve(projects["movies"], port=args.port, db=args.db)
+    return serve(projects["movies"], port=args.port, db=args.db, address=args.address)
 
 
 def _build_demo(args) -> None:
@@ -268,18 +271,18 @@ def _build_demo(args) -> None:
 def cmd_review(args) -> int:
     if not args.project.is_dir():
         raise FileNotFoundError(f"no project directory {args.project}: make one with `mualign import` or `mualign demo`")
-    return serve(args.project, port=args.port, db=args.db)
+    return serve(args.project, port=args.port, db=args.db, address=args.address)
 
 
-def serve(project: Path, *, port: int = 8501, db: str | None = None) -> int:
-    """Run the Streamlit app on 127.0.0.1 (headless) until interrupted; returns its exit status."""
+def serve(project: Path, *, port: int = 8501, db: str | None = None, address: str = "127.0.0.1") -> int:
+    """Run the Streamlit app on ``address`` (headless) until interrupted; returns its exit status."""
     import subprocess
 
     app = Path(__file__).resolve().parents[1] / "app.py"
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--", "--project", str(project.resolve())] + (["--db", db] if db else [])
-    print(f"review app: http://127.0.0.1:{port}/  (project {project}; Ctrl+C stops it)", flush=True)
+    print(f"review app: http://{address}:{port}/  (project {project}; Ctrl+C stops it)", flush=True)
     try:
         return subprocess.call(command, cwd=app.parent)
     except KeyboardInterrupt:
