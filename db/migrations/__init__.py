@@ -16,11 +16,15 @@ Three kinds of store are recognised:
 
 The check, the stamp and the upgrade run in one transaction: on SQLite ``BEGIN IMMEDIATE``
 serialises two processes opening a store at once; on PostgreSQL a transaction-scoped advisory
-lock does, and its DDL is transactional, so a failed step leaves the store as it was.
+lock does, and its DDL is transactional, so a failed step leaves the store as it was. Within one
+process a lock serialises the threads too: ``alembic.context`` is a process-wide proxy to the
+running migration, so two threads migrating at once (two engines made at once) would each run
+their steps on the other's connection.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, text
@@ -39,6 +43,9 @@ V1_COLUMNS = (
 # is the first 8 bytes of sha256(b"mualign labels store migrations"), unlikely to clash with
 # another application's lock on a shared server.
 _PG_MIGRATION_LOCK = 8539356419149270902
+
+
+_ALEMBIC_IN_USE = threading.Lock()
 
 
 class LabelStoreSchemaError(RuntimeError):
@@ -60,7 +67,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     """
     from alembic import command
 
-    with engine.begin() as connection:
+    with _ALEMBIC_IN_USE, engine.begin() as connection:
         _lock(connection)
         _stamp_legacy_store(connection)
         _require_known_revision(connection)
@@ -76,7 +83,7 @@ def downgrade(engine: Engine, revision: str) -> str:
     """
     from alembic import command
 
-    with engine.begin() as connection:
+    with _ALEMBIC_IN_USE, engine.begin() as connection:
         _lock(connection)
         _require_known_revision(connection)
         command.downgrade(_config(connection), revision)
