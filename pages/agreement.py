@@ -96,9 +96,9 @@ if not open_conflicts:
 else:
     st.markdown(f"**{len(open_conflicts):,} open**, oldest first" +
                 (f" (the first {CONFLICTS_SHOWN} shown)" if len(open_conflicts) > CONFLICTS_SHOWN else ""))
-for conflict in open_conflicts[:CONFLICTS_SHOWN]:
+for position, conflict in enumerate(open_conflicts[:CONFLICTS_SHOWN]):
     key = f"{conflict.left_id}|{conflict.right_id}"
-    with st.container(border=True):
+    with st.container(border=True, key=f"conflict-{position}"):  # ids may hold any character: not in a CSS class
         st.markdown(f"**{literal(_name('left', conflict.left_id))}** {code(conflict.left_id)} ↔ "
                     f"**{literal(_name('right', conflict.right_id))}** {code(conflict.right_id)} · "
                     f"{literal(conflict.type)}")
