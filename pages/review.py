@@ -61,7 +61,9 @@ pair = row.iloc[0]
 st.caption(f"Model: `{version or 'none yet (name similarity only)'}` · queue: {len(queue):,} undecided pairs · "
            f"{strategy.label.lower()}" + (" · blind" if blind else "")
            + (" · opened from search" if focus is not None else ""))
-if not blind:  # other analysts' labels would bias a blind label as much as the model's score
+# The queue holds only unlabelled pairs, so only a pair opened from search or brought back by undo
+# can carry other analysts' labels; in blind mode they would bias the label as much as the score.
+if focus is not None and not blind:
     shown = labels[(labels["left_id"] == pair["left_id"]) & (labels["right_id"] == pair["right_id"])]
     other_analysts_note(log_entries(events), (pair["left_id"], pair["right_id"]), analyst,
                         None if shown.empty else shown.iloc[0])
