@@ -1,0 +1,444 @@
+"""A peer side by side: Splink (DuckDB backend) and mualign on DBLP-ACM, in one run, same TEST pairs.
+
+    .venv/bin/pip install -e '.[bench]'      # once, from a fresh checkout: splink 5.0.0 (duckdb, pyarrow, sqlglot)
+    .venv/bin/python bench/peer_splink.py    # Splink, the name baselines, CG-MuAlign (4 epochs, patience 2)
+    .venv/bin/python bench/peer_splink.py --epochs 10 --patience 5 --seed 1 --u-max-pairs 5e6
+
+Splink is a bench-only dependency (the ``bench`` extra of pyproject.toml); nothing in core/, db/,
+cli/ or pages/ imports it.
+
+**The split.** DBLP-ACM is loaded once with mualign's own loader (``core.load_tables``, the
+DeepMatcher TRAIN / VALID / TEST files). Every method is judged by mualign's harness,
+``core.evaluation.evaluate``, on exactly the same pairs: the 2,473 labelled TEST pairs (444
+matches), with the threshold that maximises F1 on the labelled VALID pairs (never on TEST), and
+PRAUC as average precision over the TEST pairs. Splink's output enters the harness as a
+:class:`LookupScorer` that returns Splink's ``match_probability`` for a pair. ``hit_at_1_top20``
+ranks each TEST match among mualign's top-20 name candidates of its DBLP paper (the same
+candidates for every method; a candidate Splink never compared scores 0).
+
+**Splink model** (Fellegi-Sunter, ``link_only``, DBLP = tableA against ACM = tableB):
+
+- Input records, made the same way for both tables from the DeepMatcher CSVs: ``title``
+  (ASCII-folded, punctuation to spaces, whitespace collapsed), ``title_tokens`` (its distinct
+  words), ``surnames`` (sorted distinct last words of the ``,``-separated authors, ASCII-folded;
+  author order and middle initials differ between DBLP and ACM), ``venue`` and ``year``.
+  ``venue`` goes through :data:`VENUES`, a hand-written 10-line map of the 5 + 5 venue strings
+  to 5 codes (DBLP says ``vldb``, ACM ``very large data bases``): the one piece of hand-made
+  knowledge, the kind of standardisation a Splink user does before linking. mualign gets no
+  such map (its venue nodes are matched through training).
+- Comparisons (levels from most to least alike; null where a value is missing):
+  title: exact / Jaro-Winkler >= 0.95 / word Jaccard >= 0.7 / word Jaccard >= 0.4 / else;
+  surnames: same set / at least half of the larger set shared / one shared / else;
+  venue: exact / else; year: exact / within 1 / else. No term-frequency adjustments.
+- Blocking for prediction (pairs joined by any rule): ``year AND venue``, ``title`` (exact
+  normalised title).
+- Training: the prior ``probability_two_random_records_match`` from the deterministic rule
+  ``title AND year`` with an assumed recall of 0.9 (the prior shifts every match weight by one
+  constant, so it cannot change the ranking; the threshold comes from VALID anyway); u by random
+  sampling (``--u-max-pairs``, seeded); m by two EM sessions, blocked on ``title`` (trains
+  surnames, venue, year) and on ``year AND venue`` (trains title, surnames). Unsupervised: no
+  label is used to fit Splink, only to choose its threshold on VALID.
+
+**Fairness.** Two Splink rows are reported:
+
+- ``splink``: what Splink's pipeline outputs. Every TEST pair is scored: a pair that Splink's
+  blocking never compares gets probability 0 (for a match: a miss, as a match lost by mualign's
+  blocking would be). The output says how many TEST matches that concerns.
+- ``splink-all-pairs``: the same trained model scoring every labelled VALID and TEST pair
+  directly (the pairs registered as Splink's blocked pairs), blocking ignored. This is what
+  mualign's scorer does on this data: on DeepMatcher benchmarks the harness scores the labelled
+  pairs whether or not mualign's blocking proposed them (its blocking feeds training
+  negatives and Hit@1, not the labelled-pair F1).
+
+**Timing.** ``wall_s`` is end to end per method: for Splink, building the input records, the
+linker, training and prediction, and the harness; for mualign, blocking, the encoder setup,
+training (``core.training.train`` as bench/quality.py calls it) and scoring in the harness; for
+the name baselines, fitting and scoring. Loading the dataset (shared) is not counted. ``cpu_s``
+is this process's CPU time over the same span (all threads). The 1-minute load average is
+printed before and after each method: the machine's 2 cores are shared, so wall times are only
+comparable within one run.
+
+Prints one ``dataset=dblp_acm method=... f1=... precision=... recall=... pr_auc=... wall_s=...``
+line per method and writes every figure to bench/results/peer_splink.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import time
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from _common import SHARED_DATA, load_benchmark, peak_rss_mb, record, write_results
+
+from core.blocking import BlockingConfig, block
+from core.encoder_setup import build_setup
+from core.evaluation import EvalReport, evaluate, evaluation_pairs, format_report
+from core.links import Split
+from core.model import ModelConfig
+from core.pipeline import METHODS, make_scorer
+from core.training import TrainConfig, train
+
+DATASET = "dblp_acm"
+DATA_DIR = SHARED_DATA / DATASET
+
+#: Venue strings of both tables (SOURCE.md lists all ten) -> one code per venue.
+VENUES = {
+    "vldb": "vldb", "very large data bases": "vldb",
+    "vldb j.": "vldbj", "the vldb journal -- the international journal on very large data bases": "vldbj",
+    "sigmod conference": "sigmod", "international conference on management of data": "sigmod",
+    "sigmod record": "sigmod-record", "acm sigmod record": "sigmod-record",
+    "acm trans . database syst .": "tods", "acm transactions on database systems ( tods )": "tods",
+}
+LEFT_NAME, RIGHT_NAME = "dblp", "acm"  # Splink source_dataset names of tableA and tableB
+
+
+# ------------------------------------------------------------------------------- measuring ----
+@dataclass
+class Span:
+    """Wall and CPU seconds of one method, with the load average around it."""
+
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    load_before: float = 0.0
+    load_after: float = 0.0
+
+    def __enter__(self) -> "Span":
+        self.load_before = os.getloadavg()[0]
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall_s = time.perf_counter() - self._wall
+        self.cpu_s = time.process_time() - self._cpu
+        self.load_after = os.getloadavg()[0]
+
+
+def loadavg_text() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+# ------------------------------------------------------------------------------ Splink side ----
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+
+
+def splink_records(path) -> pd.DataFrame:
+    """One DeepMatcher table as Splink input records (see the module docstring)."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    titles = [" ".join(re.sub(r"[^a-z0-9]+", " ", _fold(t)).split()) or None for t in table["title"]]
+    surnames = []
+    for authors in table["authors"]:
+        names = (re.sub(r"[^a-z ]+", "", _fold(a)).split() for a in authors.split(","))
+        surnames.append(sorted({n[-1] for n in names if n}) or None)
+    unknown = sorted(set(table["venue"]) - set(VENUES))
+    if unknown:
+        raise ValueError(f"{path}: venues missing from VENUES: {unknown}")
+    return pd.DataFrame({
+        "unique_id": table["id"].astype(np.int64),
+        "title": titles,
+        "title_tokens": [sorted(set(t.split())) if t else None for t in titles],
+        "surnames": surnames,
+        "venue": [VENUES[v] for v in table["venue"]],
+        "year": pd.to_numeric(table["year"], errors="coerce").astype("Int64"),
+    })
+
+
+def splink_settings():
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    def word_jaccard(threshold: float):
+        return cll.CustomLevel(
+            f"len(list_intersect(title_tokens_l, title_tokens_r)) >= "
+            f"{threshold} * len(list_distinct(list_concat(title_tokens_l, title_tokens_r)))",
+            label_for_charts=f"title word Jaccard >= {threshold}")
+
+    title = cl.CustomComparison([
+        cll.NullLevel("title"), cll.ExactMatchLevel("title"), cll.JaroWinklerLevel("title", 0.95),
+        word_jaccard(0.7), word_jaccard(0.4), cll.ElseLevel()], output_column_name="title")
+    surnames = cl.CustomComparison([
+        cll.NullLevel("surnames"), cll.ExactMatchLevel("surnames"),
+        cll.CustomLevel("2 * len(list_intersect(surnames_l, surnames_r)) >= greatest(len(surnames_l), len(surnames_r))",
+                        label_for_charts="half the surnames shared"),
+        cll.ArrayIntersectLevel("surnames", 1), cll.ElseLevel()], output_column_name="surnames")
+    year = cl.CustomComparison([
+        cll.NullLevel("year"), cll.ExactMatchLevel("year"), cll.AbsoluteDifferenceLevel("year", 1), cll.ElseLevel()],
+        output_column_name="year")
+    return SettingsCreator(
+        link_type="link_only",
+        comparisons=[title, surnames, cl.ExactMatch("venue"), year],
+        blocking_rules_to_generate_predictions=[block_on("year", "venue"), block_on("title")],
+        retain_matching_columns=False,
+    )
+
+
+@dataclass
+class LookupScorer:
+    """A :class:`core.evaluation.PairScorer` over precomputed pair probabilities; absent pairs score 0."""
+
+    name: str
+    keys: np.ndarray  # sorted int64 left * n_right + right (dataset entity positions)
+    values: np.ndarray
+    n_right: int
+
+    @classmethod
+    def from_pairs(cls, name: str, left: np.ndarray, right: np.ndarray, values: np.ndarray, n_right: int):
+        keys = left.astype(np.int64) * n_right + right.astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        if len(keys) and (np.diff(keys[order]) == 0).any():
+            raise ValueError(f"{name}: a pair was scored twice")
+        return cls(name, keys[order], np.asarray(values, dtype=np.float64)[order], n_right)
+
+    def contains(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        query = left.astype(np.int64) * self.n_right + right.astype(np.int64)
+        at = np.minimum(np.searchsorted(self.keys, query), max(len(self.keys) - 1, 0))
+        return (self.keys[at] == query) if len(self.keys) else np.zeros(len(query), dtype=bool)
+
+    def score_pairs(self, left: np.ndarray, right: np.ndarray, types: np.ndarray | None = None) -> np.ndarray:
+        query = left.astype(np.int64) * self.n_right + right.astype(np.int64)
+        out = np.zeros(len(query), dtype=np.float64)
+        if len(self.keys):
+            at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
+            hit = self.keys[at] == query
+            out[hit] = self.values[at[hit]]
+        return out
+
+
+def _positions(graph, table_ids) -> np.ndarray:
+    """Dataset entity positions of table rows (the loader names them ``paper:<id>``)."""
+    pos = graph.indices_of([f"paper:{int(i)}" for i in table_ids])
+    if (pos < 0).any():
+        raise ValueError("a Splink record has no paper entity in the dataset")
+    return pos.astype(np.int64)
+
+
+def _predictions_to_scorer(name: str, frame: pd.DataFrame, dataset) -> LookupScorer:
+    """Splink predictions (either side order) -> a scorer keyed by dataset positions."""
+    left_is_l = (frame["source_dataset_l"] == LEFT_NAME).to_numpy()
+    left_ids = np.where(left_is_l, frame["unique_id_l"], frame["unique_id_r"])
+    right_ids = np.where(left_is_l, frame["unique_id_r"], frame["unique_id_l"])
+    return LookupScorer.from_pairs(name, _positions(dataset.left, left_ids), _positions(dataset.right, right_ids),
+                                   frame["match_probability"].to_numpy(), dataset.right.n_entities)
+
+
+def _join_key(source: str, ids: np.ndarray) -> list[str]:
+    # Splink's composite id for link jobs: "<source_dataset>-__-<unique_id>" (splink.internals.unique_id_concat).
+    return [f"{source}-__-{int(i)}" for i in ids]
+
+
+def run_splink(dataset, *, u_max_pairs: float, seed: int):
+    """Train Splink and predict with its blocking; returns (scorer, linker, db_api, info)."""
+    from splink import DuckDBAPI, Linker, block_on
+
+    info: dict = {}
+    left = splink_records(DATA_DIR / "tableA.csv")
+    right = splink_records(DATA_DIR / "tableB.csv")
+    import duckdb
+
+    with duckdb.connect() as probe:  # a fresh in-memory connection has DuckDB's default thread count
+        info["duckdb_threads"] = probe.sql("select current_setting('threads')").fetchall()[0][0]
+    db_api = DuckDBAPI()
+    inputs = [db_api.register(left, dataset_display_name=LEFT_NAME),
+              db_api.register(right, dataset_display_name=RIGHT_NAME)]
+    linker = Linker(inputs, splink_settings(), log_level=logging.WARNING)
+    steps = {}
+
+    def step(label, fn):
+        start = time.perf_counter()
+        out = fn()
+        steps[label] = time.perf_counter() - start
+        return out
+
+    step("prior", lambda: linker.training.estimate_probability_two_random_records_match(
+        [block_on("title", "year")], recall=0.9))
+    step("u_random_sampling", lambda: linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed))
+    step("em_title", lambda: linker.training.estimate_parameters_using_expectation_maximisation(block_on("title")))
+    step("em_year_venue", lambda: linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("year", "venue")))
+    predictions = step("predict", lambda: linker.inference.predict().as_pandas_dataframe())
+    blocked = _predictions_to_scorer("splink", predictions, dataset)
+    info["steps"] = steps
+    info["blocked_pairs"] = len(predictions)
+    info["model"] = linker.misc.save_model_to_json()
+    return blocked, linker, db_api, info
+
+
+def score_labelled_pairs(linker, db_api, dataset) -> LookupScorer:
+    """The trained model on exactly the labelled VALID + TEST pairs, Splink's blocking ignored."""
+    links = dataset.links
+    judged = links.select(np.isin(links.split, [Split.VALID.code, Split.TEST.code]))
+    left_ids = [int(e.split(":", 1)[1]) for e in dataset.left.entity_ids[judged.left]]
+    right_ids = [int(e.split(":", 1)[1]) for e in dataset.right.entity_ids[judged.right]]
+    l_name, r_name = sorted([LEFT_NAME, RIGHT_NAME])  # Splink puts the smaller source name on the left
+    ids_l, ids_r = (left_ids, right_ids) if l_name == LEFT_NAME else (right_ids, left_ids)
+    pairs = pd.DataFrame({"match_key": "0", "join_key_l": _join_key(l_name, np.array(ids_l)),
+                          "join_key_r": _join_key(r_name, np.array(ids_r))}).drop_duplicates()
+    linker.table_management.register_blocked_pairs_for_predict(db_api.register(pairs, table_name="labelled_pairs"))
+    scored = linker.inference.predict().as_pandas_dataframe()
+    if len(scored) != len(pairs):
+        raise RuntimeError(f"Splink scored {len(scored)} of the {len(pairs)} registered labelled pairs")
+    return _predictions_to_scorer("splink-all-pairs", scored, dataset)
+
+
+def describe_model(model: dict) -> str:
+    """Match weight log2(m/u) per comparison level of a trained Splink model."""
+    rows = [f"  prior probability_two_random_records_match={model['probability_two_random_records_match']:.3g}"]
+    for comparison in model["comparisons"]:
+        parts = []
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            weight = "?" if not m or not u else f"{np.log2(m / u):+.2f}"
+            parts.append(f"{level.get('label_for_charts', level['sql_condition'])}: {weight}")
+        rows.append(f"  {comparison['output_column_name']}: " + "; ".join(parts))
+    return "\n".join(rows)
+
+
+# ------------------------------------------------------------------------------- reporting ----
+def summary_line(method: str, report: EvalReport, span: Span, extra: str = "") -> str:
+    m = report.overall
+    return (f"dataset={DATASET} method={method} f1={m.f1:.4f} precision={m.precision:.4f} recall={m.recall:.4f} "
+            f"pr_auc={m.pr_auc:.4f} hit_at_1_top20={m.hit_at_1:.4f} threshold_valid={report.threshold:.4g} "
+            f"wall_s={span.wall_s:.1f} cpu_s={span.cpu_s:.1f} "
+            f"load_1m_before={span.load_before:.2f} load_1m_after={span.load_after:.2f}" + (f" {extra}" if extra else ""))
+
+
+def method_records(method: str, report: EvalReport, span: Span, seed: int | None) -> list[dict]:
+    m = report.overall
+    out = [record(DATASET, method, metric, round(float(getattr(m, metric)), 6), "ratio", seed, split="test")
+           for metric in ("f1", "precision", "recall", "pr_auc", "hit_at_1")]
+    out.append(record(DATASET, method, "threshold_from_valid", round(float(report.threshold), 6), "score", seed))
+    out.append(record(DATASET, method, "wall_seconds", round(span.wall_s, 2), "s", seed))
+    out.append(record(DATASET, method, "cpu_seconds", round(span.cpu_s, 2), "s", seed))
+    out.append(record(DATASET, method, "load_avg_1m_before", round(span.load_before, 2), "load", seed))
+    out.append(record(DATASET, method, "load_avg_1m_after", round(span.load_after, 2), "load", seed))
+    return out
+
+
+def print_epoch(stats) -> None:
+    valid = "-" if stats.valid_pr_auc is None else f"{stats.valid_pr_auc:.4f}"
+    print(f"    epoch {stats.epoch} loss={stats.loss:.4f} valid_pr_auc={valid} seconds={stats.seconds:.1f} "
+          f"{stats.positives_per_second:.0f} pos/s{' *' if stats.is_best else ''}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=4, help="CG-MuAlign epochs (default 4)")
+    parser.add_argument("--patience", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="CG-MuAlign training seed and Splink's u-sampling seed")
+    parser.add_argument("--u-max-pairs", type=float, default=1e6,
+                        help="pairs sampled to estimate Splink's u probabilities (default 1e6, Splink's default)")
+    parser.add_argument("--skip-mualign", action="store_true", help="Splink and the name baselines only")
+    parser.add_argument("--results", default="peer_splink")
+    args = parser.parse_args()
+
+    import duckdb
+    import splink
+    import torch
+
+    print(f"load average at start (1/5/15 min): {loadavg_text()} on {os.cpu_count()} cores; "
+          f"splink {splink.__version__}, duckdb {duckdb.__version__}, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads)", flush=True)
+    records = [record(DATASET, "environment", "load_avg_1m_at_start", round(os.getloadavg()[0], 2), "load"),
+               record(DATASET, "environment", "cpu_count", os.cpu_count(), "count")]
+    dataset = load_benchmark(DATASET)
+    # mualign's blocking, once: its candidates feed CG-MuAlign's training and the Hit@1 of every
+    # method (each method ranks the true match among these top-20 name candidates); the F1 / PRAUC
+    # pairs are the labelled TEST pairs whatever the candidates.
+    config = BlockingConfig(top_k=20)
+    with Span() as block_span:
+        candidates, blocking = block(dataset, config)
+    print(f"mualign blocking: {len(candidates):,} candidates, pair completeness {blocking.pair_completeness}, "
+          f"{block_span.wall_s:.1f} s (counted in the wall time of mualign's methods)", flush=True)
+    test = evaluation_pairs(dataset, candidates, Split.TEST)
+    print(f"TEST: {len(test.label)} labelled pairs, {int(test.label.sum())} matches (protocol: {test.protocol}); "
+          f"threshold of every method chosen on the labelled VALID pairs", flush=True)
+
+    # ---- Splink
+    with Span() as span:
+        blocked, linker, db_api, info = run_splink(dataset, u_max_pairs=args.u_max_pairs, seed=args.seed)
+        splink_report = evaluate(dataset, candidates, blocked, split=Split.TEST)
+    unblocked_test = ~blocked.contains(test.left, test.right)
+    lost = int((unblocked_test & (test.label == 1)).sum())
+    gold = dataset.gold_pairs()
+    completeness = float(blocked.contains(gold.left, gold.right).mean())
+    print(f"\n## splink (DuckDB, {info['duckdb_threads']} threads): {info['blocked_pairs']:,} blocked pairs, "
+          f"pair completeness {completeness:.4f} on the {len(gold):,} gold matches; steps "
+          + " ".join(f"{k}={v:.1f}s" for k, v in info["steps"].items()))
+    print(describe_model(info["model"]))
+    print(f"  every TEST pair is scored: {int(unblocked_test.sum())} of {len(test.label)} were never compared by "
+          f"Splink's blocking and score 0; {lost} of them are matches (counted as misses)")
+    print(format_report(splink_report))
+    lines = [summary_line("splink", splink_report, span,
+                          f"test_pairs_unblocked={int(unblocked_test.sum())} test_matches_unblocked={lost}")]
+    records += method_records("splink", splink_report, span, args.seed)
+    records += [record(DATASET, "splink", "blocked_pairs", info["blocked_pairs"], "count", args.seed),
+                record(DATASET, "splink", "pair_completeness_gold", round(completeness, 6), "ratio", args.seed),
+                record(DATASET, "splink", "test_pairs_unblocked", int(unblocked_test.sum()), "count", args.seed),
+                record(DATASET, "splink", "test_matches_unblocked", lost, "count", args.seed)]
+    records += [record(DATASET, "splink", f"step_seconds[{k}]", round(v, 2), "s", args.seed)
+                for k, v in info["steps"].items()]
+    print(lines[-1], flush=True)
+
+    # The same trained model on every labelled pair (timing: this extra prediction and the harness only).
+    with Span() as span:
+        all_pairs = score_labelled_pairs(linker, db_api, dataset)
+        all_report = evaluate(dataset, candidates, all_pairs, split=Split.TEST)
+    print(format_report(all_report))
+    lines.append(summary_line("splink-all-pairs", all_report, span,
+                              "note=same_model_every_labelled_pair_scored_wall_excludes_training"))
+    records += method_records("splink-all-pairs", all_report, span, args.seed)
+    print(lines[-1], flush=True)
+
+    # ---- mualign: the name baselines and CG-MuAlign on its blocking's candidates
+    print("\n## mualign: name baselines, then CG-MuAlign", flush=True)
+    for method in METHODS:
+        with Span() as span:
+            scorer = make_scorer(method, dataset, candidates, config=config)
+            report = evaluate(dataset, candidates, scorer, split=Split.TEST)
+        span.wall_s += block_span.wall_s
+        span.cpu_s += block_span.cpu_s
+        print(format_report(report))
+        lines.append(summary_line(method, report, span))
+        records += method_records(method, report, span, None)
+        print(lines[-1], flush=True)
+
+    if not args.skip_mualign:
+        with Span() as span:
+            model_config = ModelConfig.variant("cg-mualign")
+            setup = build_setup(dataset, model_config)
+            train_start = time.perf_counter()
+            result = train(setup, model_config, TrainConfig(epochs=args.epochs, patience=args.patience, seed=args.seed),
+                           candidates=candidates, on_epoch=print_epoch)
+            train_s = time.perf_counter() - train_start
+            result.scorer.name = "cg-mualign"
+            report = evaluate(dataset, candidates, result.scorer, split=Split.TEST)
+        span.wall_s += block_span.wall_s
+        span.cpu_s += block_span.cpu_s
+        print(format_report(report))
+        lines.append(summary_line("cg-mualign", report, span,
+                                  f"train_s={train_s:.1f} epochs={args.epochs} best_epoch={result.best_epoch}"))
+        records += method_records("cg-mualign", report, span, args.seed)
+        records.append(record(DATASET, "cg-mualign", "train_seconds", round(train_s, 2), "s", args.seed,
+                              epochs=args.epochs, best_epoch=result.best_epoch))
+        print(lines[-1], flush=True)
+
+    print(f"\n## summary (TEST, {len(test.label)} labelled pairs; threshold from VALID; "
+          f"load average now {loadavg_text()}; peak_rss_mb={peak_rss_mb():.0f})")
+    for line in lines:
+        print(line)
+    records.append(record(DATASET, "environment", "load_avg_1m_at_end", round(os.getloadavg()[0], 2), "load"))
+    print(f"\nwrote {len(records)} records to {write_results(args.results, records)}")
+
+
+if __name__ == "__main__":
+    main()
