@@ -145,9 +145,12 @@ def last_decisions(labels: pd.DataFrame, analyst: str, version: str | None, limi
     for label in mine.iloc[::-1].itertuples(index=False):
         key = f"edit:{label.left_id}:{label.right_id}"
         st.session_state[key] = label.decision
-        st.sidebar.selectbox(f"{literal(label.left_id)} ↔ {literal(label.right_id)}", ["accept", "reject", "skip"],
-                             key=key,
-                             on_change=change_decision,
+        # A widget label is Markdown on screen but verbatim in its accessible name (aria-label), so
+        # an escaped label would read with backslashes: the label stays raw for assistive tools and
+        # the caption shows the ids literally.
+        st.sidebar.caption(f"{literal(label.left_id)} ↔ {literal(label.right_id)}")
+        st.sidebar.selectbox(f"{label.left_id} ↔ {label.right_id}", ["accept", "reject", "skip"], key=key,
+                             label_visibility="collapsed", on_change=change_decision,
                              args=(label.left_id, label.right_id, label.type, analyst, version))
 
 
