@@ -23,6 +23,8 @@ EXIT_BAD_INPUT = 2
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.threads:
+        use_threads(args.threads)
     try:
         return args.run(args) or 0
     except DataError as exc:
@@ -33,9 +35,26 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
+def use_threads(n: int) -> None:
+    """Cap torch's CPU threads (training, scoring, and the app it serves).
+
+    torch takes every core by default; on a machine whose cores are busy with other work its
+    threads spin waiting for each other, and training can run several times slower than on one
+    thread. The variable reaches the app's server process too.
+    """
+    import os
+
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    torch.set_num_threads(n)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mualign", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads for torch (default: all cores; 1 is faster on a busy machine)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("import", help="convert and validate a dataset into a project directory",

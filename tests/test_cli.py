@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import subprocess
 import sys
 
@@ -72,3 +74,17 @@ def test_bad_options_are_explained(tmp_path, capsys, args, message):
     project = write_tiny_project(tmp_path / "p")
     assert main([args[0], "--project", str(project), *args[1:]]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_threads_option_caps_torch_and_reaches_the_served_app(tmp_path, monkeypatch, capsys):
+    import torch
+
+    source = write_tiny_project(tmp_path / "src")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # monkeypatch restores the variable afterwards
+    before = torch.get_num_threads()
+    try:
+        assert main(["--threads", "1", "import", "native", str(source), "--project", str(tmp_path / "p")]) == 0
+        assert torch.get_num_threads() == 1
+        assert os.environ["OMP_NUM_THREADS"] == "1"  # inherited by the streamlit process serve() starts
+    finally:
+        torch.set_num_threads(before)
