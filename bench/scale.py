@@ -1,0 +1,238 @@
+"""Scale: a KG pair the size of the paper's Movie set, from files to a trained model and a drawn pair.
+
+    python bench/scale.py                                  # ~2.7M nodes in all, every stage
+    python bench/scale.py --entities 100000 --stages load block   # a smaller pair, some stages
+    python bench/scale.py --growth                         # cost growth: epoch time vs pairs, vs graph size
+
+The paper's Movie pair: about 2.7M nodes, 6.9M edges, 4 entity types, 8 relations, 53,405 training
+positives. Here the demo movie generator (4 types: film, person, genre, character) at about 1.35M
+entities per side is written as a mualign project directory (TSV files), then each stage runs in a
+fresh child process, so its peak RSS is its own and includes loading the project:
+
+- ``load``  : ``load_project`` from the TSV files (target <= 60 s);
+- ``block`` : load + blocking per aligned type (top-k TF-IDF), candidates saved;
+- ``train`` : load + one epoch over 50,000 positive pairs of the default model (target peak RSS
+  <= 8 GiB);
+- ``draw``  : load + the trained checkpoint + one pair's explanation and pyvis page, as the review
+  app does for the pair on screen (target <= 2 s per pair once the project is open).
+
+``--growth`` measures what an epoch costs (training steps only) against the number of training
+pairs (10K-100K, on the large pair) and against graph size at a fixed 10,000 pairs (from 10K to
+1.35M entities per side): the first should be linear, the second flat (the cap bounds the work per
+pair). Writes bench/results/scale.json (and scale_growth.json with --growth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import REPO, peak_rss_mb, record, write_results
+
+ENTITIES_PER_FILM = 11.5
+DEFAULT_DIR = Path(os.environ.get("MUALIGN_SCALE_DIR", "/tmp/mualign-scale"))
+
+
+def project_dir(entities: int) -> Path:
+    return DEFAULT_DIR / f"movies-{entities}"
+
+
+# ------------------------------------------------------------------------------ child stages ---
+def stage_generate(directory: Path, entities: int) -> dict:
+    from core.demo_movies import generate_movie_pair
+    from core.native_format import save_project
+
+    start = time.perf_counter()
+    dataset = generate_movie_pair(max(1, round(entities / ENTITIES_PER_FILM)), seed=0).dataset
+    save_project(dataset, directory)
+    return {"seconds": time.perf_counter() - start}
+
+
+def _load(directory: Path):
+    from core.native_format import load_project
+
+    start = time.perf_counter()
+    dataset = load_project(directory)
+    return dataset, time.perf_counter() - start
+
+
+def stage_load(directory: Path) -> dict:
+    dataset, seconds = _load(directory)
+    left, right = dataset.left, dataset.right
+    return {"seconds": seconds, "nodes": left.n_entities + right.n_entities,
+            "edges": left.n_triples + right.n_triples, "types": len(left.type_names),
+            "relations": len(left.relation_names), "links": len(dataset.links)}
+
+
+def stage_block(directory: Path, top_k: int) -> dict:
+    from core.blocking import BlockingConfig, block
+    from core.native_format import save_candidates
+
+    dataset, load_seconds = _load(directory)
+    start = time.perf_counter()
+    candidates, report = block(dataset, BlockingConfig(top_k=top_k))
+    seconds = time.perf_counter() - start
+    save_candidates(dataset, candidates, directory)
+    return {"seconds": seconds, "load_seconds": load_seconds, "candidates": len(candidates),
+            "pair_completeness": report.pair_completeness}
+
+
+def _train(dataset, positives: int, *, seed: int = 0, validate: bool = True):
+    import numpy as np
+
+    from core.encoder_setup import build_setup
+    from core.links import Split
+    from core.model import ModelConfig
+    from core.training import TrainConfig, train
+
+    model_config = ModelConfig()
+    if not validate:  # growth runs time the steps alone: keep no VALID pairs to score after the epoch
+        from dataclasses import replace
+
+        links = dataset.links
+        dataset = replace(dataset, links=links.select(links.split != Split.VALID.code))
+    setup = build_setup(dataset, model_config)
+    steps = int(np.ceil(positives / 32))
+    result = train(setup, model_config, TrainConfig(epochs=1, max_steps_per_epoch=steps, seed=seed))
+    return result
+
+
+def stage_train(directory: Path, positives: int) -> dict:
+    from core.model_store import store_version
+
+    dataset, load_seconds = _load(directory)
+    start = time.perf_counter()
+    result = _train(dataset, positives)
+    wall = time.perf_counter() - start
+    stats = result.history[0]
+    store_version(directory, result.scorer, train_config={"bench": "scale"}, metrics={})
+    return {"epoch_seconds": stats.seconds, "pairs_per_s": stats.positives_per_second, "wall_seconds": wall,
+            "load_seconds": load_seconds, "positives": round(stats.positives_per_second * stats.seconds)}
+
+
+def stage_draw(directory: Path, pairs: int) -> dict:
+    import numpy as np
+
+    from core.checkpoint import load_scorer
+    from core.drawing import render_pair_html
+    from core.explain import explain_pair
+    from core.model_store import active_model_path
+    from core.native_format import load_candidates
+
+    start = time.perf_counter()
+    dataset, _ = _load(directory)
+    candidates = load_candidates(dataset, directory)
+    scorer, info = load_scorer(active_model_path(directory), dataset)
+    open_seconds = time.perf_counter() - start
+    pick = np.random.default_rng(0).choice(len(candidates), size=pairs, replace=False)
+    times = []
+    for i in pick:
+        start = time.perf_counter()
+        explanation = explain_pair(scorer, int(candidates.left[i]), int(candidates.right[i]),
+                                   model_version=info.version)
+        render_pair_html(explanation)
+        times.append(time.perf_counter() - start)
+    return {"open_seconds": open_seconds, "draw_median_seconds": float(np.median(times)),
+            "draw_max_seconds": float(np.max(times))}
+
+
+def stage_epoch(directory: Path, positives: int) -> dict:
+    dataset, _ = _load(directory)
+    result = _train(dataset, positives, validate=False)
+    stats = result.history[0]
+    return {"epoch_seconds": stats.seconds, "pairs_per_s": stats.positives_per_second,
+            "nodes": dataset.left.n_entities + dataset.right.n_entities}
+
+
+STAGES = {"generate": stage_generate, "load": stage_load, "block": stage_block, "train": stage_train,
+          "draw": stage_draw, "epoch": stage_epoch}
+
+
+def run_stage(stage: str, directory: Path, *args) -> dict:
+    """One stage in a fresh interpreter; its last stdout line is the JSON result."""
+    child = subprocess.run([sys.executable, __file__, "--child", stage, str(directory), *map(str, args)],
+                           capture_output=True, text=True, cwd=REPO)
+    if child.returncode != 0:
+        raise RuntimeError(f"stage {stage} failed:\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------------- main ----
+def ensure_project(entities: int, records: list, name: str) -> Path:
+    directory = project_dir(entities)
+    if not (directory / "links.tsv").exists():
+        out = run_stage("generate", directory, entities)
+        print(f"generated and wrote {directory} in {out['seconds']:.1f} s (peak RSS {out['peak_rss_mb']:.0f} MB)",
+              flush=True)
+        records.append(record(name, "generate+save_project", "seconds", round(out["seconds"], 2), "s", 0))
+    return directory
+
+
+def main_stages(args) -> None:
+    records: list[dict] = []
+    name = f"demo_movies_scale_{args.entities}"
+    directory = ensure_project(args.entities, records, name)
+    print(f"project {directory}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    for stage in args.stages:
+        extra = {"block": [args.top_k], "train": [args.positives], "draw": [args.pairs]}.get(stage, [])
+        out = run_stage(stage, directory, *extra)
+        print(f"stage={stage} " + " ".join(f"{k}={v:,.3f}" if isinstance(v, float) else f"{k}={v:,}"
+                                           for k, v in out.items()) + f" load={os.getloadavg()[0]:.2f}", flush=True)
+        for key, value in out.items():
+            unit = "s" if "seconds" in key else "MB" if key.endswith("_mb") else "1/s" if key.endswith("_per_s") else "count"
+            records.append(record(name, f"stage {stage}", key, round(value, 4) if isinstance(value, float) else value,
+                                  unit, 0))
+    records.append(record(name, "host", "load_average_1min", round(os.getloadavg()[0], 2), "load", None))
+    write_results(args.results, records)
+
+
+def main_growth(args) -> None:
+    records: list[dict] = []
+    large = ensure_project(args.entities, records, f"demo_movies_scale_{args.entities}")
+    print(f"epoch time against training pairs ({large.name}); load average {os.getloadavg()[0]:.2f}", flush=True)
+    for positives in args.growth_pairs:
+        out = run_stage("epoch", large, positives)
+        print(f"pairs={positives:,} epoch_seconds={out['epoch_seconds']:.1f} pairs_per_s={out['pairs_per_s']:,.0f} "
+              f"load={os.getloadavg()[0]:.2f}", flush=True)
+        records.append(record(large.name, f"epoch pairs={positives}", "epoch_seconds", round(out["epoch_seconds"], 2), "s", 0))
+    print(f"epoch time against graph size at {args.growth_fixed:,} pairs", flush=True)
+    for entities in args.growth_sizes:
+        directory = ensure_project(entities, records, f"demo_movies_scale_{entities}")
+        out = run_stage("epoch", directory, args.growth_fixed)
+        print(f"entities_per_side={entities:,} nodes={out['nodes']:,} epoch_seconds={out['epoch_seconds']:.1f} "
+              f"pairs_per_s={out['pairs_per_s']:,.0f} load={os.getloadavg()[0]:.2f}", flush=True)
+        records.append(record(directory.name, f"epoch pairs={args.growth_fixed}", "epoch_seconds",
+                              round(out["epoch_seconds"], 2), "s", 0, nodes=out["nodes"]))
+    write_results(f"{args.results}_growth", records)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        stage, directory, *rest = sys.argv[2:]
+        out = STAGES[stage](Path(directory), *map(int, rest))
+        out["peak_rss_mb"] = peak_rss_mb()
+        print(json.dumps(out))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--entities", type=int, default=1_350_000, help="entities per side (demo movies)")
+    parser.add_argument("--stages", nargs="*", default=["load", "block", "train", "draw"],
+                        choices=["load", "block", "train", "draw"])
+    parser.add_argument("--top-k", type=int, default=10, help="candidates per left entity")
+    parser.add_argument("--positives", type=int, default=50_000, help="positive pairs in the training epoch")
+    parser.add_argument("--pairs", type=int, default=10, help="pairs drawn in the draw stage")
+    parser.add_argument("--growth", action="store_true", help="measure cost growth instead of the stages")
+    parser.add_argument("--growth-pairs", type=int, nargs="*", default=[10_000, 25_000, 50_000, 100_000])
+    parser.add_argument("--growth-sizes", type=int, nargs="*", default=[10_000, 100_000, 1_350_000])
+    parser.add_argument("--growth-fixed", type=int, default=10_000)
+    parser.add_argument("--results", default="scale")
+    args = parser.parse_args()
+    (main_growth if args.growth else main_stages)(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Training throughput: positive pairs per second, against the neighbour cap and the number of layers.
+
+    python bench/training_speed.py                          # default model + the cap and layer sweeps, PNG
+    python bench/training_speed.py --sweep none --device cuda  # the default model on a GPU
+
+The paper trained on its Movie pair at about 270-670 positive pairs/s on one V100 (80-200 s per
+epoch of 53,405 positives as the cap went from 2 to 10). Here: the demo movie pair (~100K entities
+per side by default), the paper's model (2 layers, hidden 100, cap 10, 10 + 10 negatives per
+positive, batch 32, Adam 0.003), the project's default training loop (``core.training.train``:
+deterministic kernels, labelled negatives) for ``--steps`` batches per setting. The time is the
+training steps alone (sampling, forward, backward, optimiser); validation is not counted, as in
+the paper's per-epoch figures.
+
+Prints one line per setting and writes bench/results/training_speed.json; with the sweeps, also
+bench/results/training_speed.png (pairs/s against cap and against layers, like the paper's Fig. 8).
+Target (issue 7): >= 300 positive pairs/s on a 2-core CPU for the default model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+from _common import RESULTS, peak_rss_mb, record, write_results
+
+from core.demo_movies import generate_movie_pair
+from core.encoder_setup import build_setup
+from core.model import ModelConfig
+from core.training import TrainConfig, train
+
+ENTITIES_PER_FILM = 11.5
+
+
+def measure(dataset, *, cap: int, layers: int, hidden: int, steps: int, device: str, seed: int) -> tuple[float, int]:
+    """Positive pairs/s over ``steps`` training batches (one epoch cut short), and parameters."""
+    model_config = ModelConfig(n_layers=layers, hidden=hidden, neighbour_cap=cap)
+    setup = build_setup(dataset, model_config)
+    config = TrainConfig(epochs=1, max_steps_per_epoch=steps, seed=seed, device=device)
+    result = train(setup, model_config, config)
+    stats = result.history[0]
+    return stats.positives_per_second, sum(p.numel() for p in result.model.parameters())
+
+
+def draw(points: dict[str, list[tuple[int, float]]], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, (key, label) in zip(axes, (("cap", "neighbour cap (2 layers)"), ("layers", "layers (cap 10)"))):
+        xs, ys = zip(*points[key])
+        ax.plot(xs, ys, marker="o")
+        ax.set_xlabel(label)
+        ax.set_ylabel("positive pairs / s")
+        ax.set_xticks(xs)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    fig.suptitle("CG-MuAlign training throughput, demo movies, 2-core CPU")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--entities", type=int, default=100_000, help="entities per side (demo movies)")
+    parser.add_argument("--steps", type=int, default=150, help="training batches per setting")
+    parser.add_argument("--hidden", type=int, default=100)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--sweep", choices=("all", "none"), default="all")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results", default="training_speed")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    pair = generate_movie_pair(max(1, round(args.entities / ENTITIES_PER_FILM)), seed=args.seed)
+    dataset = pair.dataset
+    name = f"demo_movies_{dataset.left.n_entities}"
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu x{torch.get_num_threads()}"
+    print(f"data: {dataset.left.n_entities:,} + {dataset.right.n_entities:,} entities, {len(dataset.links):,} links; "
+          f"device {device_name}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    settings = [("default", 10, 2)]
+    if args.sweep == "all":
+        settings += [("cap", cap, 2) for cap in (2, 4, 6, 8, 10)] + [("layers", 10, n) for n in (1, 2, 3, 4)]
+    records, points, measured = [], {"cap": [], "layers": []}, {}
+    for kind, cap, layers in settings:
+        if (cap, layers) not in measured:
+            start = time.perf_counter()
+            measured[(cap, layers)] = measure(dataset, cap=cap, layers=layers, hidden=args.hidden, steps=args.steps,
+                                              device=args.device, seed=args.seed)
+            wall = time.perf_counter() - start
+            rate, params = measured[(cap, layers)]
+            print(f"cap={cap} layers={layers} hidden={args.hidden} pairs_per_s={rate:,.0f} params={params:,} "
+                  f"wall_s={wall:.1f} load={os.getloadavg()[0]:.2f}", flush=True)
+            records.append(record(name, f"cg-mualign cap={cap} layers={layers} hidden={args.hidden}",
+                                  "positive_pairs_per_s", round(rate, 1), "1/s", args.seed, device=device_name))
+        if kind in points:
+            points[kind].append((cap if kind == "cap" else layers, measured[(cap, layers)][0]))
+    rate = measured[(10, 2)][0]
+    print(f"default model: {rate:,.0f} positive pairs/s on {device_name} (target >= 300 on 2 CPU cores; "
+          f"paper: ~270-670 on one V100); peak RSS {peak_rss_mb():.0f} MB")
+    records.append(record(name, "host", "load_average_1min", round(os.getloadavg()[0], 2), "load", None))
+    write_results(args.results, records)
+    if args.sweep == "all":
+        path = RESULTS / f"{args.results}.png"
+        draw(points, path)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
