@@ -483,7 +483,7 @@ def test_racing_undos_of_one_analyst_undo_different_events(store):
             errors.append(exc)
             together.abort()
 
-    threads = [threading.Thread(target=tab, args=(f,)) for f in factories]
+    threads = [threading.Thread(target=tab, args=(f,), daemon=True) for f in factories]
     try:
         for t in threads:
             t.start()

@@ -316,7 +316,7 @@ def test_threads_opening_a_fresh_store_at_once_all_work(store):
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=server) for _ in range(4)]
+    threads = [threading.Thread(target=server, daemon=True) for _ in range(4)]  # daemon: a hang must not block exit
     try:
         for t in threads:
             t.start()

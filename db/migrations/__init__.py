@@ -45,6 +45,7 @@ V1_COLUMNS = (
 _PG_MIGRATION_LOCK = 8539356419149270902
 
 
+# Held while Alembic runs: its ``context`` module is one process-wide proxy (module docstring).
 _ALEMBIC_IN_USE = threading.Lock()
 
 
@@ -56,7 +57,8 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     """Bring the labels store behind ``engine`` to ``revision`` and return the revision it is at.
 
     Stores made before migrations existed are stamped ``0001`` first (see the module docstring).
-    Everything happens in one transaction, so a failure leaves the store untouched.
+    Everything happens in one transaction, and SQLite and PostgreSQL roll DDL back with it, so
+    a failure leaves the store untouched.
 
     Raises
     ------
