@@ -45,6 +45,26 @@ class DataError(ValueError):
         super().__init__(f"{len(self.problems)} {noun} in the input:\n" + "\n".join(lines))
 
 
+#: Longest problem message kept whole. Messages quote the offending value, and a corrupted file
+#: can make that value megabytes long (a 50 MB line without a tab is one "column name").
+MAX_MESSAGE_CHARS = 600
+
+
+def clip_message(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``message`` with its middle cut out when longer than ``limit``.
+
+    The start (what is wrong) and the end (usually the expectation or the fix) are both kept.
+
+    >>> clip_message("bad value 'x" + "x" * 1000 + "': expected a number", limit=60)
+    "bad value 'xxxxxxxxxxxxxxxxxxxxxxxxx[... 976 characters cut ...]': expected a number"
+    """
+    if len(message) <= limit:
+        return message
+    head, tail = limit * 3 // 5, limit // 3
+    cut = len(message) - head - tail
+    return f"{message[:head]}[... {cut:,} characters cut ...]{message[-tail:]}"
+
+
 @dataclass
 class ProblemLog:
     """Collects problems while a loader runs; :meth:`raise_if_any` ends the load."""
@@ -52,7 +72,7 @@ class ProblemLog:
     problems: list[Problem] = field(default_factory=list)
 
     def add(self, path: str | Path, line: int | None, message: str) -> None:
-        self.problems.append(Problem(str(path), line, message))
+        self.problems.append(Problem(str(path), line, clip_message(message)))
 
     def extend(self, problems: list[Problem]) -> None:
         self.problems.extend(problems)

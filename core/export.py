@@ -15,8 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from core.errors import ProblemLog
+from core.textio import parse_csv, read_text
 
 
 def _table_id(entity_id: str, type_name: str) -> str:
@@ -63,6 +68,54 @@ def links_json(accepted: pd.DataFrame, *, project: str = "") -> str:
     return json.dumps({"project": project, "links": links}, ensure_ascii=False, indent=2) + "\n"
 
 
-def read_deepmatcher_csv(text: str) -> pd.DataFrame:
-    """Read an exported ``ltable_id,rtable_id,label`` file back (ids as strings)."""
-    return pd.read_csv(io.StringIO(text), dtype=str).astype({"label": int})
+#: Columns of a DeepMatcher / Magellan label file, in order.
+DEEPMATCHER_COLUMNS = ("ltable_id", "rtable_id", "label")
+
+
+def read_deepmatcher_csv(text: str, *, source: str | Path = "<deepmatcher csv>") -> pd.DataFrame:
+    """Read ``ltable_id,rtable_id,label`` text back: ids as strings, label as int (0 or 1).
+
+    The text may come from a file someone edited, so it is checked like an import: every
+    malformed record, missing id, label other than 0/1 and repeated pair is reported as
+    ``source:line: problem`` in one :class:`~core.errors.DataError`. Extra columns are allowed
+    and dropped.
+
+    Raises
+    ------
+    DataError
+        Listing every problem; ``source`` names the file in the messages.
+    """
+    log = ProblemLog()
+    parsed = parse_csv(text.removeprefix("\ufeff"), source, log)
+    if parsed is None:
+        log.raise_if_any()
+    header, frame = parsed
+    missing = [c for c in DEEPMATCHER_COLUMNS if c not in header]
+    if missing:
+        log.add(source, 1, f"header lacks column(s) {missing}; found {header}")
+        log.raise_if_any()
+    lines = frame.index.to_numpy()
+    for column in ("ltable_id", "rtable_id"):
+        values = frame[column].to_numpy(dtype=object)
+        for row in np.flatnonzero(pd.Series(values, dtype=object).str.strip().to_numpy() == ""):
+            log.add(source, int(lines[row]), f"empty {column}")
+    labels = frame["label"].to_numpy(dtype=object)
+    for row in np.flatnonzero((labels != "0") & (labels != "1")):
+        log.add(source, int(lines[row]), f"label must be 1 or 0, got {labels[row]!r}")
+    pairs = pd.DataFrame({"l": frame["ltable_id"].to_numpy(dtype=object),
+                          "r": frame["rtable_id"].to_numpy(dtype=object), "line": lines})
+    first = pairs.groupby(["l", "r"], sort=False)["line"].transform("first").to_numpy()
+    for row in np.flatnonzero(pairs.duplicated(["l", "r"], keep="first").to_numpy()):
+        log.add(source, int(lines[row]), f"duplicate pair ({pairs['l'].iat[row]!r}, {pairs['r'].iat[row]!r}), "
+                                         f"first on line {int(first[row])}")
+    log.raise_if_any()
+    out = frame[list(DEEPMATCHER_COLUMNS)].reset_index(drop=True).astype({"ltable_id": str, "rtable_id": str})
+    return out.astype({"label": int})
+
+
+def load_deepmatcher_csv(path: str | Path) -> pd.DataFrame:
+    """:func:`read_deepmatcher_csv` of a file, read strictly as UTF-8 (bad bytes reported by line)."""
+    log = ProblemLog()
+    text = read_text(Path(path), log)
+    log.raise_if_any()
+    return read_deepmatcher_csv(text, source=path)

@@ -267,6 +267,13 @@ def _resolve_triples(frame: pd.DataFrame, path: Path, side: dict, entities: dict
             log.add(path, int(lines[row]), f"unknown {label} id {int(values[row])} "
                                            f"(not a {side['kg']} {what} in {file}{hint})")
         out.append(found)
+    dup = frame.duplicated(["head", "relation", "tail"], keep="first").to_numpy()
+    if dup.any():  # a repeated triple would count twice when neighbours are sampled
+        first = pd.Series(lines).groupby([frame[c].to_numpy() for c in ("head", "relation", "tail")],
+                                         sort=False).transform("first").to_numpy()
+        for row in np.flatnonzero(dup):
+            triple = ", ".join(str(int(frame[c].iat[row])) for c in ("head", "relation", "tail"))
+            log.add(path, int(lines[row]), f"duplicate triple ({triple}), first on line {int(first[row])}")
     bad_ids = (frame[["head", "relation", "tail"]] < 0).any(axis=None)
     if len(log.problems) > n_before or any(o is None for o in out) or bad_ids:
         return None

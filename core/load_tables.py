@@ -52,8 +52,6 @@ The mapping itself lives in :mod:`core.table_mapping` and the value parsers in
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +67,7 @@ from core.table_mapping import (
     DEFAULT_NORMALISATION, PRESETS, AttributeColumn, AttributeKind, DerivedRelation, EntityColumn,
     KeyNormalisation, TableMapping, _line_in_json, resolve_mapping, write_preset,
 )
-from core.textio import parse_int_ids, read_text
+from core.textio import parse_csv, parse_int_ids, read_text
 from core.value_parsing import (
     FAST_DATE_FORMATS, TWO_DIGIT_YEAR_PIVOT, parse_attribute, parse_dates, parse_durations, parse_numbers,
 )
@@ -177,58 +175,12 @@ def read_csv_strict(path: Path, log: ProblemLog) -> tuple[list[str], pd.DataFram
     """(header, rows) of a comma-separated file; rows as strings, indexed by their first line number.
 
     Malformed records (wrong field count, bad quoting, empty lines) are logged and left out, so
-    the rest of the file is still checked.
+    the rest of the file is still checked (see :func:`core.textio.parse_csv`).
     """
     text = read_text(path, log)
     if text is None:
         return None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    previous_end = 0
-    while True:
-        start = previous_end + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            spans = f"; the record runs to line {reader.line_num}" if reader.line_num > start else ""
-            log.add(path, start, f"cannot parse CSV: {exc} (a field holding commas or quotes must be "
-                                 f"double-quoted, with inner quotes doubled{spans})")
-            previous_end = reader.line_num
-            continue
-        previous_end = reader.line_num
-        if header is None:
-            if not record or not any(c.strip() for c in record):
-                log.add(path, start, "missing header line")
-                return None
-            header = record
-            dupes = sorted({c for c in header if header.count(c) > 1})
-            if dupes:
-                log.add(path, start, f"header repeats column(s) {dupes}")
-                return None
-            continue
-        if not record:
-            log.add(path, start, "empty line")
-        elif len(record) != len(header):
-            hint = ""
-            if len(record) < len(header) and any(d in ",".join(record) for d in ("\t", ";", "|")):
-                hint = " (is the file comma-separated?)"
-            elif len(record) > len(header):
-                hint = " (a field holding commas must be double-quoted)"
-            log.add(path, start, f"expected {len(header)} comma-separated fields as in the header, "
-                                 f"got {len(record)}{hint}")
-        else:
-            rows.append(record)
-            lines.append(start)
-    if header is None:
-        log.add(path, None, "file is empty (expected a header line)")
-        return None
-    frame = pd.DataFrame(np.array(rows, dtype=object).reshape(len(rows), len(header)), columns=header,
-                         index=pd.Index(lines, name="line"), dtype=object)
-    return header, frame
+    return parse_csv(text, path, log)
 
 
 @dataclass(frozen=True)

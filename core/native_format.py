@@ -29,7 +29,7 @@ from core.errors import ProblemLog
 from core.kg import ATTRIBUTE_KINDS, KnowledgeGraph
 from core.links import Links, Split
 from core.schema import SchemaMapping
-from core.textio import atomic_write_text, read_text, read_tsv
+from core.textio import atomic_write_text, parse_json, read_text, read_tsv
 
 SIDES = ("left", "right")
 _SPLITS = {s.value: s.code for s in Split}
@@ -86,6 +86,10 @@ def _load_graph(folder: Path, log: ProblemLog) -> KnowledgeGraph | None:
         name, kind = _split_attribute_header(column, epath, log)
         if name is None:
             continue
+        if name in attributes:  # "year:number" and "year:date": one would silently replace the other
+            log.add(epath, 1, f"attribute {name!r} has two columns ({column!r} and an earlier one); "
+                              "give each attribute one column")
+            continue
         attributes[name] = _parse_attribute(entities[column], kind, name, epath, log).reset_index(drop=True)
 
     type_names, type_codes = np.unique(types, return_inverse=True)
@@ -100,6 +104,7 @@ def _load_graph(folder: Path, log: ProblemLog) -> KnowledgeGraph | None:
                                              f"(not in {epath.name})")
     for row in np.flatnonzero(rel_values == ""):
         log.add(tpath, int(tline[row]), "empty relation")
+    _check_duplicate_triples(triples, tpath, log)
     if len(log.problems) > n_before:
         return None
     relation_names, relation_codes = np.unique(rel_values, return_inverse=True)
@@ -114,6 +119,19 @@ def _load_graph(folder: Path, log: ProblemLog) -> KnowledgeGraph | None:
         tails=tails.astype(np.int64),
         relation_names=tuple(str(r) for r in relation_names),
     )
+
+
+def _check_duplicate_triples(triples: pd.DataFrame, path: Path, log: ProblemLog) -> None:
+    """A triple listed twice would count twice when neighbours are sampled: report the repeat."""
+    dup = triples.duplicated(["head", "relation", "tail"], keep="first").to_numpy()
+    if not dup.any():
+        return
+    lines = triples.index.to_numpy()
+    first = pd.Series(lines).groupby([triples[c].to_numpy(dtype=object) for c in ("head", "relation", "tail")],
+                                     sort=False).transform("first").to_numpy()
+    for row in np.flatnonzero(dup):
+        triple = ", ".join(repr(triples[c].iat[row]) for c in ("head", "relation", "tail"))
+        log.add(path, int(lines[row]), f"duplicate triple ({triple}), first on line {int(first[row])}")
 
 
 def _split_attribute_header(column: str, path: Path, log: ProblemLog) -> tuple[str | None, str]:
@@ -133,9 +151,19 @@ def _parse_attribute(values: pd.Series, kind: str, name: str, path: Path, log: P
     present = values != ""
     if kind == "number":
         parsed = pd.to_numeric(values.where(present, None), errors="coerce").astype("float64")
+        # inf and nan parse as floats, but a feature cannot use them: they would read as missing
+        infinite = parsed.notna().to_numpy() & ~np.isfinite(parsed.to_numpy())
+        for row in np.flatnonzero(infinite):
+            log.add(path, int(values.index[row]), f"attribute {name!r}: {values.iat[row]!r} is not a finite number")
+        parsed = parsed.where(~infinite)
+        present = present & ~infinite
         what = "a number"
     else:
-        parsed = pd.to_datetime(values.where(present, None), errors="coerce", format="ISO8601")
+        # Exactly YYYY-MM-DD, what the writer produces. pandas' ISO8601 parser would also take
+        # "now" and "today" (a different date on every load) and time zones (which it refuses
+        # to mix in one column).
+        iso = values.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").to_numpy(dtype=bool)
+        parsed = pd.to_datetime(values.where(present & iso, None), errors="coerce", format="%Y-%m-%d")
         what = "an ISO date (YYYY-MM-DD)"
     for row in np.flatnonzero(present.to_numpy() & parsed.isna().to_numpy()):
         log.add(path, int(values.index[row]), f"attribute {name!r}: {values.iat[row]!r} is not {what}")
@@ -146,15 +174,18 @@ def _load_schema(path: Path, graphs: dict[str, KnowledgeGraph | None], log: Prob
     text = read_text(path, log)
     if text is None:
         return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        log.add(path, exc.lineno, f"invalid JSON: {exc.msg}")
+    n_before = len(log.problems)
+    data = parse_json(text, path, log)
+    if len(log.problems) > n_before:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("types"), list) or not data["types"]:
         log.add(path, 1, 'expected an object with a non-empty "types" list')
         return None
     n_before = len(log.problems)
+    for key in data:
+        if key not in ("types", "relations", "attributes"):  # a misspelt "relation" would be ignored
+            log.add(path, _line_of(text, json.dumps(key)), f'unknown key {key!r}; expected "types", '
+                                                          '"relations" and "attributes"')
     for key in ("types", "relations", "attributes"):
         entries = data.get(key, [])
         if not isinstance(entries, list):
@@ -164,6 +195,10 @@ def _load_schema(path: Path, graphs: dict[str, KnowledgeGraph | None], log: Prob
             if not isinstance(entry, dict) or not all(isinstance(entry.get(s), str) for s in SIDES):
                 log.add(path, _line_of(text, json.dumps(entry)[:20]),
                         f'each "{key}" entry needs string "left" and "right" fields, got {entry!r}')
+                continue
+            if not isinstance(entry.get("name", ""), str):
+                log.add(path, _line_of(text, json.dumps(entry["left"])),
+                        f'"name" of a "{key}" entry must be a string, got {entry["name"]!r}')
                 continue
             for side in SIDES:
                 kg = graphs[side]
@@ -330,8 +365,22 @@ def load_candidates(dataset: AlignmentDataset, directory: str | Path):
     for row in np.flatnonzero(ri < 0):
         log.add(path, int(line[row]), f"unknown right entity id {frame['right_id'].iat[row]!r}")
     for row in np.flatnonzero(types < 0):
-        log.add(path, int(line[row]), f"unknown aligned type {frame['type'].iat[row]!r}")
-    for row in np.flatnonzero(np.isnan(scores)):
-        log.add(path, int(line[row]), f"name_score {frame['name_score'].iat[row]!r} is not a number")
+        log.add(path, int(line[row]), f"unknown aligned type {frame['type'].iat[row]!r}; "
+                                      f"schema.json aligns {list(dataset.schema.type_names)}")
+    for row in np.flatnonzero(~np.isfinite(scores)):
+        log.add(path, int(line[row]), f"name_score {frame['name_score'].iat[row]!r} is not a finite number")
+    # A candidate is scored as a pair of its type: both entities must be of that aligned type.
+    known = (li >= 0) & (ri >= 0) & (types >= 0)
+    for side, index, kg in (("left", li, dataset.left), ("right", ri, dataset.right)):
+        aligned = aligned_types_of_entities(kg, dataset.schema, side)
+        for row in np.flatnonzero(known & (aligned[np.where(known, index, 0)] != types)):
+            own = kg.type_names[kg.entity_types[index[row]]]
+            log.add(path, int(line[row]), f"{side} entity {frame[f'{side}_id'].iat[row]!r} is a {side} {own!r}, "
+                                          f"not of the candidate's aligned type {frame['type'].iat[row]!r}")
+    pair_key = pd.Series(np.where((li >= 0) & (ri >= 0), li.astype(np.int64) * (dataset.right.n_entities + 1) + ri,
+                                  -1 - np.arange(len(li))))
+    for row in np.flatnonzero(pair_key.duplicated(keep="first").to_numpy()):
+        log.add(path, int(line[row]), f"duplicate candidate ({frame['left_id'].iat[row]!r}, "
+                                      f"{frame['right_id'].iat[row]!r})")
     log.raise_if_any()
     return CandidatePairs(li.astype(np.int64), ri.astype(np.int64), types.astype(np.int32), scores.astype(np.float32))

@@ -15,7 +15,7 @@ from enum import Enum
 from pathlib import Path
 
 from core.errors import DataError, Problem, ProblemLog
-from core.textio import atomic_write_text, read_text
+from core.textio import atomic_write_text, parse_json, read_text
 
 
 class AttributeKind(str, Enum):
@@ -211,11 +211,8 @@ class TableMapping:
         log = ProblemLog()
         text = read_text(path, log)
         log.raise_if_any()
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            log.add(path, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
-            log.raise_if_any()
+        data = parse_json(text, path, log)
+        log.raise_if_any()
         mapping, problems = _parse_mapping(data, str(path))
         for message, key, value in problems:
             log.add(path, _line_in_json(text, key, value), message)

@@ -46,14 +46,18 @@ def parse_attribute(values: pd.Series, kind: AttributeKind | str, *,
 def parse_numbers(text: pd.Series) -> pd.Series:
     """Numbers, allowing a currency sign and thousands commas; ``FREE`` is 0; the rest NaN.
 
-    >>> parse_numbers(pd.Series(["$ 1.29", "Album Only", "FREE", "1,299", "2003", ""])).tolist()
-    [1.29, nan, 0.0, 1299.0, 2003.0, nan]
+    Non-finite spellings (``inf``, ``nan``, ``1e400``) are NaN too, so they count as unparsed.
+
+    >>> parse_numbers(pd.Series(["$ 1.29", "Album Only", "FREE", "1,299", "2003", "", "inf"])).tolist()
+    [1.29, nan, 0.0, 1299.0, 2003.0, nan, nan]
     """
     s = text.astype(object).str.strip()
     s = s.str.replace(r"^[$€£¥]\s*|\s*[$€£¥]$", "", regex=True)
     thousands = s.str.fullmatch(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?").fillna(False).astype(bool)
     s = s.where(~thousands, s.str.replace(",", "", regex=False))
     parsed = pd.to_numeric(s.where(s != "", None), errors="coerce").astype("float64")
+    # "inf", "nan" and "1e400" parse as floats but carry no value: count them as unparsed
+    parsed = parsed.where(np.isfinite(parsed.to_numpy()))
     parsed[s.str.lower() == "free"] = 0.0
     return parsed.reset_index(drop=True)
 
@@ -117,8 +121,11 @@ def parse_dates(text: pd.Series, *, dayfirst: bool = False) -> pd.Series:
         parsed[found.index] = found
         todo = todo & parsed.isna().to_numpy()
     if todo.any():
-        found = pd.to_datetime(s[todo], format="mixed", dayfirst=dayfirst, errors="coerce")
-        parsed[s.index[todo]] = pd.Series(found, dtype=DATE_DTYPE)
+        # utc=True: dateutil reads "10:00 +05:00" or "EST" as time-zone aware, and pandas refuses
+        # to mix zones (or aware and naive values) in one column. Converted to UTC and made
+        # naive, every value lands in one naive column; naive values are unchanged.
+        found = pd.to_datetime(s[todo], format="mixed", dayfirst=dayfirst, errors="coerce", utc=True)
+        parsed[s.index[todo]] = pd.Series(found.dt.tz_convert(None), dtype=DATE_DTYPE)
     two_digit = (s.str.contains(r"\d", regex=True) & ~s.str.contains(r"\d{3,}", regex=True)).to_numpy(dtype=bool)
     late = two_digit & (parsed.dt.year >= TWO_DIGIT_YEAR_PIVOT).to_numpy(dtype=bool)
     if late.any():
