@@ -60,10 +60,9 @@ class TrainedModel:
 def run_model(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, train_config, *,
               model_config=None, on_step=None, on_epoch=None, name: str = "cg-mualign") -> TrainedModel:
     """Train, store as a new active model version, and evaluate on TEST."""
-    from core.checkpoint import save_checkpoint
     from core.encoder_setup import build_setup
     from core.model import ModelConfig
-    from core.model_store import model_path, set_active
+    from core.model_store import store_version
     from core.training import train
 
     model_config = model_config or ModelConfig()
@@ -71,13 +70,10 @@ def run_model(project: str | Path, dataset: AlignmentDataset, candidates: Candid
     result = train(setup, model_config, train_config, candidates=candidates, on_step=on_step, on_epoch=on_epoch)
     result.scorer.name = name
     report = evaluate(dataset, candidates, result.scorer, split=Split.TEST)
-    tmp = Path(project) / "models" / ".incoming.pt"
-    version = save_checkpoint(tmp, result.scorer, train_config=train_config.to_dict(),
-                              metrics={"best_epoch": result.best_epoch, "valid_pr_auc": result.best_valid_pr_auc,
-                                       "test_pr_auc": report.overall.pr_auc, "test_f1": report.overall.f1})
-    final = model_path(project, version)
-    tmp.replace(final)
-    set_active(project, version)
+    # Checkpoint complete under its final name first, then the active pointer (crash-safe order).
+    version, final = store_version(project, result.scorer, train_config=train_config.to_dict(),
+                                   metrics={"best_epoch": result.best_epoch, "valid_pr_auc": result.best_valid_pr_auc,
+                                            "test_pr_auc": report.overall.pr_auc, "test_f1": report.overall.f1})
     return TrainedModel(version, final, result.best_epoch, result.seconds, report, result.scorer)
 
 
