@@ -419,6 +419,8 @@ def _check_event(value: Any, line: int, *, expected_seq: int, by_seq: dict[int, 
         return None, problem
     for name in ("left_id", "right_id", "type", "analyst"):
         if not _is_text(value[name]):
+            if isinstance(value[name], str) and "\x00" in value[name]:
+                return None, f"\"{name}\" holds a NUL character, which the label store cannot keep"
             return None, f"\"{name}\" must be a non-empty string, got {_short(value[name])}"
     for name in ("model_version", "note"):
         if value[name] is not None and not isinstance(value[name], str):
@@ -502,7 +504,9 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
+    """A usable id or name: not blank, and no NUL (SQLite's length() stops at a NUL, so the
+    store's "not blank" rule would refuse it mid-insert; PostgreSQL cannot store one at all)."""
+    return isinstance(value, str) and bool(value.strip()) and "\x00" not in value
 
 
 def _utf8_safe(value: str) -> bool:

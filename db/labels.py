@@ -288,6 +288,8 @@ def _to_event(row: LabelEventRow) -> LabelEvent:
 def _require_text(name: str, value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if "\x00" in value:  # SQLite's length() stops at a NUL and PostgreSQL text cannot hold one
+        raise ValueError(f"{name} must not contain a NUL character, got {value!r}")
 
 
 def _blank(value: object) -> object:

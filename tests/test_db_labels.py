@@ -221,6 +221,7 @@ def test_undo_of_a_superseded_event_keeps_the_newer_label(Session):
         ({"decision": Decision.UNDO}, "use undo_last"),
         ({"analyst": "   "}, "analyst must be a non-empty string"),
         ({"analyst": ""}, "analyst must be a non-empty string"),
+        ({"analyst": "\x00ana"}, "analyst must not contain a NUL"),
         ({"left_id": ""}, "left_id must be"),
         ({"right_id": " "}, "right_id must be"),
         ({"type": ""}, "type must be"),

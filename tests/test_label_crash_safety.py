@@ -35,7 +35,8 @@ def test_sigkill_mid_write_loses_no_committed_label(tmp_path):
     for round_ in range(ROUNDS):
         run = f"run{round_}"
         writer = subprocess.Popen([sys.executable, "-m", "tests.label_workers", url, f"writer{round_}", run],
-                                  cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                  cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  bufsize=0)  # unbuffered: communicate() must see every line readline() did not
         first = writer.stdout.readline()  # it is in its write loop now
         assert first.endswith(b"\n"), writer.stderr.read().decode()
         time.sleep(rng.uniform(0.0, 0.4))
