@@ -104,23 +104,28 @@ def store_version(project: str | Path, scorer, *, train_config: dict, metrics: d
     return version, path
 
 
+#: Folders of a project whose files a killed run may leave half-written (score tables too).
+TEMP_FOLDERS = (MODELS, "scores")
+
+
 def remove_stale_temp_files(project: str | Path) -> list[Path]:
-    """Delete temporary files in ``models/`` whose writing process is gone; returns them.
+    """Delete temporary files in ``models/`` and ``scores/`` whose writing process is gone; returns them.
 
     A file whose process still runs is being written right now and is left alone.
     """
-    folder = Path(project) / MODELS
     removed = []
-    if not folder.is_dir():
-        return removed
-    for path in folder.iterdir():
-        match = TEMP_PATTERN.fullmatch(path.name)
-        if match and not _process_alive(int(match.group(1))):
-            try:
-                path.unlink()
-                removed.append(path)
-            except FileNotFoundError:
-                pass
+    for name in TEMP_FOLDERS:
+        folder = Path(project) / name
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            match = TEMP_PATTERN.fullmatch(path.name)
+            if match and path.is_file() and not _process_alive(int(match.group(1))):
+                try:
+                    path.unlink()
+                    removed.append(path)
+                except FileNotFoundError:
+                    pass
     return removed
 
 

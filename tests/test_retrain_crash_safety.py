@@ -212,6 +212,7 @@ def test_sigkilled_retrains_leave_whole_models_a_valid_pointer_and_untouched_lab
     _kill(worker)
     state = check_project(project, labels_before)
     assert len(state["models"]) == 4 and state["active"] != first
+    assert [p.name for p in (project / "scores").iterdir() if p.name.startswith(".scores-")]  # torn, left behind
 
     # 6. `mualign train` itself, killed while writing its checkpoint.
     events = tmp_path / "events-cli"
@@ -246,6 +247,7 @@ def test_sigkilled_retrains_leave_whole_models_a_valid_pointer_and_untouched_lab
     state = check_project(project, labels_before)
     assert state["active"] == done.split()[1]
     assert state["temps"] == []
+    assert not [p.name for p in (project / "scores").iterdir() if TEMP_PATTERN.fullmatch(p.name)]
 
 
 # ------------------------------------------------------------------------------ the store ----
@@ -267,7 +269,8 @@ def test_stale_temporary_files_are_ignored_then_removed_but_a_live_writer_is_lef
     folder = project / "models"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
-    stale = [folder / f".model-abc.pt.tmp-{dead_pid}-x1y2", folder / f".ACTIVE.tmp-{dead_pid}"]
+    stale = [folder / f".model-abc.pt.tmp-{dead_pid}-x1y2", folder / f".ACTIVE.tmp-{dead_pid}",
+             project / "scores" / f".scores-abc.tsv.tmp-{dead_pid}-k3"]
     live = folder / f".model-def.pt.tmp-{os.getpid()}-z9"
     for path in stale + [live]:
         path.write_bytes(b"PK\x03\x04 half a zip")
