@@ -78,10 +78,20 @@ def load_seed_keys(directory: str) -> frozenset[str]:
 
 
 def active_version(directory: str) -> str | None:
-    """Read on every run (a cheap file read), so a switch made by another analyst shows at once."""
+    """Read on every run (a cheap file read), so a switch made by another analyst shows at once.
+
+    A damaged ``models/ACTIVE`` is shown as an error and the project is treated as having no
+    active model (name scores), rather than failing every page; labels are not touched.
+    """
+    from core.errors import DataError
     from core.model_store import active_version as read
 
-    return read(directory)
+    try:
+        return read(directory)
+    except DataError as exc:
+        st.error(f"The active model pointer is unreadable, so no model is used: {exc}. "
+                 "Pick a version on the Retrain page or run `mualign train` to write it anew.")
+        return None
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)

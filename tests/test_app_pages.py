@@ -334,3 +334,13 @@ def test_hostile_names_are_escaped_and_long_ones_cut_with_the_full_text_at_hand(
     heading = at.subheader[0].value
     assert len(heading) < 300 and heading.endswith(literal("… (10,013 characters)"))
     assert at.expander[0].label == "Full text of long values" and at.expander[0].text[0].value == long_name
+
+
+def test_review_with_a_damaged_active_pointer_says_so_and_still_reviews(monkeypatch, demo_copy):
+    (demo_copy / "models" / "ACTIVE").write_bytes(b"\xff\xfe not a version \x00")
+    at = _app(monkeypatch, demo_copy)
+    assert any("active model pointer is unreadable" in e.value for e in at.error)
+    first = _shown_pair(at)  # the queue still works, on name scores
+    _button(at, "Accept").click().run()
+    assert not at.exception
+    assert [(x.left_id, x.right_id) for x in _labels(demo_copy)] == [first]
