@@ -75,11 +75,20 @@ def _same_pairs(frame: pd.DataFrame, dataset: AlignmentDataset, candidates: Cand
 
 def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
                      version: str) -> pd.DataFrame:
-    """The stored table of ``version`` if it covers exactly these candidates, else score and store."""
+    """The stored table of ``version`` if it covers exactly these candidates, else score and store.
+
+    The table is a cache of what the model computes: a stored file that cannot be read is
+    replaced, never trusted and never an error.
+    """
     path = scores_path(project, version)
     if path.exists():
-        frame = read_scores(path)
-        if (frame["model_version"] == version).all() and _same_pairs(frame, dataset, candidates):
+        try:
+            frame = read_scores(path)
+            usable = (set(COLUMNS) <= set(frame.columns) and (frame["model_version"] == version).all()
+                      and _same_pairs(frame, dataset, candidates))
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+            usable = False  # a damaged cache file (cut by a crash, edited by hand): compute it anew
+        if usable:
             return frame
     frame = model_scores(dataset, candidates, scorer, version)
     write_scores(frame, path)

@@ -100,6 +100,10 @@ def test_score_table_is_stored_per_version_and_reused(trained_demo):
     pd.testing.assert_frame_equal(again, table, check_dtype=False)
     names = name_only_scores(dataset, candidates)
     assert names["probability"].isna().all() and (names["model_version"] == "name-tfidf").all()
+    for damage in (path.read_bytes()[: len(path.read_bytes()) // 3], b"\xff\xfe\x00garbage\n", b""):
+        path.write_bytes(damage)  # a cache file cut by a crash or edited by hand is computed anew
+        anew = stored_or_scored(project, dataset, candidates, trained.scorer, trained.version)
+        pd.testing.assert_frame_equal(anew, table, check_dtype=False)
 
 
 def test_retrain_uses_labels_and_reports_what_changed(trained_demo):
