@@ -156,10 +156,11 @@ def _run_worker(forkserver, project: Path, events: Path, point: str | None, seed
     return process
 
 
-def _kill(process) -> None:
+def _kill(process, *, may_have_finished: bool = False) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.join(timeout=60)  # reaped: its pid no longer counts as a live writer
-    assert process.exitcode == -signal.SIGKILL
+    # a worker killed at a random moment may finish between is_alive() and the signal
+    assert process.exitcode == -signal.SIGKILL or (may_have_finished and process.exitcode == 0)
 
 
 def test_sigkilled_retrains_leave_whole_models_a_valid_pointer_and_untouched_labels(
@@ -234,7 +235,7 @@ def test_sigkilled_retrains_leave_whole_models_a_valid_pointer_and_untouched_lab
         worker = _run_worker(forkserver, project, events, None, seed=10 + round_number)
         time.sleep(rng.uniform(0.5, 4.0))
         if worker.is_alive():
-            _kill(worker)
+            _kill(worker, may_have_finished=True)
         else:
             worker.join()
         check_project(project, labels_before)
