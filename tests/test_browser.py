@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -129,24 +130,21 @@ def demo_project(tmp_path_factory) -> Path:
     return project
 
 
-@pytest.fixture(scope="module")
-def server(demo_project, tmp_path_factory):
-    """``streamlit run app.py`` on the demo project and a fresh label db; yields (url, db_url).
+@contextmanager
+def streamlit_server(project: Path, db_url: str, log_path: Path):
+    """``streamlit run app.py`` on 127.0.0.1 for ``project`` and ``db_url``; yields its URL.
 
     The log goes to a file, not a PIPE (a full pipe would block the server); it is printed at
-    teardown, which pytest shows when the module failed. The server runs in its own process
+    the end, which pytest shows when the module failed. The server runs in its own process
     group, killed as a whole at the end (streamlit takes more than a second to exit on SIGTERM).
     """
-    work = tmp_path_factory.mktemp("server")
     port = _free_port()
-    db_url = f"sqlite:///{work / 'labels.sqlite'}"
-    log_path = work / "streamlit.log"
     command = [sys.executable, "-m", "streamlit", "run", "app.py",
                "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
                # no usage metrics request to data.streamlit.io; no inotify watcher over .venv (DEPS.md)
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
                "--client.toolbarMode", "minimal",  # no "Deploy" button in the screenshots
-               "--", "--project", str(demo_project), "--db", db_url]
+               "--", "--project", str(project), "--db", db_url]
     env = {k: v for k, v in os.environ.items() if k not in ("MUALIGN_PROJECT", "MUALIGN_DB")}
     env["OMP_NUM_THREADS"] = str(TORCH_THREADS)
     with open(log_path, "w") as log:
@@ -167,8 +165,8 @@ def server(demo_project, tmp_path_factory):
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit not healthy after {SERVER_START_S} s:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield url, db_url
+            time.sleep(0.2)  # polling a socket, not waiting for the page
+        yield url
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -178,6 +176,15 @@ def server(demo_project, tmp_path_factory):
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         print(f"---- streamlit log ({log_path}) ----\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(demo_project, tmp_path_factory):
+    """A server on the demo project and a fresh label db; yields (url, db_url)."""
+    work = tmp_path_factory.mktemp("server")
+    db_url = f"sqlite:///{work / 'labels.sqlite'}"
+    with streamlit_server(demo_project, db_url, work / "streamlit.log") as url:
+        yield url, db_url
 
 
 @pytest.fixture(scope="module")

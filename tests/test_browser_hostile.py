@@ -20,20 +20,13 @@ Waits are Playwright's own (``expect``, ``wait_for_function``), never sleeps.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, write_tiny_project
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE_JS, WAIT_FOR_PAIR_JS, _free_port
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE_JS, WAIT_FOR_PAIR_JS, streamlit_server
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install -y chromium)")
 
@@ -47,7 +40,6 @@ LONG_VALUE = "x" * 10_000
 HOSTILE_ANALYST = "bob \"'><svg onload=alert(1)>"
 
 VIEWPORT = {"width": 1400, "height": 1500}
-SERVER_START_S = 60
 FIRST_LOAD_MS = 120_000  # the first review run imports torch and loads the model
 STEP_MS = 45_000  # one rerun on a busy 2-core machine
 
@@ -99,50 +91,11 @@ def hostile_project(tmp_path_factory) -> Path:
     return project
 
 
-@contextmanager
-def _streamlit(project: Path, db_url: str, log_path: Path):
-    """``streamlit run app.py`` on 127.0.0.1 for ``project``; yields its URL, prints its log at the end."""
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--", "--project", str(project), "--db", db_url]
-    env = {k: v for k, v in os.environ.items() if k not in ("MUALIGN_PROJECT", "MUALIGN_DB")}
-    env["OMP_NUM_THREADS"] = "1"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after {SERVER_START_S} s:\n{log_path.read_text()}")
-            time.sleep(0.2)  # polling a socket, not waiting for the page
-        yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        print(f"---- streamlit log ({log_path}) ----\n{log_path.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def server(hostile_project, tmp_path_factory):
     work = tmp_path_factory.mktemp("hostile-server")
     db_url = f"sqlite:///{work / 'labels.sqlite'}"
-    with _streamlit(hostile_project, db_url, work / "streamlit.log") as url:
+    with streamlit_server(hostile_project, db_url, work / "streamlit.log") as url:
         yield url, db_url
 
 
