@@ -13,8 +13,11 @@ fresh child process, so its peak RSS is its own and includes loading the project
 - ``block`` : load + blocking per aligned type (top-k TF-IDF), candidates saved;
 - ``train`` : load + one epoch over 50,000 positive pairs of the default model (target peak RSS
   <= 8 GiB);
-- ``draw``  : load + the trained checkpoint + one pair's explanation and pyvis page, as the review
-  app does for the pair on screen (target <= 2 s per pair once the project is open).
+- ``score`` : load + every candidate scored by the trained model, the app's score table written
+  (a batch job, as ``mualign score``);
+- ``app``   : the review app itself (Streamlit's AppTest, in one process): the time to open the
+  project on the review page, then the time from pressing Accept to the next pair drawn
+  (target <= 2 s per pair once the project is open).
 
 ``--growth`` measures what an epoch costs (training steps only) against the number of training
 pairs (10K-100K, on the large pair) and against graph size at a fixed 10,000 pairs (from 10K to
@@ -115,28 +118,53 @@ def stage_train(directory: Path, positives: int) -> dict:
             "load_seconds": load_seconds, "positives": round(stats.positives_per_second * stats.seconds)}
 
 
-def stage_draw(directory: Path, pairs: int) -> dict:
-    import numpy as np
-
+def stage_score(directory: Path) -> dict:
+    """Score every blocked candidate with the active model and write the app's score table."""
     from core.checkpoint import load_scorer
-    from core.drawing import render_pair_html
-    from core.explain import explain_pair
     from core.model_store import active_model_path
     from core.native_format import load_candidates
+    from core.pipeline import score_candidates
 
-    start = time.perf_counter()
     dataset, _ = _load(directory)
     candidates = load_candidates(dataset, directory)
     scorer, info = load_scorer(active_model_path(directory), dataset)
+    start = time.perf_counter()
+    score_candidates(directory, dataset, candidates, scorer, info.version)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "candidates": len(candidates), "pairs_per_s": len(candidates) / seconds}
+
+
+def stage_app(directory: Path, pairs: int) -> dict:
+    """The review app on this project, run by Streamlit's AppTest in this process.
+
+    ``open_seconds`` is the first run of the review page (graphs, candidates, model and score table
+    read into the server's cache, first pair drawn); each ``draw`` is one Accept press: the decision
+    stored, the next pair's explanation computed and its pyvis page built.
+    """
+    import tempfile
+
+    import numpy as np
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["MUALIGN_PROJECT"] = str(directory)
+    os.environ["MUALIGN_DB"] = f"sqlite:///{tempfile.mkdtemp()}/labels.sqlite"  # the project keeps no bench labels
+    os.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=3600)
+    at.session_state["analyst"] = "bench"
+    start = time.perf_counter()
+    at.run()
+    at.switch_page("pages/review.py").run()
     open_seconds = time.perf_counter() - start
-    pick = np.random.default_rng(0).choice(len(candidates), size=pairs, replace=False)
+    if at.exception or not at.get("iframe"):
+        raise RuntimeError(f"the review page did not draw a pair: {at.exception}")
     times = []
-    for i in pick:
+    for _ in range(pairs):
+        accept = next(b for b in at.button if b.label.startswith("Accept"))
         start = time.perf_counter()
-        explanation = explain_pair(scorer, int(candidates.left[i]), int(candidates.right[i]),
-                                   model_version=info.version)
-        render_pair_html(explanation)
+        accept.click().run()
         times.append(time.perf_counter() - start)
+        if at.exception or not at.get("iframe"):
+            raise RuntimeError(f"the review page did not draw the next pair: {at.exception}")
     return {"open_seconds": open_seconds, "draw_median_seconds": float(np.median(times)),
             "draw_max_seconds": float(np.max(times))}
 
@@ -150,7 +178,7 @@ def stage_epoch(directory: Path, positives: int) -> dict:
 
 
 STAGES = {"generate": stage_generate, "load": stage_load, "block": stage_block, "train": stage_train,
-          "draw": stage_draw, "epoch": stage_epoch}
+          "score": stage_score, "app": stage_app, "epoch": stage_epoch}
 
 
 def run_stage(stage: str, directory: Path, *args) -> dict:
@@ -179,7 +207,7 @@ def main_stages(args) -> None:
     directory = ensure_project(args.entities, records, name)
     print(f"project {directory}; load average {os.getloadavg()[0]:.2f}", flush=True)
     for stage in args.stages:
-        extra = {"block": [args.top_k], "train": [args.positives], "draw": [args.pairs]}.get(stage, [])
+        extra = {"block": [args.top_k], "train": [args.positives], "app": [args.pairs]}.get(stage, [])
         out = run_stage(stage, directory, *extra)
         print(f"stage={stage} " + " ".join(f"{k}={v:,.3f}" if isinstance(v, float) else f"{k}={v:,}"
                                            for k, v in out.items()) + f" load={os.getloadavg()[0]:.2f}", flush=True)
@@ -220,11 +248,11 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entities", type=int, default=1_350_000, help="entities per side (demo movies)")
-    parser.add_argument("--stages", nargs="*", default=["load", "block", "train", "draw"],
-                        choices=["load", "block", "train", "draw"])
+    parser.add_argument("--stages", nargs="*", default=["load", "block", "train", "score", "app"],
+                        choices=["load", "block", "train", "score", "app"])
     parser.add_argument("--top-k", type=int, default=10, help="candidates per left entity")
     parser.add_argument("--positives", type=int, default=50_000, help="positive pairs in the training epoch")
-    parser.add_argument("--pairs", type=int, default=10, help="pairs drawn in the draw stage")
+    parser.add_argument("--pairs", type=int, default=10, help="pairs accepted (next pair drawn) in the app stage")
     parser.add_argument("--growth", action="store_true", help="measure cost growth instead of the stages")
     parser.add_argument("--growth-pairs", type=int, nargs="*", default=[10_000, 25_000, 50_000, 100_000])
     parser.add_argument("--growth-sizes", type=int, nargs="*", default=[10_000, 100_000, 1_350_000])
