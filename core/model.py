@@ -23,7 +23,8 @@ neighbours gets uniform alpha (no cross-graph evidence either way).
 Layer 0 (h^0): hashed character n-grams of the name through an ``EmbeddingBag`` learned end to end
 (fastText's subwords), concatenated with the scaled number and date features. The per-relation
 projections use DGL's ``gather_mm`` (each edge multiplied by its own relation's matrix without
-materialising one matrix per edge), as DGL's ``RelGraphConv`` does.
+materialising one matrix per edge), as DGL's ``RelGraphConv`` does; on CPU the same grouping is
+done here (``_grouped_matmul``), whose backward is cheaper than DGL's CPU fallback.
 """
 
 from __future__ import annotations
@@ -183,7 +184,23 @@ class RelationProjection(nn.Module):
             return h @ self.weight[0]
         if h.shape[0] == 0:
             return h.new_zeros(0, self.weight.shape[2])
-        return dgl.ops.gather_mm(h, self.weight, idx_b=relation)
+        if h.device.type != "cpu":
+            return dgl.ops.gather_mm(h, self.weight, idx_b=relation)
+        return _grouped_matmul(h, self.weight, relation)
+
+
+def _grouped_matmul(h: torch.Tensor, weight: torch.Tensor, relation: torch.Tensor) -> torch.Tensor:
+    """h[e] @ weight[relation[e]] for every row e: rows of one relation multiplied together.
+
+    What ``dgl.ops.gather_mm`` does on CPU, but its CPU path slices the sorted rows per relation,
+    and each slice's backward zero-fills a gradient the size of all rows (14 relations: 14 full
+    copies per layer and step). ``split`` and ``unbind`` have cheap backwards (one ``cat``/``stack``).
+    """
+    order = torch.argsort(relation, stable=True)
+    counts = torch.bincount(relation, minlength=weight.shape[0]).tolist()
+    groups = h.index_select(0, order).split(counts)
+    products = torch.cat([rows @ w for rows, w in zip(groups, weight.unbind(0))])
+    return products.new_empty(products.shape).index_copy(0, order, products)
 
 
 class AverageAggLayer(nn.Module):
@@ -195,11 +212,10 @@ class AverageAggLayer(nn.Module):
         self.own = RelationProjection(in_dim, out_dim // 2, n_self)  # per type at layer 1
 
     def forward(self, h_src: torch.Tensor, block: PaddedBlock, dst_types: torch.Tensor) -> torch.Tensor:
-        mask = block.mask
-        z_ij = torch.zeros(*mask.shape, self.neighbour.weight.shape[2], device=h_src.device)
-        z_ij[mask] = self.neighbour(h_src[block.neighbours[mask]], _relation_index(self.neighbour, block.relations[mask]))
-        count = mask.sum(1, keepdim=True).clamp(min=1)
-        z_i = z_ij.sum(1) / count
+        z_ij = self.neighbour(h_src.index_select(0, block.sources), _relation_index(self.neighbour, block.slot_relations))
+        total = h_src.new_zeros(block.n_dst, z_ij.shape[1]).index_add_(0, block.slot_dst, z_ij)
+        count = block.mask.sum(1, keepdim=True).clamp(min=1)
+        z_i = total / count
         own = self.own(h_src[: block.n_dst], _relation_index(self.own, dst_types))
         return F.relu(torch.cat([own, z_i], dim=1))
 
@@ -217,7 +233,7 @@ class SideAttention:
     alpha: torch.Tensor
     beta: torch.Tensor
     weight: torch.Tensor
-    best_counterpart: torch.Tensor
+    best_counterpart: torch.Tensor | None  # None unless the forward was asked for the evidence
 
 
 class CollectiveAggLayer(nn.Module):
@@ -234,21 +250,34 @@ class CollectiveAggLayer(nn.Module):
         self.leaky_slope = leaky_slope
 
     def messages(self, h_src: torch.Tensor, block: PaddedBlock, rows: torch.Tensor):
-        """(z_ij (B, cap, d), relations, mask) for the pair sides whose top-layer rows are ``rows``."""
-        neighbours, relations, mask = block.neighbours[rows], block.relations[rows], block.mask[rows]
-        z = torch.zeros(*mask.shape, self.neighbour.weight.shape[2], device=h_src.device)
-        z[mask] = self.neighbour(h_src[neighbours[mask]], _relation_index(self.neighbour, relations[mask]))
-        return z, neighbours, relations, mask
+        """(z_ij (B, cap, d), neighbours, relations, mask) for the pair sides whose top-layer rows are ``rows``.
+
+        z is computed once per seed (a seed is in many pairs: its positive and its negatives) and
+        then read per pair.
+        """
+        n_dst, cap = block.mask.shape
+        z_slots = self.neighbour(h_src.index_select(0, block.sources),
+                                 _relation_index(self.neighbour, block.slot_relations))
+        z_seeds = h_src.new_zeros(n_dst * cap, z_slots.shape[1]).index_copy(0, block.slots, z_slots)
+        z = z_seeds.view(n_dst, cap, -1).index_select(0, rows)
+        return z, block.neighbours.index_select(0, rows), block.relations.index_select(0, rows), \
+            block.mask.index_select(0, rows)
 
     def self_logits(self, own: torch.Tensor, z: torch.Tensor, relations: torch.Tensor) -> torch.Tensor:
-        """LeakyReLU(a_r^T [W_self h_i || z_ij]) for every slot (B, cap)."""
-        a = self.attention_vectors[_relation_index(self.neighbour, relations)]  # (B, cap, out_dim)
+        """LeakyReLU(a_r^T [W_self h_i || z_ij]) for every slot (B, cap).
+
+        a_r splits into the halves that meet W_self h_i and z_ij; each half is scored against every
+        relation's vector at once and the slot's own relation is then picked.
+        """
         half = z.shape[-1]
-        logits = (a[..., :half] * own.unsqueeze(1)).sum(-1) + (a[..., half:] * z).sum(-1)
+        relations = _relation_index(self.neighbour, relations)
+        a_own, a_neighbour = self.attention_vectors[:, :half], self.attention_vectors[:, half:]
+        logits = (own @ a_own.T).gather(1, relations) + (z @ a_neighbour.T).gather(2, relations.unsqueeze(-1)).squeeze(-1)
         return F.leaky_relu(logits, self.leaky_slope)
 
     def forward(self, h_left: torch.Tensor, top_left: PaddedBlock, rows_left: torch.Tensor, types_left: torch.Tensor,
-                h_right: torch.Tensor, top_right: PaddedBlock, rows_right: torch.Tensor, types_right: torch.Tensor):
+                h_right: torch.Tensor, top_right: PaddedBlock, rows_right: torch.Tensor, types_right: torch.Tensor,
+                with_evidence: bool = True):
         z_l, nb_l, rel_l, mask_l = self.messages(h_left, top_left, rows_left)
         z_r, nb_r, rel_r, mask_r = self.messages(h_right, top_right, rows_right)
         own_l = self.own(h_left[rows_left], _relation_index(self.own, types_left))
@@ -264,8 +293,10 @@ class CollectiveAggLayer(nn.Module):
             log_s_l, log_s_r = torch.logsumexp(log_kernel, dim=2), torch.logsumexp(log_kernel, dim=1)
         else:
             log_s_l, log_s_r = torch.zeros_like(mask_l, dtype=z_l.dtype), torch.zeros_like(mask_r, dtype=z_r.dtype)
-        best_l = distance.masked_fill(~pair_mask, float("inf")).argmin(dim=2)
-        best_r = distance.masked_fill(~pair_mask, float("inf")).argmin(dim=1)
+        best_l = best_r = None  # which neighbour faces which: evidence for the app, not needed to train
+        if with_evidence:
+            best_l = distance.masked_fill(~pair_mask, float("inf")).argmin(dim=2)
+            best_r = distance.masked_fill(~pair_mask, float("inf")).argmin(dim=1)
 
         sides = []
         for own, z, log_s, neighbours, relations, mask, best in (
@@ -352,7 +383,7 @@ class CGMuAlign(nn.Module):
         h_right = self.encode_lower(right_features, right)
         (emb_l, att_l), (emb_r, att_r) = self.top(
             h_left, left.blocks[-1], left_rows, left.input_types[left_rows],
-            h_right, right.blocks[-1], right_rows, right.input_types[right_rows])
+            h_right, right.blocks[-1], right_rows, right.input_types[right_rows], with_evidence=return_attention)
         distance = pair_distance(emb_l, emb_r)
         if return_attention:
             return PairOutput(emb_l, emb_r, distance, att_l, att_r)
