@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--fractions", nargs="*", type=float, default=[0.0, 0.1, 1.0])
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--results", default="fewshot")
     args = parser.parse_args()
     records = []
     for name in args.datasets:
@@ -86,7 +87,7 @@ def main() -> None:
             print(f"dataset={name} train={a}+{fraction:.0%} of {b} labels type={b} seeds={len(args.seeds)} "
                   f"F1={np.mean(f1s):.4f}±{np.std(f1s):.4f} PRAUC={np.mean(praucs):.4f}±{np.std(praucs):.4f} "
                   f"Hit@1={np.mean(hits):.4f}±{np.std(hits):.4f}", flush=True)
-        write_results("fewshot", records)
+        write_results(args.results, records)
 
 
 if __name__ == "__main__":
