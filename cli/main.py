@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", action="append", default=[], metavar="TYPE=ATTRIBUTE",
                    help="exact key for a type, e.g. film=year (repeatable); missing values never block")
     p.add_argument("--ngram", type=int, nargs=2, default=(3, 3), metavar=("MIN", "MAX"))
+    p.add_argument("--exact-limit", type=float, default=1e10, metavar="PAIRS",
+                   help="a type with more left x right pairs than this is blocked by sorted neighbourhood "
+                        "(n log n) instead of the exact TF-IDF product (default 1e10)")
+    p.add_argument("--window", type=int, default=10,
+                   help="sorted-neighbourhood names taken either side of each left name, per sort key (default 10)")
     p.set_defaults(run=cmd_block)
 
     p = sub.add_parser("evaluate", help="score the candidates with a method and print the metrics",
@@ -207,7 +212,8 @@ def _blocking_config(args):
         if not sep or not type_name or not attribute:
             raise ValueError(f"--key expects TYPE=ATTRIBUTE, got {item!r}")
         keys.append((type_name, attribute))
-    return BlockingConfig(top_k=args.top_k, ngram_range=tuple(args.ngram), keys=tuple(keys))
+    return BlockingConfig(top_k=args.top_k, ngram_range=tuple(args.ngram), keys=tuple(keys),
+                          exact_pairs_limit=int(args.exact_limit), window=args.window)
 
 
 def cmd_block(args) -> int:

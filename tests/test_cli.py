@@ -55,6 +55,17 @@ def test_import_block_evaluate_round(tmp_path, capsys):
     assert "Hit@1" in out and "KG protocol [person]" in out
 
 
+def test_block_switches_large_types_to_sorted_neighbourhood(tmp_path, capsys):
+    project = write_tiny_project(tmp_path / "proj")
+    assert main(["block", "--project", str(project), "--top-k", "2", "--exact-limit", "0", "--window", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(sorted neighbourhood)") >= 2  # every type is over a limit of 0 pairs
+    candidates = (project / "candidates.tsv").read_text().splitlines()
+    assert len(candidates) > 1
+    assert main(["block", "--project", str(project), "--window", "0"]) == 2
+    assert "window must be >= 1" in capsys.readouterr().err
+
+
 def test_bad_input_exits_2_and_lists_every_problem(tmp_path, capsys):
     source = write_tiny_project(tmp_path / "src", **{"left/triples.tsv": "head\trelation\ttail\nf1\tx\n"
                                                                           "f1\tacted_by\tzz\n"})
