@@ -11,10 +11,16 @@ the seed TRAIN links. Strategies, as in active-learning labelling tools:
 
 Uncertain and highest look only at each left entity's ``max_rank`` best candidates: the 20th
 candidate of an entity is rarely worth a click. Random looks at all of them.
+
+At the paper's scale (13.6M candidates) ordering the queue takes seconds, and the app would do it
+at every click. :class:`OrderedQueue` orders once (per model version, strategy and type) and then,
+per click, only looks up the few decided pairs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
@@ -103,3 +109,31 @@ def changed_decisions(before: pd.DataFrame, after: pd.DataFrame, *, threshold: f
     if exclude:
         both = both[~_frame_keys(both).isin(exclude)]
     return both[both["before"] != both["after"]].reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class OrderedQueue:
+    """A review queue ordered once; the pairs decided since are skipped when it is read.
+
+    ``rows`` are positions in the score table, in review order; ``keys`` their :func:`pair_key`.
+    """
+
+    rows: np.ndarray
+    keys: pd.Index
+
+    @classmethod
+    def build(cls, scores: pd.DataFrame, **options) -> "OrderedQueue":
+        """:func:`review_queue` of ``scores`` (same options), kept as positions and keys."""
+        ordered = review_queue(scores.assign(_row=np.arange(len(scores))), **options)
+        return cls(ordered["_row"].to_numpy(), pd.Index(_frame_keys(ordered)))
+
+    def pending(self, decided: Iterable[str], n: int = 1) -> tuple[np.ndarray, int]:
+        """Score-table positions of the first ``n`` pairs not in ``decided``, and how many are not.
+
+        Costs O(len(decided)): the decided pairs are looked up, the queue is not scanned.
+        """
+        found = self.keys.get_indexer(list(decided)) if len(self.keys) else np.zeros(0, dtype=np.int64)
+        found = np.unique(found[found >= 0])
+        window = np.arange(min(len(self.rows), len(found) + n))
+        first = window[~np.isin(window, found)][:n]
+        return self.rows[first], len(self.rows) - len(found)

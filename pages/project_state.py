@@ -115,6 +115,21 @@ def load_scores(directory: str, version: str | None):
     return stored_or_scored(directory, dataset, candidates, scorer, version)
 
 
+@st.cache_resource(show_spinner="Ordering the review queue…", max_entries=8)
+def load_queue(directory: str, version: str | None, strategy: str, entity_type: str | None, seed: int):
+    """The review queue's order (seed links left out); decisions are skipped when it is read."""
+    from core.review_queue import OrderedQueue
+
+    return OrderedQueue.build(load_scores(directory, version), strategy=strategy,
+                              exclude=load_seed_keys(directory), entity_type=entity_type, seed=seed)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def score_types(directory: str, version: str | None) -> list[str]:
+    """The aligned types present in the score table, sorted."""
+    return sorted(load_scores(directory, version)["type"].unique())
+
+
 def open_project():
     """(directory, dataset) of the app's project, or stop the page with a clear message."""
     from core.errors import DataError

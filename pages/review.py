@@ -11,11 +11,11 @@ import zlib
 import pandas as pd
 import streamlit as st
 
-from core.review_queue import QueueStrategy, review_queue
+from core.review_queue import QueueStrategy
 from pages.label_state import analyst_name, current_labels_frame, decided_keys, label_events, log_entries
 from pages.plain_text import literal
-from pages.project_state import (active_version, load_candidates, load_model, load_scores, load_seed_keys,
-                                 open_project)
+from pages.project_state import (active_version, load_candidates, load_model, load_queue, load_scores, open_project,
+                                 score_types)
 from pages.review_widgets import (blind_mode_toggle, draw_attention, entity_column, last_decisions,
                                   other_analysts_note, progress_panel, record, undo_last_decision)
 
@@ -37,10 +37,11 @@ if blind:
 else:
     strategy = st.sidebar.selectbox("Queue order", list(QueueStrategy), format_func=lambda s: s.label,
                                     key="strategy")
-types = ["(all types)"] + sorted(scores["type"].unique())
+types = ["(all types)"] + score_types(str(directory), version)
 chosen_type = st.sidebar.selectbox("Entity type", types, key="type_filter")
-queue = review_queue(scores, strategy=strategy, exclude=decided_keys(labels) | load_seed_keys(str(directory)),
-                     entity_type=None if chosen_type == types[0] else chosen_type, seed=zlib.crc32(analyst.encode()))
+queue = load_queue(str(directory), version, QueueStrategy(strategy).value,
+                   None if chosen_type == types[0] else chosen_type, zlib.crc32(analyst.encode()))
+next_rows, n_left = queue.pending(decided_keys(labels))
 
 focus = st.session_state.get("focus_pair")
 if focus is not None:
@@ -49,16 +50,16 @@ if focus is not None:
         st.session_state.pop("focus_pair")
         focus = None
 if focus is None:
-    if queue.empty:
+    if n_left == 0:
         st.session_state["shown_pair"] = None
         st.success("Nothing left to review here: every candidate pair in this queue has a decision.")
-        progress_panel(labels, queue)
+        progress_panel(labels, n_left)
         last_decisions(labels, analyst, version)
         st.stop()
-    row = queue.iloc[[0]]
+    row = scores.iloc[next_rows[:1]]
 pair = row.iloc[0]
 
-st.caption(f"Model: `{version or 'none yet (name similarity only)'}` · queue: {len(queue):,} undecided pairs · "
+st.caption(f"Model: `{version or 'none yet (name similarity only)'}` · queue: {n_left:,} undecided pairs · "
            f"{strategy.label.lower()}" + (" · blind" if blind else "")
            + (" · opened from search" if focus is not None else ""))
 # The queue holds only unlabelled pairs, so only a pair opened from search or brought back by undo
@@ -109,6 +110,6 @@ else:
     scorer, _ = load_model(str(directory), version)
     draw_attention(str(directory), version, scorer, dataset, pair["left_id"], pair["right_id"])
 
-progress_panel(labels, queue)
+progress_panel(labels, n_left)
 last_decisions(labels, analyst, version)
 st.session_state["shown_pair"] = (pair["left_id"], pair["right_id"])  # last: the pair is fully on screen

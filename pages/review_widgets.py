@@ -123,12 +123,12 @@ def draw_attention(directory: str, version: str, scorer, dataset, left_id: str, 
             column.dataframe(table, hide_index=True, width="stretch")
 
 
-def progress_panel(labels: pd.DataFrame, queue: pd.DataFrame) -> None:
+def progress_panel(labels: pd.DataFrame, n_left: int) -> None:
     """How far the review is: decided pairs overall, per type and per analyst."""
     sidebar = st.sidebar
     decided = len(labels)
-    sidebar.markdown(f"**Progress**: {decided:,} decided · {len(queue):,} left in this queue")
-    sidebar.progress(decided / max(decided + len(queue), 1))
+    sidebar.markdown(f"**Progress**: {decided:,} decided · {n_left:,} left in this queue")
+    sidebar.progress(decided / max(decided + n_left, 1))
     if decided:
         counts = labels.pivot_table(index="type", columns="decision", values="left_id", aggfunc="count",
                                     fill_value=0)

@@ -9,8 +9,8 @@ import pytest
 from core.entity_card import entity_card
 from core.entity_search import find_entities
 from core.native_format import load_project
-from core.review_queue import (QueueStrategy, changed_decisions, pair_key, predicted_matches, review_queue,
-                               seed_link_keys)
+from core.review_queue import (OrderedQueue, QueueStrategy, changed_decisions, pair_key, predicted_matches,
+                               review_queue, seed_link_keys)
 
 
 @pytest.fixture
@@ -27,6 +27,34 @@ def scores() -> pd.DataFrame:
 
 def _pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return list(zip(frame["left_id"], frame["right_id"]))
+
+
+@pytest.mark.parametrize("strategy", list(QueueStrategy))
+def test_ordered_queue_reads_like_the_queue_recomputed_after_each_decision(strategy):
+    rng = np.random.default_rng(0)
+    n = 400
+    scores = pd.DataFrame({"left_id": [f"l{i // 4}" for i in range(n)], "right_id": [f"r{i}" for i in range(n)],
+                           "type": rng.choice(["film", "person"], n), "score": rng.normal(size=n),
+                           "probability": rng.random(n), "rank": np.tile([1, 2, 3, 4], n // 4)})
+    seeds = {pair_key(f"l{i // 4}", f"r{i}") for i in range(0, n, 7)}
+    queue = OrderedQueue.build(scores, strategy=strategy, exclude=seeds, entity_type="film", seed=5)
+    decided: set[str] = set()
+    for _ in range(60):
+        expected = review_queue(scores, strategy=strategy, exclude=seeds | decided, entity_type="film", seed=5)
+        rows, n_left = queue.pending(decided, n=3)
+        assert n_left == len(expected)
+        assert _pairs(scores.iloc[rows]) == _pairs(expected.head(3))
+        if not n_left:
+            break
+        # decide the first pair, and now and then one further down or one outside the queue
+        decided.add(pair_key(*_pairs(expected)[0]))
+        decided.add(pair_key(*_pairs(scores.sample(1, random_state=int(rng.integers(1000))))[0]))
+
+
+def test_ordered_queue_of_nothing_is_empty(scores):
+    queue = OrderedQueue.build(scores.iloc[:0], strategy="highest")
+    rows, n_left = queue.pending({pair_key("a", "x")})
+    assert n_left == 0 and rows.size == 0
 
 
 def test_uncertain_first_orders_by_distance_to_the_threshold(scores):
