@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 from sklearn.linear_model import LogisticRegression
 
-from core.blocking import BlockingConfig, fit_name_vectors
+from core.blocking import BlockingConfig, fit_name_vectors, pair_cosines
 from core.candidates import CandidatePairs
 from core.dataset import AlignmentDataset
 from core.links import Split
@@ -50,7 +50,7 @@ class NameTfidfScorer:
             lr, rr = self._row_left[left[sel]], self._row_right[right[sel]]
             if (lr < 0).any() or (rr < 0).any():
                 raise ValueError(f"pairs of type {self.dataset.schema.types[t].name!r} include entities of another type")
-            out[sel] = np.asarray(lv[lr].multiply(rv[rr]).sum(axis=1)).ravel()
+            out[sel] = pair_cosines(lv, rv, lr, rr)
         return out
 
     def score_matrix(self, left: np.ndarray, type_index: int) -> tuple[np.ndarray, np.ndarray]:

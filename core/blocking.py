@@ -33,7 +33,7 @@ from sparse_dot_topn import sp_matmul_topn
 
 from core.candidates import CandidatePairs
 from core.dataset import AlignmentDataset
-from core.sorted_neighbourhood import sort_keys, top_k_sorted_neighbourhood
+from core.sorted_neighbourhood import neighbourhood_pairs, sort_keys
 
 RankRows = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -147,6 +147,34 @@ def top_k_cosine(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, top_
                              threshold=0.0, n_threads=n_threads if n_threads > 1 else None)
     rows = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
     return rows, product.indices.astype(np.int64), product.data.astype(np.float32)
+
+
+def pair_cosines(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray,
+                 chunk: int = 1_000_000) -> np.ndarray:
+    """Cosine of each (left row, right row) pair of L2-normalised rows, in chunks of bounded memory."""
+    out = np.empty(len(rows), dtype=np.float32)
+    for start in range(0, len(rows), chunk):
+        r, c = rows[start:start + chunk], cols[start:start + chunk]
+        out[start:start + chunk] = np.asarray(left_vectors[r].multiply(right_vectors[c]).sum(axis=1)).ravel()
+    return out
+
+
+def top_k_per_row(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, top_k: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``top_k`` best positive-score pairs of each row, sorted by row then decreasing score."""
+    order = np.lexsort((cols, -scores, rows))
+    rows, cols, scores = rows[order], cols[order], scores[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
+    keep = (rank < top_k) & (scores > 0)
+    return rows[keep], cols[keep], scores[keep]
+
+
+def top_k_sorted_neighbourhood(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix,
+                               left_keys: list[np.ndarray], right_keys: list[np.ndarray], top_k: int,
+                               window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`top_k_cosine` among the sorted-neighbourhood pairs only (:mod:`core.sorted_neighbourhood`)."""
+    rows, cols = neighbourhood_pairs(left_keys, right_keys, window)
+    return top_k_per_row(rows, cols, pair_cosines(left_vectors, right_vectors, rows, cols), top_k)
 
 
 def key_codes(left_values: pd.Series, right_values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -13,8 +13,8 @@ their candidates pooled:
 - its words in alphabetical order ("aditya kapoor raj"): reordered words ("Smith, John");
 - the normalised name reversed ("roopak jar aytida"): typos or extra words at the start.
 
-The pooled pairs are then scored by the exact cosine of their TF-IDF vectors and each left name
-keeps its ``top_k`` best, so the scores mean the same as on the exact path.
+:mod:`core.blocking` then scores the pooled pairs by the exact cosine of their TF-IDF vectors and
+keeps each left name's ``top_k`` best, so the scores mean the same as on the exact path.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -57,34 +56,12 @@ def window_pairs(left_key: np.ndarray, right_key: np.ndarray, window: int) -> tu
     return rows.astype(np.int64), order[columns[inside]].astype(np.int64)
 
 
-def pair_cosines(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray,
-                 chunk: int = 1_000_000) -> np.ndarray:
-    """Cosine of each (left row, right row) pair of L2-normalised rows, in chunks of bounded memory."""
-    out = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), chunk):
-        r, c = rows[start:start + chunk], cols[start:start + chunk]
-        out[start:start + chunk] = np.asarray(left_vectors[r].multiply(right_vectors[c]).sum(axis=1)).ravel()
-    return out
-
-
-def top_k_per_row(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, top_k: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``top_k`` best positive-score pairs of each row, sorted by row then decreasing score."""
-    order = np.lexsort((cols, -scores, rows))
-    rows, cols, scores = rows[order], cols[order], scores[order]
-    rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
-    keep = (rank < top_k) & (scores > 0)
-    return rows[keep], cols[keep], scores[keep]
-
-
-def top_k_sorted_neighbourhood(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix,
-                               left_keys: list[np.ndarray], right_keys: list[np.ndarray], top_k: int,
-                               window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, cols, cosines) of the ``top_k`` best right rows per left row among the windowed pairs."""
+def neighbourhood_pairs(left_keys: list[np.ndarray], right_keys: list[np.ndarray], window: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (left row, right row) pairs that any of the sort keys puts within ``window``."""
     pairs = [window_pairs(lk, rk, window) for lk, rk in zip(left_keys, right_keys)]
     rows = np.concatenate([p[0] for p in pairs])
     cols = np.concatenate([p[1] for p in pairs])
-    n_right = max(right_vectors.shape[0], 1)
+    n_right = max((len(k) for k in right_keys), default=0) or 1
     unique = np.unique(rows * n_right + cols)
-    rows, cols = unique // n_right, unique % n_right
-    return top_k_per_row(rows, cols, pair_cosines(left_vectors, right_vectors, rows, cols), top_k)
+    return unique // n_right, unique % n_right

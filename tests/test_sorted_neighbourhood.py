@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.blocking import BlockingConfig, block, fit_name_vectors, top_k_cosine
-from core.sorted_neighbourhood import (normalise, pair_cosines, sort_keys, top_k_per_row, top_k_sorted_neighbourhood,
-                                       window_pairs)
+from core.blocking import (BlockingConfig, block, fit_name_vectors, pair_cosines, top_k_cosine, top_k_per_row,
+                           top_k_sorted_neighbourhood)
+from core.sorted_neighbourhood import normalise, sort_keys, window_pairs
 
 
 def test_normalise_strips_accents_case_and_punctuation():
