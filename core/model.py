@@ -188,6 +188,10 @@ class RelationProjection(nn.Module):
             return dgl.ops.gather_mm(h, self.weight, idx_b=relation)
         return _grouped_matmul(h, self.weight, relation)
 
+    def over_slots(self, h_src: torch.Tensor, block: PaddedBlock) -> torch.Tensor:
+        """z_ij = W_r h_j for every sampled neighbour j of the block (its real slots, in slot order)."""
+        return self(h_src.index_select(0, block.sources), _relation_index(self, block.slot_relations))
+
 
 def _grouped_matmul(h: torch.Tensor, weight: torch.Tensor, relation: torch.Tensor) -> torch.Tensor:
     """h[e] @ weight[relation[e]] for every row e: rows of one relation multiplied together.
@@ -212,7 +216,7 @@ class AverageAggLayer(nn.Module):
         self.own = RelationProjection(in_dim, out_dim // 2, n_self)  # per type at layer 1
 
     def forward(self, h_src: torch.Tensor, block: PaddedBlock, dst_types: torch.Tensor) -> torch.Tensor:
-        z_ij = self.neighbour(h_src.index_select(0, block.sources), _relation_index(self.neighbour, block.slot_relations))
+        z_ij = self.neighbour.over_slots(h_src, block)
         total = h_src.new_zeros(block.n_dst, z_ij.shape[1]).index_add_(0, block.slot_dst, z_ij)
         count = block.mask.sum(1, keepdim=True).clamp(min=1)
         z_i = total / count
@@ -256,8 +260,7 @@ class CollectiveAggLayer(nn.Module):
         then read per pair.
         """
         n_dst, cap = block.mask.shape
-        z_slots = self.neighbour(h_src.index_select(0, block.sources),
-                                 _relation_index(self.neighbour, block.slot_relations))
+        z_slots = self.neighbour.over_slots(h_src, block)
         z_seeds = h_src.new_zeros(n_dst * cap, z_slots.shape[1]).index_copy(0, block.slots, z_slots)
         z = z_seeds.view(n_dst, cap, -1).index_select(0, rows)
         return z, block.neighbours.index_select(0, rows), block.relations.index_select(0, rows), \
