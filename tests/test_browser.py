@@ -131,13 +131,16 @@ def demo_project(tmp_path_factory) -> Path:
 
 
 @contextmanager
-def streamlit_server(project: Path, db_url: str, log_path: Path):
-    """``streamlit run app.py`` on 127.0.0.1 for ``project`` and ``db_url``; yields its URL.
+def streamlit_server(project: Path, work: Path):
+    """``streamlit run app.py`` on 127.0.0.1 for ``project`` with a fresh label db in ``work``;
+    yields (url, db_url).
 
     The log goes to a file, not a PIPE (a full pipe would block the server); it is printed at
     the end, which pytest shows when the module failed. The server runs in its own process
     group, killed as a whole at the end (streamlit takes more than a second to exit on SIGTERM).
     """
+    db_url = f"sqlite:///{work / 'labels.sqlite'}"
+    log_path = work / "streamlit.log"
     port = _free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py",
                "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
@@ -166,7 +169,7 @@ def streamlit_server(project: Path, db_url: str, log_path: Path):
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit not healthy after {SERVER_START_S} s:\n{log_path.read_text()}")
             time.sleep(0.2)  # polling a socket, not waiting for the page
-        yield url
+        yield url, db_url
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -181,10 +184,8 @@ def streamlit_server(project: Path, db_url: str, log_path: Path):
 @pytest.fixture(scope="module")
 def server(demo_project, tmp_path_factory):
     """A server on the demo project and a fresh label db; yields (url, db_url)."""
-    work = tmp_path_factory.mktemp("server")
-    db_url = f"sqlite:///{work / 'labels.sqlite'}"
-    with streamlit_server(demo_project, db_url, work / "streamlit.log") as url:
-        yield url, db_url
+    with streamlit_server(demo_project, tmp_path_factory.mktemp("server")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -93,10 +93,8 @@ def hostile_project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(hostile_project, tmp_path_factory):
-    work = tmp_path_factory.mktemp("hostile-server")
-    db_url = f"sqlite:///{work / 'labels.sqlite'}"
-    with streamlit_server(hostile_project, db_url, work / "streamlit.log") as url:
-        yield url, db_url
+    with streamlit_server(hostile_project, tmp_path_factory.mktemp("hostile-server")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
