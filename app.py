@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.label_state import analyst_input
+from ui.label_state import analyst_input
 
 st.set_page_config(page_title="mualign", layout="wide")
 navigation = st.navigation([

@@ -43,15 +43,15 @@ def write_results(name: str, records: list[dict]) -> Path:
 def load_benchmark(name: str, **options):
     """Load one of the shared datasets with mualign's own loaders (read in place, never copied)."""
     if name == "dblp_acm":
-        from core.load_tables import load_tables
+        from core.formats.tables import load_tables
 
         return load_tables(SHARED_DATA / "dblp_acm", "dblp_acm", **options)
     if name == "itunes_amazon":
-        from core.load_tables import load_tables
+        from core.formats.tables import load_tables
 
         return load_tables(SHARED_DATA / "itunes_amazon", "itunes_amazon", **options)
     if name == "dbp15k_fr_en":
-        from core.load_dbp15k import load_dbp15k
+        from core.formats.dbp15k import load_dbp15k
 
         return load_dbp15k(SHARED_DATA / "dbp15k_fr_en", **options)
     raise ValueError(f"unknown benchmark {name!r}")

@@ -15,10 +15,10 @@ import time
 
 from _common import load_benchmark, peak_rss_mb, record, write_results
 
-from core.blocking import BlockingConfig, block
-from core.evaluation import evaluate, format_report
-from core.links import Split
-from core.pipeline import METHODS, make_scorer
+from core.blocking.name_blocking import BlockingConfig, block
+from core.evaluation.harness import evaluate, format_report
+from core.data.links import Split
+from core.project.lifecycle import METHODS, make_scorer
 
 RUNS = [
     ("dblp_acm", {}, BlockingConfig(top_k=20)),
@@ -60,8 +60,8 @@ def main() -> None:
         dataset = load_benchmark(name.replace("_dedup", "").replace("_translated", ""), **options)
         records += run(name, dataset, config, kg_protocol=name.startswith("dbp15k"))
     if not args.only or "demo" in args.only:
-        from core.demo_movies import generate_movie_pair
-        from core.demo_music import generate_music_pair
+        from core.demo.movies import generate_movie_pair
+        from core.demo.music import generate_music_pair
 
         for name, pair in (("demo_movies", generate_movie_pair(seed=0)), ("demo_music", generate_music_pair(seed=0))):
             records += run(name, pair.dataset, BlockingConfig(top_k=20), kg_protocol=False)

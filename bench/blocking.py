@@ -14,8 +14,8 @@ import time
 
 from _common import load_benchmark, peak_rss_mb, record, write_results
 
-from core.blocking import BlockingConfig, block
-from core.reports import format_blocking_report
+from core.blocking.name_blocking import BlockingConfig, block
+from core.blocking.report_text import format_blocking_report
 
 RUNS = [
     # (dataset, loader options, blocking config)
@@ -78,7 +78,7 @@ def main() -> None:
             print(f"loaded {name} {options} in {time.perf_counter() - start:.1f}s")
         records += measure(name, cache[key], config, options)
     if not args.skip_large:
-        from core.demo_movies import generate_movie_pair
+        from core.demo.movies import generate_movie_pair
 
         films = args.large_films or films_for_entities(100_000)
         start = time.perf_counter()
@@ -93,7 +93,7 @@ def main() -> None:
 
 def films_for_entities(target: int) -> int:
     """How many films give about ``target`` entities per side (measured on a small pair)."""
-    from core.demo_movies import generate_movie_pair
+    from core.demo.movies import generate_movie_pair
 
     probe = generate_movie_pair(n_films=2000, seed=0).dataset
     return max(100, int(2000 * target / probe.left.n_entities))

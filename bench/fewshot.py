@@ -4,7 +4,7 @@ type B's training labels, report type B's F1 on TEST.
     python bench/fewshot.py                                  # demo movies (film -> person), DBLP-ACM (paper -> author)
     python bench/fewshot.py --datasets demo_movies --fractions 0 0.1 1 --seeds 0
 
-For DBLP-ACM the author links are derived from the matched papers (core/derive_links.py); their
+For DBLP-ACM the author links are derived from the matched papers (core/data/derive_links.py); their
 estimated precision is printed with the figures. VALID is restricted to the types that have
 training labels, so with 0% of B's labels no B label is seen at all, not even for the threshold.
 """
@@ -16,15 +16,15 @@ import argparse
 import numpy as np
 from _common import load_benchmark, record, write_results
 
-from core.blocking import BlockingConfig, block
-from core.dataset import AlignmentDataset
-from core.derive_links import derive_neighbour_links, with_links
-from core.encoder_setup import build_setup
-from core.evaluation import evaluate
-from core.links import Links, Split
-from core.model import ModelConfig
-from core.pipeline import make_scorer
-from core.training import TrainConfig, train
+from core.blocking.name_blocking import BlockingConfig, block
+from core.data.dataset import AlignmentDataset
+from core.data.derive_links import derive_neighbour_links, with_links
+from core.model.setup import build_setup
+from core.evaluation.harness import evaluate
+from core.data.links import Links, Split
+from core.model.cg_mualign import ModelConfig
+from core.project.lifecycle import make_scorer
+from core.training.loop import TrainConfig, train
 
 
 def restrict(dataset: AlignmentDataset, type_a: int, type_b: int, fraction: float, seed: int) -> AlignmentDataset:
@@ -43,7 +43,7 @@ def restrict(dataset: AlignmentDataset, type_a: int, type_b: int, fraction: floa
 
 def load(name: str) -> tuple[AlignmentDataset, str, str, str]:
     if name == "demo_movies":
-        from core.demo_movies import generate_movie_pair
+        from core.demo.movies import generate_movie_pair
 
         return generate_movie_pair(300, seed=0).dataset, "film", "person", ""
     dataset = load_benchmark("dblp_acm")

@@ -1,4 +1,4 @@
-"""Speed and memory of the demo-data generator (core.demo_movies, core.demo_music).
+"""Speed and memory of the demo-data generator (core.demo.movies, core.demo.music).
 
     python bench/generate.py                          # 1K, 10K, 100K entities per side, both pairs
     python bench/generate.py --entities 1350000 --results generate_large   # ~2.7M nodes in all
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from _common import REPO, peak_rss_mb, record, write_results
 
-GENERATORS = {"demo_movies": ("core.demo_movies", "generate_movie_pair"),
-              "demo_music": ("core.demo_music", "generate_music_pair")}
+GENERATORS = {"demo_movies": ("core.demo.movies", "generate_movie_pair"),
+              "demo_music": ("core.demo.music", "generate_music_pair")}
 PROBE_SIZE = 2000
 
 
@@ -53,7 +53,7 @@ def run_one(dataset: str, units: int, seed: int, write: bool) -> dict:
            "left_triples": pair.dataset.left.n_triples, "right_triples": pair.dataset.right.n_triples,
            "links": len(pair.dataset.links)}
     if write:
-        from core.native_format import save_project
+        from core.formats.native import save_project
 
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Speed and memory of the importers on the shared datasets (core.load_tables, core.load_dbp15k).
+"""Speed and memory of the importers on the shared datasets (core.formats.tables, core.formats.dbp15k).
 
     python bench/loading.py                  # dblp_acm, itunes_amazon, dbp15k_fr_en; 3 loads each
     python bench/loading.py --repeats 5 --datasets dbp15k_fr_en
@@ -30,8 +30,8 @@ DATASETS = ("dblp_acm", "itunes_amazon", "dbp15k_fr_en")
 
 def run_one(dataset: str, repeats: int) -> dict:
     """Load ``repeats`` times in this process; the parent reads the JSON this prints."""
-    import core.load_dbp15k  # noqa: F401  imported before the clock starts
-    import core.load_tables  # noqa: F401
+    import core.formats.dbp15k  # noqa: F401  imported before the clock starts
+    import core.formats.tables  # noqa: F401
 
     baseline = peak_rss_mb()
     seconds = []

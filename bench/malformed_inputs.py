@@ -3,7 +3,7 @@
     python bench/malformed_inputs.py                      # full corpus, 1000 generated inputs per loader
     python bench/malformed_inputs.py --examples 1000 --loaders native dbp15k
 
-The inputs are those of the test suite (``tests/broken_inputs.py``), in larger numbers: the
+The inputs are those of the test suite (``tests/support/broken_inputs.py``), in larger numbers: the
 corpus applies every hand-made mutation (truncation, wrong delimiter, binary garbage, latin-1
 and UTF-16, a 50 MB line, duplicate lines, unknown ids, missing columns, empty, deleted...) to
 every file of every loader, where the tests take a rotating subset and 3 MB lines; then
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from _common import record, write_results
 
-from tests.broken_inputs import (CHECKPOINT_MUTATIONS, DIRECTORY, HUGE_LINE_BYTES, LOADERS, Outcome,
+from tests.support.broken_inputs import (CHECKPOINT_MUTATIONS, DIRECTORY, HUGE_LINE_BYTES, LOADERS, Outcome,
                                  apply_checkpoint_edit, attempt, build_case, build_fuzzed, checkpoint_edit_strategy,
                                  corpus, edits_strategy, train_tiny_checkpoint)
 
@@ -93,8 +93,8 @@ def run_checkpoints(tally: Tally, work: Path, examples: int, seed: int) -> tuple
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
 
-    from core.checkpoint import load_scorer, read_checkpoint
-    from core.native_format import load_project
+    from core.project.checkpoint import load_scorer, read_checkpoint
+    from core.formats.native import load_project
     from tests.conftest import RIGHT_ENTITIES, RIGHT_TRIPLES, SCHEMA, write_tiny_project
 
     project, checkpoint = train_tiny_checkpoint(work / "model" / "tiny")

@@ -7,9 +7,9 @@
 Splink is a bench-only dependency (the ``bench`` extra of pyproject.toml); nothing in core/, db/,
 cli/ or pages/ imports it.
 
-**The split.** DBLP-ACM is loaded once with mualign's own loader (``core.load_tables``, the
+**The split.** DBLP-ACM is loaded once with mualign's own loader (``core.formats.tables``, the
 DeepMatcher TRAIN / VALID / TEST files). Every method is judged by mualign's harness,
-``core.evaluation.evaluate``, on exactly the same pairs: the 2,473 labelled TEST pairs (444
+``core.evaluation.harness.evaluate``, on exactly the same pairs: the 2,473 labelled TEST pairs (444
 matches), with the threshold that maximises F1 on the labelled VALID pairs (never on TEST), and
 PRAUC as average precision over the TEST pairs. Splink's output enters the harness as a
 :class:`LookupScorer` that returns Splink's ``match_probability`` for a pair. ``hit_at_1_top20``
@@ -52,7 +52,7 @@ candidates for every method; a candidate Splink never compared scores 0).
 
 **Timing.** ``wall_s`` is end to end per method: for Splink, building the input records, the
 linker, training and prediction, and the harness; for mualign, blocking, the encoder setup,
-training (``core.training.train`` as bench/quality.py calls it) and scoring in the harness; for
+training (``core.training.loop.train`` as bench/quality.py calls it) and scoring in the harness; for
 the name baselines, fitting and scoring. Loading the dataset (shared) is not counted. ``cpu_s``
 is this process's CPU time over the same span (all threads). The 1-minute load average is
 printed before and after each method: the machine's 2 cores are shared, so wall times are only
@@ -76,13 +76,13 @@ import numpy as np
 import pandas as pd
 from _common import SHARED_DATA, load_benchmark, peak_rss_mb, record, write_results
 
-from core.blocking import BlockingConfig, block
-from core.encoder_setup import build_setup
-from core.evaluation import EvalReport, evaluate, evaluation_pairs, format_report
-from core.links import Split
-from core.model import ModelConfig
-from core.pipeline import METHODS, make_scorer
-from core.training import TrainConfig, train
+from core.blocking.name_blocking import BlockingConfig, block
+from core.model.setup import build_setup
+from core.evaluation.harness import EvalReport, evaluate, evaluation_pairs, format_report
+from core.data.links import Split
+from core.model.cg_mualign import ModelConfig
+from core.project.lifecycle import METHODS, make_scorer
+from core.training.loop import TrainConfig, train
 
 DATASET = "dblp_acm"
 DATA_DIR = SHARED_DATA / DATASET
@@ -182,7 +182,7 @@ def splink_settings():
 
 @dataclass
 class LookupScorer:
-    """A :class:`core.evaluation.PairScorer` over precomputed pair probabilities; absent pairs score 0."""
+    """A :class:`core.evaluation.harness.PairScorer` over precomputed pair probabilities; absent pairs score 0."""
 
     name: str
     keys: np.ndarray  # sorted int64 left * n_right + right (dataset entity positions)

@@ -16,13 +16,13 @@ import time
 import numpy as np
 from _common import load_benchmark, peak_rss_mb, record, write_results
 
-from core.blocking import BlockingConfig, block
-from core.encoder_setup import build_setup
-from core.evaluation import evaluate, format_report
-from core.links import Split
-from core.model import VARIANTS, ModelConfig
-from core.pipeline import METHODS, make_scorer
-from core.training import TrainConfig, train
+from core.blocking.name_blocking import BlockingConfig, block
+from core.model.setup import build_setup
+from core.evaluation.harness import evaluate, format_report
+from core.data.links import Split
+from core.model.cg_mualign import VARIANTS, ModelConfig
+from core.project.lifecycle import METHODS, make_scorer
+from core.training.loop import TrainConfig, train
 
 DATASETS = {
     # name: (loader name, loader options, blocking config)
@@ -38,11 +38,11 @@ DATASETS = {
 def load(name: str):
     loader, options, _ = DATASETS[name]
     if loader == "demo_movies":
-        from core.demo_movies import generate_movie_pair
+        from core.demo.movies import generate_movie_pair
 
         return generate_movie_pair(300, seed=0).dataset
     if loader == "demo_music":
-        from core.demo_music import generate_music_pair
+        from core.demo.music import generate_music_pair
 
         return generate_music_pair(300, seed=0).dataset
     return load_benchmark(loader, **options)
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--hard-negatives", type=float, default=0.0)
     parser.add_argument("--results", default="quality")
     parser.add_argument("--with-names", action="store_true",
-                        help="also report each model combined with name similarities (core/stacking.py)")
+                        help="also report each model combined with name similarities (core/scoring/stacking.py)")
     args = parser.parse_args()
     records = []
     for name in args.datasets:
@@ -129,7 +129,7 @@ def main() -> None:
                       f"peak_rss_mb={peak_rss_mb():.0f}", flush=True)
                 reports.append(report)
                 if args.with_names:
-                    from core.stacking import NameAwareScorer
+                    from core.scoring.stacking import NameAwareScorer
 
                     stacked = NameAwareScorer(result.scorer, candidates, name=f"{variant}+names", seed=seed)
                     stacked_reports.append(evaluate(dataset, candidates, stacked, split=Split.TEST))

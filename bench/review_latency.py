@@ -50,7 +50,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 VIEWPORT = {"width": 1400, "height": 1500}
 TARGET_S = 1.0
 
-# Same page state as tests/test_browser.py: the pair on the entity cards, the pair drawn (the
+# Same page state as tests/app/test_browser.py: the pair on the entity cards, the pair drawn (the
 # drawing's hop-0 nodes), whether the canvas has pixels. Resolves once a pair other than
 # `previous` is on the cards and drawn.
 WAIT_FOR_NEXT_PAIR_JS = """

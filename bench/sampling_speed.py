@@ -6,7 +6,7 @@
 Both samplers draw, for every seed entity, at most ``cap`` neighbours, then at most ``cap``
 neighbours of each of those (two hops), on the same graph in the same run.
 
-- **mualign**: ``core.sampling.sample_blocks`` over a batch of unique seeds (CSR arrays,
+- **mualign**: ``core.sampling.neighbours.sample_blocks`` over a batch of unique seeds (CSR arrays,
   Efraimidis-Spirakis keys, one ``lexsort`` per hop, inverse-frequency relation weights). Timed
   at several batch sizes; batch 1 shows the per-call overhead a one-pair-at-a-time caller pays.
 - **reference approach** (the public CG-MuAlign code's ``genEdgeBatch``, re-implemented here in
@@ -35,9 +35,9 @@ import time
 import numpy as np
 from _common import peak_rss_mb, record, write_results
 
-from core.demo_movies import generate_movie_pair
-from core.kg import Adjacency
-from core.sampling import edge_weights, sample_blocks
+from core.demo.movies import generate_movie_pair
+from core.data.kg import Adjacency
+from core.sampling.neighbours import edge_weights, sample_blocks
 
 ENTITIES_PER_FILM = 11.5  # demo movies: entities per side per film (bench/generate.py's probe)
 
@@ -70,7 +70,7 @@ class ReferenceGraph:
     without duplicates, and a dict (neighbour, node) -> relation ids (inverse ids offset)."""
 
     def __init__(self, adjacency: Adjacency):
-        from core._dgl import dgl
+        from core.model._dgl import dgl
 
         n = len(adjacency.indptr) - 1
         source = np.repeat(np.arange(n), adjacency.degree())
@@ -152,7 +152,7 @@ def time_dgl(adjacency: Adjacency, weights: np.ndarray, seeds: np.ndarray, cap: 
     """Two-hop neighbourhoods/s with DGL's C++ weighted sampler (two hops, unique frontier)."""
     import torch
 
-    from core._dgl import dgl
+    from core.model._dgl import dgl
 
     n = len(adjacency.indptr) - 1
     target = torch.from_numpy(np.repeat(np.arange(n), adjacency.degree()))

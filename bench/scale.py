@@ -49,8 +49,8 @@ def project_dir(entities: int) -> Path:
 
 # ------------------------------------------------------------------------------ child stages ---
 def stage_generate(directory: Path, entities: int) -> dict:
-    from core.demo_movies import generate_movie_pair
-    from core.native_format import save_project
+    from core.demo.movies import generate_movie_pair
+    from core.formats.native import save_project
 
     start = time.perf_counter()
     dataset = generate_movie_pair(max(1, round(entities / ENTITIES_PER_FILM)), seed=0).dataset
@@ -59,7 +59,7 @@ def stage_generate(directory: Path, entities: int) -> dict:
 
 
 def _load(directory: Path):
-    from core.native_format import load_project
+    from core.formats.native import load_project
 
     start = time.perf_counter()
     dataset = load_project(directory)
@@ -75,8 +75,8 @@ def stage_load(directory: Path) -> dict:
 
 
 def stage_block(directory: Path, top_k: int) -> dict:
-    from core.blocking import BlockingConfig, block
-    from core.native_format import save_candidates
+    from core.blocking.name_blocking import BlockingConfig, block
+    from core.formats.native import save_candidates
 
     dataset, load_seconds = _load(directory)
     start = time.perf_counter()
@@ -90,10 +90,10 @@ def stage_block(directory: Path, top_k: int) -> dict:
 def _train(dataset, positives: int, *, seed: int = 0, validate: bool = True):
     import numpy as np
 
-    from core.encoder_setup import build_setup
-    from core.links import Split
-    from core.model import ModelConfig
-    from core.training import TrainConfig, train
+    from core.model.setup import build_setup
+    from core.data.links import Split
+    from core.model.cg_mualign import ModelConfig
+    from core.training.loop import TrainConfig, train
 
     model_config = ModelConfig()
     if not validate:  # growth runs time the steps alone: keep no VALID pairs to score after the epoch
@@ -108,7 +108,7 @@ def _train(dataset, positives: int, *, seed: int = 0, validate: bool = True):
 
 
 def stage_train(directory: Path, positives: int) -> dict:
-    from core.model_store import store_version
+    from core.project.model_versions import store_version
 
     dataset, load_seconds = _load(directory)
     start = time.perf_counter()
@@ -122,10 +122,10 @@ def stage_train(directory: Path, positives: int) -> dict:
 
 def stage_score(directory: Path) -> dict:
     """Score every blocked candidate with the active model and write the app's score table."""
-    from core.checkpoint import load_scorer
-    from core.model_store import active_model_path
-    from core.native_format import load_candidates
-    from core.pipeline import score_candidates
+    from core.project.checkpoint import load_scorer
+    from core.project.model_versions import active_model_path
+    from core.formats.native import load_candidates
+    from core.project.lifecycle import score_candidates
 
     dataset, _ = _load(directory)
     candidates = load_candidates(dataset, directory)

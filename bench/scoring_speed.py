@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from _common import peak_rss_mb, record, write_results
 
-from core.blocking import BlockingConfig, block
-from core.demo_movies import generate_movie_pair
-from core.encoder_setup import build_setup
-from core.explain import explain_pair
-from core.model import ModelConfig
-from core.training import TrainConfig, train
+from core.blocking.name_blocking import BlockingConfig, block
+from core.demo.movies import generate_movie_pair
+from core.model.setup import build_setup
+from core.explanations.attention import explain_pair
+from core.model.cg_mualign import ModelConfig
+from core.training.loop import TrainConfig, train
 
 ENTITIES_PER_FILM = 11.5
 

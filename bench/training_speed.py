@@ -6,7 +6,7 @@
 The paper trained on its Movie pair at about 270-670 positive pairs/s on one V100 (80-200 s per
 epoch of 53,405 positives as the cap went from 2 to 10). Here: the demo movie pair (~100K entities
 per side by default), the paper's model (2 layers, hidden 100, cap 10, 10 + 10 negatives per
-positive, batch 32, Adam 0.003), the project's default training loop (``core.training.train``:
+positive, batch 32, Adam 0.003), the project's default training loop (``core.training.loop.train``:
 deterministic kernels, labelled negatives) for ``--steps`` batches per setting. The time is the
 training steps alone (sampling, forward, backward, optimiser); validation is not counted, as in
 the paper's per-epoch figures.
@@ -25,10 +25,10 @@ import time
 import torch
 from _common import RESULTS, peak_rss_mb, record, write_results
 
-from core.demo_movies import generate_movie_pair
-from core.encoder_setup import build_setup
-from core.model import ModelConfig
-from core.training import TrainConfig, train
+from core.demo.movies import generate_movie_pair
+from core.model.setup import build_setup
+from core.model.cg_mualign import ModelConfig
+from core.training.loop import TrainConfig, train
 
 ENTITIES_PER_FILM = 11.5
 

@@ -70,7 +70,7 @@ def cmd_labels_export(args) -> int:
 
 
 def cmd_labels_import(args) -> int:
-    from core.native_format import load_project
+    from core.formats.native import load_project
     from db.backup import import_labels, read_label_file
 
     label_file = read_label_file(args.file)  # refuse a bad file before loading graphs or opening the store

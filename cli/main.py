@@ -1,6 +1,6 @@
 """The ``mualign`` command line: import, block, evaluate, train, score, explain, demo.
 
-Every command reads and writes a project directory (see ``core/native_format.py``), so the
+Every command reads and writes a project directory (see ``core/formats/native.py``), so the
 steps can be run one at a time, inspected, and repeated. Bad input exits with status 2 and the
 list of problems as ``path:line: problem`` on stderr.
 """
@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from cli.labels_cmd import add_labels_parser
-from core.errors import DataError
-from core.model import VARIANTS
+from core.formats.errors import DataError
+from core.model.cg_mualign import VARIANTS
 
 EXIT_BAD_INPUT = 2
 
@@ -172,17 +172,17 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
 
 # ---------------------------------------------------------------------------------- commands ---
 def cmd_import(args) -> int:
-    from core.native_format import load_project, save_project
+    from core.formats.native import load_project, save_project
 
     start = time.perf_counter()
     if args.format == "native":
         dataset = load_project(args.source)
     elif args.format == "dbp15k":
-        from core.load_dbp15k import load_dbp15k
+        from core.formats.dbp15k import load_dbp15k
 
         dataset = load_dbp15k(args.source, names=args.names, split=args.split, seed=args.seed)
     else:
-        from core.load_tables import load_tables
+        from core.formats.tables import load_tables
 
         if not args.mapping:
             raise ValueError("tables need --mapping: a preset (dblp_acm, itunes_amazon) or a mapping JSON file")
@@ -195,7 +195,7 @@ def cmd_import(args) -> int:
 
 def _blocked_project(project: Path, dataset=None):
     """(dataset, candidates) of a project that has been blocked; a clear error if it has not."""
-    from core.native_format import CANDIDATES_FILE, load_candidates, load_project
+    from core.formats.native import CANDIDATES_FILE, load_candidates, load_project
 
     dataset = dataset or load_project(project)
     if not (project / CANDIDATES_FILE).exists():
@@ -204,7 +204,7 @@ def _blocked_project(project: Path, dataset=None):
 
 
 def _blocking_config(args):
-    from core.blocking import BlockingConfig
+    from core.blocking.name_blocking import BlockingConfig
 
     keys = []
     for item in args.key:
@@ -217,9 +217,9 @@ def _blocking_config(args):
 
 
 def cmd_block(args) -> int:
-    from core.blocking import block
-    from core.native_format import load_project, save_candidates
-    from core.reports import format_blocking_report
+    from core.blocking.name_blocking import block
+    from core.formats.native import load_project, save_candidates
+    from core.blocking.report_text import format_blocking_report
 
     dataset = load_project(args.project)
     unknown = [t for t, _ in _blocking_config(args).keys if t not in dataset.schema.type_names]
@@ -233,16 +233,16 @@ def cmd_block(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from core.evaluation import format_report
-    from core.links import Split
-    from core.pipeline import make_scorer
+    from core.evaluation.harness import format_report
+    from core.data.links import Split
+    from core.project.lifecycle import make_scorer
 
     dataset, candidates = _blocked_project(args.project)
-    from core.evaluation import evaluate
+    from core.evaluation.harness import evaluate
 
     if args.method == "model":
-        from core.checkpoint import load_scorer
-        from core.model_store import active_model_path
+        from core.project.checkpoint import load_scorer
+        from core.project.model_versions import active_model_path
 
         scorer, _ = load_scorer(active_model_path(args.project), dataset)
     else:
@@ -253,7 +253,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from core.model_store import active_version
+    from core.project.model_versions import active_version
 
     projects = {name: args.dir / name for name in ("movies", "music")}
     built = all(active_version(p) and (p / "scores.tsv").exists() for p in projects.values())
@@ -268,11 +268,11 @@ def cmd_demo(args) -> int:
 
 
 def _build_demo(args) -> None:
-    from core.demo_data import write_demo
-    from core.evaluation import format_report
-    from core.pipeline import run_baselines, run_model, score_candidates
-    from core.reports import format_blocking_report
-    from core.training import TrainConfig
+    from core.demo.writing import write_demo
+    from core.evaluation.harness import format_report
+    from core.project.lifecycle import run_baselines, run_model, score_candidates
+    from core.blocking.report_text import format_blocking_report
+    from core.training.loop import TrainConfig
 
     start = time.perf_counter()
     projects = write_demo(args.dir, scale=args.scale, seed=args.seed)
@@ -321,10 +321,10 @@ def _print_epoch(stats) -> None:
 
 
 def cmd_train(args) -> int:
-    from core.evaluation import format_report
-    from core.model import ModelConfig
-    from core.pipeline import run_model
-    from core.training import TrainConfig
+    from core.evaluation.harness import format_report
+    from core.model.cg_mualign import ModelConfig
+    from core.project.lifecycle import run_model
+    from core.training.loop import TrainConfig
 
     dataset, candidates = _blocked_project(args.project)
     model_config = ModelConfig.variant(args.variant, hidden=args.hidden, n_layers=args.layers, neighbour_cap=args.cap)
@@ -359,9 +359,9 @@ def _progress_bar():
 
 
 def _project_scorer(args):
-    from core.checkpoint import load_scorer
-    from core.model_store import active_model_path
-    from core.native_format import load_project
+    from core.project.checkpoint import load_scorer
+    from core.project.model_versions import active_model_path
+    from core.formats.native import load_project
 
     dataset = load_project(args.project)
     path = args.model or active_model_path(args.project)
@@ -370,7 +370,7 @@ def _project_scorer(args):
 
 
 def cmd_score(args) -> int:
-    from core.pipeline import score_candidates
+    from core.project.lifecycle import score_candidates
 
     dataset, scorer, info = _project_scorer(args)
     _, candidates = _blocked_project(args.project, dataset)
@@ -385,7 +385,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from core.explain import explain_pair, format_explanation
+    from core.explanations.attention import explain_pair, format_explanation
 
     dataset, scorer, info = _project_scorer(args)
     (left,), (right,) = dataset.left.indices_of([args.left_id]), dataset.right.indices_of([args.right_id])

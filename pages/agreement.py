@@ -1,7 +1,7 @@
 """Agreement between analysts: who labelled what, how far each two agree, and the conflict queue.
 
 The rules (an analyst's current label, which pairs count, when a conflict is settled) live in
-``core.agreement``; this page reads the label log once, shows the figures and records a
+``core.review.agreement``; this page reads the label log once, shows the figures and records a
 settlement as a resolution event (``record_decision(..., resolution=True)``).
 """
 
@@ -12,10 +12,10 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core.agreement import Conflict, analyst_counts, conflicts, pairwise_agreement
-from pages.label_state import analyst_name, log_entries, sessions
-from pages.plain_text import code, literal, shorten
-from pages.project_state import open_project, project_key
+from core.review.agreement import Conflict, analyst_counts, conflicts, pairwise_agreement
+from ui.label_state import analyst_name, log_entries, sessions
+from ui.plain_text import code, literal, shorten
+from ui.project_state import open_project, project_key
 
 CONFLICTS_SHOWN = 50  # the rest wait their turn: settling one shows the next
 NAME_CHARS = 120
@@ -28,7 +28,7 @@ def _settle(conflict: Conflict, decision: str) -> None:
     in the same transaction as the write, and nothing is recorded if this exact conflict (same
     newest judgement) is no longer open.
     """
-    from core.agreement import log_entries as convert
+    from core.review.agreement import log_entries as convert
     from db.labels import events, record_decision
 
     pair = f"{literal(conflict.left_id)} ↔ {literal(conflict.right_id)}"

@@ -6,18 +6,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.links import Split
-from core.model_store import versions
-from core.metrics import precision_recall_curve_points, precision_recall_f1
-from pages.project_state import (active_version, load_blocking, load_candidates, load_dataset, load_model,
+from core.data.links import Split
+from core.project.model_versions import versions
+from core.evaluation.metrics import precision_recall_curve_points, precision_recall_f1
+from ui.project_state import (active_version, load_blocking, load_candidates, load_dataset, load_model,
                                  open_project)
 
 
 @st.cache_resource(show_spinner="Evaluating…", max_entries=16)
 def _evaluation(directory: str, method: str, split: str):
     """(report, judged pairs, their scores) of ``method``: a model version or a name baseline."""
-    from core.evaluation import evaluate, scored_pairs
-    from core.pipeline import make_scorer
+    from core.evaluation.harness import evaluate, scored_pairs
+    from core.project.lifecycle import make_scorer
 
     dataset, candidates = load_dataset(directory), load_candidates(directory)
     scorer = (make_scorer(method, dataset, candidates) if method.startswith("name-")
@@ -30,8 +30,8 @@ def _evaluation(directory: str, method: str, split: str):
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _version_summary(directory: str, version: str) -> dict:
     """What a stored version was trained as, and its figures at training time (from its checkpoint)."""
-    from core.checkpoint import read_checkpoint
-    from core.model_store import model_path
+    from core.project.checkpoint import read_checkpoint
+    from core.project.model_versions import model_path
 
     info, _ = read_checkpoint(model_path(directory, version))
     config, metrics = info.model_config, info.metrics

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.export import deepmatcher_csv, ent_links_tsv, links_json
+from core.formats.export import deepmatcher_csv, ent_links_tsv, links_json
 from db.labels import history_csv
-from pages.label_state import current_labels_frame, sessions
-from pages.project_state import open_project, project_key
+from ui.label_state import current_labels_frame, sessions
+from ui.project_state import open_project, project_key
 
 directory, dataset = open_project()
 st.title("Export")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.project_state import load_blocking, open_project
+from ui.project_state import load_blocking, open_project
 
 directory, dataset = open_project()
 st.title("mualign: project overview")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.model_store import set_active, versions
-from pages.label_state import analyst_labels, current_labels_frame
-from pages.project_state import active_version, load_candidates, load_model, load_scores, open_project
+from core.project.model_versions import set_active, versions
+from ui.label_state import analyst_labels, current_labels_frame
+from ui.project_state import active_version, load_candidates, load_model, load_scores, open_project
 
 directory, dataset = open_project()
 st.title("Retrain the model")
@@ -25,8 +25,8 @@ with st.form("retrain"):
     start = st.form_submit_button("Train a new version", type="primary")
 
 if start:
-    from core.retrain import retrain
-    from core.training import TrainConfig
+    from core.project.retrain import retrain
+    from core.training.loop import TrainConfig
 
     bar = st.progress(0.0, text="starting…")
     epochs_box = st.empty()

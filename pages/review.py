@@ -11,12 +11,12 @@ import zlib
 import pandas as pd
 import streamlit as st
 
-from core.review_queue import QueueStrategy
-from pages.label_state import analyst_name, current_labels_frame, decided_keys, label_events, log_entries
-from pages.plain_text import literal
-from pages.project_state import (active_version, load_candidates, load_model, load_queue, load_scores, open_project,
+from core.review.queue import QueueStrategy
+from ui.label_state import analyst_name, current_labels_frame, decided_keys, label_events, log_entries
+from ui.plain_text import literal
+from ui.project_state import (active_version, load_candidates, load_model, load_queue, load_scores, open_project,
                                  score_types)
-from pages.review_widgets import (blind_mode_toggle, draw_attention, entity_column, last_decisions,
+from ui.review_widgets import (blind_mode_toggle, draw_attention, entity_column, last_decisions,
                                   other_analysts_note, progress_panel, record, undo_last_decision)
 
 directory, dataset = open_project()

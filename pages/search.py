@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.entity_search import find_entities
-from pages.label_state import current_labels_frame
-from pages.project_state import active_version, load_scores, open_project
+from core.review.entity_search import find_entities
+from ui.label_state import current_labels_frame
+from ui.project_state import active_version, load_scores, open_project
 
 directory, dataset = open_project()
 st.title("Find a pair")

@@ -93,10 +93,10 @@ def demo_movies_project(tmp_path_factory) -> Path:
 
     Built once per test session; tests that write (labels, new versions) copy it first.
     """
-    from core.demo_movies import generate_movie_pair
-    from core.native_format import save_project
-    from core.pipeline import run_baselines, run_model, score_candidates
-    from core.training import TrainConfig
+    from core.demo.movies import generate_movie_pair
+    from core.formats.native import save_project
+    from core.project.lifecycle import run_baselines, run_model, score_candidates
+    from core.training.loop import TrainConfig
 
     project = tmp_path_factory.mktemp("demo") / "movies"
     save_project(generate_movie_pair(40, seed=0).dataset, project)
@@ -117,8 +117,8 @@ def demo_copy(demo_movies_project, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def music():
     """A generated music pair (150 songs, planted look-alikes) and its blocked candidates."""
-    from core.blocking import BlockingConfig, block
-    from core.demo_music import generate_music_pair
+    from core.blocking.name_blocking import BlockingConfig, block
+    from core.demo.music import generate_music_pair
 
     pair = generate_music_pair(150, seed=0)
     candidates, _ = block(pair.dataset, BlockingConfig(top_k=20))

@@ -1,11 +1,84 @@
-"""core never loads the UI or the database; db never loads torch (checked in fresh interpreters)."""
+"""The house rules: which package may import which, checked statically and in fresh interpreters.
+
+core/ is split by stage (see README "Layout"). A stage may import only the stages below it, so the
+import graph has no circle and nothing imports upward. core never loads the UI or the database;
+db never loads torch; the CLI's cheap commands and the drawing never load torch either.
+"""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+#: core package -> the core packages it may import. Everything else is a violation.
+ALLOWED: dict[str, set[str]] = {
+    "data": set(),
+    "formats": {"data"},
+    "demo": {"data", "formats"},
+    "blocking": {"data"},
+    "features": {"data"},
+    "sampling": {"data"},
+    "evaluation": {"data"},
+    "review": {"data", "formats"},
+    "model": {"data", "formats", "features", "sampling"},
+    "scoring": {"data", "formats", "blocking", "features", "sampling", "model", "evaluation"},
+    "training": {"data", "formats", "features", "sampling", "model", "scoring", "evaluation"},
+    "explanations": {"data", "sampling", "model", "scoring"},
+    "matching": {"data", "formats", "blocking", "features", "sampling", "model", "scoring", "evaluation"},
+    "project": {"data", "formats", "blocking", "features", "sampling", "model", "training", "scoring",
+                "evaluation", "explanations", "review", "matching", "distributed"},
+    "distributed": {"data", "formats", "blocking", "features", "sampling", "model", "training", "scoring",
+                    "evaluation"},
+}
+
+
+def _core_imports() -> list[tuple[str, str, str]]:
+    """(module file, its package, imported core package) for every import inside core/."""
+    found = []
+    for path in sorted((REPO / "core").rglob("*.py")):
+        rel = path.relative_to(REPO / "core")
+        package = rel.parts[0] if len(rel.parts) > 1 else None
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module]
+            for module in modules:
+                parts = module.split(".")
+                if parts[0] == "core" and len(parts) > 1:
+                    found.append((str(rel), package, parts[1]))
+    return found
+
+
+def test_every_core_module_lives_in_a_stage_package():
+    loose = [p.name for p in (REPO / "core").glob("*.py") if p.name != "__init__.py"]
+    packages = {p.name for p in (REPO / "core").iterdir() if (p / "__init__.py").exists()}
+    assert loose == []
+    assert packages <= set(ALLOWED), f"add the new package to ALLOWED: {packages - set(ALLOWED)}"
+
+
+def test_every_stage_package_says_what_it_owns():
+    for init in (REPO / "core").glob("*/__init__.py"):
+        assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), f"{init} has no docstring"
+
+
+def test_core_packages_import_only_the_stages_below_them():
+    violations = [f"core/{file} imports core.{target}" for file, package, target in _core_imports()
+                  if package is not None and target != package and target not in ALLOWED[package]]
+    assert violations == []
+
+
+def test_the_allowed_graph_has_no_circle():
+    import networkx as nx
+
+    graph = nx.DiGraph([(a, b) for a, targets in ALLOWED.items() for b in targets])
+    assert list(nx.simple_cycles(graph)) == []
 
 
 def _modules_after(statement: str) -> set[str]:
@@ -15,7 +88,8 @@ def _modules_after(statement: str) -> set[str]:
 
 
 def test_core_does_not_import_streamlit_or_db():
-    mods = _modules_after("import core.pipeline, core.evaluation, core.blocking, core.features, core.native_format")
+    mods = _modules_after("import core.project.lifecycle, core.evaluation.harness, core.blocking.name_blocking, "
+                          "core.features.entity_features, core.formats.native, core.explanations.attention")
     assert "streamlit" not in mods and "db" not in mods and "sqlalchemy" not in mods
 
 
@@ -24,7 +98,23 @@ def test_db_does_not_import_torch():
     assert "torch" not in mods and "dgl" not in mods and "core" not in mods
 
 
+@pytest.mark.parametrize("statement", [
+    "import core.data.dataset, core.formats.native, core.blocking.name_blocking, core.evaluation.harness",
+    "import core.review.queue, core.review.agreement, core.review.labels_as_links",
+])
+def test_stages_without_a_model_do_not_load_torch(statement):
+    assert "torch" not in _modules_after(statement)
+
+
 def test_core_modules_do_not_print():
     """Core is a library: it returns values, the CLI and pages print them."""
-    offenders = [p.name for p in (REPO / "core").glob("*.py") if "print(" in p.read_text(encoding="utf-8")]
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / "core").rglob("*.py")
+                 if "print(" in p.read_text(encoding="utf-8")]
     assert offenders == []
+
+
+def test_pages_hold_page_scripts_only():
+    """pages/ are the scripts app.py routes to; what they share lives in ui/."""
+    app = (REPO / "app.py").read_text(encoding="utf-8")
+    scripts = {p.name for p in (REPO / "pages").glob("*.py")} - {"__init__.py"}
+    assert scripts and all(f"pages/{name}" in app for name in scripts)

@@ -1,0 +1,275 @@
+"""Blocking: for each aligned type, keep the few right entities whose names are closest.
+
+Comparing every left entity with every right one is quadratic, so each left entity keeps its
+``top_k`` right entities of the same aligned type by cosine similarity of character n-gram
+TF-IDF vectors (sklearn's ``TfidfVectorizer``), computed as a sparse matrix product that retains
+only the top k per row (``sparse_dot_topn``, multi-threaded C++). Rare n-grams weigh most, so
+"Aditya Raj" still finds "Aditya Raj Kapoor" while common fragments ("the ", "son") count little.
+
+An optional exact key per type (year for films, date of birth for people) removes pairs whose
+keys are both present and differ; a missing key on either side never removes a pair, as in the
+paper's Magellan blocking. Keys act before the top-k cut, so conflicting look-alikes do not use
+up the k slots.
+
+At the paper's scale (a type with 400K names a side) the exact product is too slow: its cost is
+the sum over n-grams of left x right document frequency, and frequent n-grams ("the ", " jo") pair
+almost everything with everything. Types whose left x right count exceeds
+``BlockingConfig.exact_pairs_limit`` therefore take their candidates from sorted neighbourhoods
+(:mod:`core.blocking.sorted_neighbourhood`, n log n) and keep the k of highest exact cosine among them;
+on the generated movie pair this keeps as many true matches as the exact product (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sparse_dot_topn import sp_matmul_topn
+
+from core.data.candidates import CandidatePairs
+from core.data.dataset import AlignmentDataset
+from core.blocking.sorted_neighbourhood import neighbourhood_pairs, sort_keys
+
+RankRows = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class BlockingConfig:
+    """Knobs of name blocking.
+
+    ``keys`` maps an aligned type to an aligned attribute name used as an exact key, e.g.
+    ``(("film", "year"), ("person", "born"))``.
+    """
+
+    top_k: int = 20
+    ngram_range: tuple[int, int] = (3, 3)
+    strip_accents: bool = True
+    keys: tuple[tuple[str, str], ...] = ()
+    n_threads: int = 2
+    exact_pairs_limit: int = 10_000_000_000  # above: sorted neighbourhood, see the module docstring
+    window: int = 10  # sorted-neighbourhood right names taken either side, per sort key
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        lo, hi = self.ngram_range
+        if not 1 <= lo <= hi:
+            raise ValueError(f"ngram_range must satisfy 1 <= min <= max, got {self.ngram_range}")
+        if self.window < 1:
+            raise ValueError(f"window must be >= 1, got {self.window}")
+
+    def key_for(self, aligned_type: str) -> str | None:
+        return dict(self.keys).get(aligned_type)
+
+
+@dataclass(frozen=True)
+class TypeBlockingStats:
+    """Blocking quality for one aligned type."""
+
+    type: str
+    n_left: int
+    n_right: int
+    n_candidates: int
+    candidates_per_left: float  # mean over left entities of the type
+    max_candidates_per_left: int
+    left_without_candidates: int
+    n_gold: int
+    gold_kept: int
+    seconds: float
+    key: str | None = None
+    sorted_neighbourhood: bool = False  # the type exceeded exact_pairs_limit
+
+    @property
+    def pair_completeness(self) -> float | None:
+        """Share of known true matches that survive blocking (None when no truth is known)."""
+        return self.gold_kept / self.n_gold if self.n_gold else None
+
+    @property
+    def reduction_ratio(self) -> float:
+        """1 - candidates / all possible pairs of the type."""
+        total = self.n_left * self.n_right
+        return 1.0 - self.n_candidates / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class BlockingReport:
+    per_type: tuple[TypeBlockingStats, ...]
+    config: BlockingConfig = field(default_factory=BlockingConfig)
+
+    @property
+    def n_candidates(self) -> int:
+        return sum(s.n_candidates for s in self.per_type)
+
+    @property
+    def pair_completeness(self) -> float | None:
+        gold = sum(s.n_gold for s in self.per_type)
+        return sum(s.gold_kept for s in self.per_type) / gold if gold else None
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.per_type)
+
+
+# --------------------------------------------------------------------------- pure pieces ------
+def fit_name_vectors(left_names, right_names, config: BlockingConfig) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """L2-normalised char n-gram TF-IDF rows for both sides, with one vocabulary and IDF.
+
+    The vocabulary is fitted on both sides together so that an n-gram frequent on either side is
+    discounted; ``char_wb`` pads words with spaces so word starts and ends count as n-grams.
+    """
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=config.ngram_range,
+                                 strip_accents="unicode" if config.strip_accents else None,
+                                 lowercase=True, sublinear_tf=True, dtype=np.float32)
+    left_names = [str(n) for n in left_names]
+    right_names = [str(n) for n in right_names]
+    if not left_names or not right_names:  # nothing to compare (e.g. a type only one side has yet)
+        return (sp.csr_matrix((len(left_names), 0), dtype=np.float32),
+                sp.csr_matrix((len(right_names), 0), dtype=np.float32))
+    vectorizer.fit(left_names + right_names)
+    return vectorizer.transform(left_names).tocsr(), vectorizer.transform(right_names).tocsr()
+
+
+def top_k_cosine(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, top_k: int, *,
+                 n_threads: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, scores) of the ``top_k`` largest positive cosines per left row.
+
+    Rows of both matrices must be L2-normalised. Rows with no shared n-gram get fewer entries.
+    """
+    if left_vectors.shape[0] == 0 or right_vectors.shape[0] == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z.astype(np.float32)
+    product = sp_matmul_topn(left_vectors, right_vectors.T.tocsr(), top_n=min(top_k, right_vectors.shape[0]),
+                             threshold=0.0, n_threads=n_threads if n_threads > 1 else None)
+    rows = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
+    return rows, product.indices.astype(np.int64), product.data.astype(np.float32)
+
+
+def pair_cosines(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray,
+                 chunk: int = 1_000_000) -> np.ndarray:
+    """Cosine of each (left row, right row) pair of L2-normalised rows, in chunks of bounded memory."""
+    out = np.empty(len(rows), dtype=np.float32)
+    for start in range(0, len(rows), chunk):
+        r, c = rows[start:start + chunk], cols[start:start + chunk]
+        out[start:start + chunk] = np.asarray(left_vectors[r].multiply(right_vectors[c]).sum(axis=1)).ravel()
+    return out
+
+
+def top_k_per_row(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, top_k: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``top_k`` best positive-score pairs of each row, sorted by row then decreasing score."""
+    order = np.lexsort((cols, -scores, rows))
+    rows, cols, scores = rows[order], cols[order], scores[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
+    keep = (rank < top_k) & (scores > 0)
+    return rows[keep], cols[keep], scores[keep]
+
+
+def top_k_sorted_neighbourhood(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix,
+                               left_keys: list[np.ndarray], right_keys: list[np.ndarray], top_k: int,
+                               window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`top_k_cosine` among the sorted-neighbourhood pairs only (:mod:`core.blocking.sorted_neighbourhood`)."""
+    rows, cols = neighbourhood_pairs(left_keys, right_keys, window)
+    return top_k_per_row(rows, cols, pair_cosines(left_vectors, right_vectors, rows, cols), top_k)
+
+
+def key_codes(left_values: pd.Series, right_values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Shared integer codes for two columns of key values; -1 marks a missing value."""
+    codes, _ = pd.factorize(pd.concat([left_values, right_values], ignore_index=True), use_na_sentinel=True)
+    return codes[: len(left_values)], codes[len(left_values):]
+
+
+def block_names(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, top_k: int, *,
+                left_keys: np.ndarray | None = None, right_keys: np.ndarray | None = None,
+                n_threads: int = 2, rank: RankRows | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k name matches per left row, among right rows whose key does not conflict.
+
+    Left rows are grouped by key; a group with key ``v`` is compared with the right rows whose
+    key is ``v`` or missing, and left rows with a missing key with all right rows. Each left row
+    is thus ranked exactly once, against exactly the rows it may match. ``rank(left_rows,
+    right_rows)`` ranks one group (default: :func:`top_k_cosine` of those rows' vectors).
+    """
+    if rank is None:
+        def rank(left_rows, right_rows):
+            return top_k_cosine(left_vectors[left_rows], right_vectors[right_rows], top_k, n_threads=n_threads)
+    if left_keys is None or right_keys is None:
+        return rank(np.arange(left_vectors.shape[0]), np.arange(right_vectors.shape[0]))
+    right_missing = right_keys < 0
+    order = np.argsort(right_keys, kind="stable")
+    sorted_keys = right_keys[order]
+    parts = []
+    for key in np.unique(left_keys):
+        left_rows = np.flatnonzero(left_keys == key)
+        if key < 0:
+            right_rows = np.arange(right_vectors.shape[0])
+        else:
+            lo, hi = np.searchsorted(sorted_keys, [key, key + 1])
+            right_rows = np.sort(np.concatenate([order[lo:hi], np.flatnonzero(right_missing)]))
+        rows, cols, scores = rank(left_rows, right_rows)
+        parts.append((left_rows[rows], right_rows[cols], scores))
+    if not parts:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z.astype(np.float32)
+    return tuple(np.concatenate(a) for a in zip(*parts))  # type: ignore[return-value]
+
+
+def sorted_neighbourhood_ranker(left_names, right_names, left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix,
+                                config: BlockingConfig) -> RankRows:
+    """A ``rank`` for :func:`block_names` that ranks by sorted neighbourhood instead of the full product."""
+    left_keys, right_keys = sort_keys(list(left_names)), sort_keys(list(right_names))
+
+    def rank(left_rows: np.ndarray, right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return top_k_sorted_neighbourhood(left_vectors[left_rows], right_vectors[right_rows],
+                                          [k[left_rows] for k in left_keys], [k[right_rows] for k in right_keys],
+                                          config.top_k, config.window)
+    return rank
+
+
+# --------------------------------------------------------------------------- the pipeline -----
+def block(dataset: AlignmentDataset, config: BlockingConfig | None = None) -> tuple[CandidatePairs, BlockingReport]:
+    """Candidate pairs for every aligned type, with blocking quality measured on the known links.
+
+    Returns pairs sorted by type, left entity and decreasing name score.
+    """
+    config = config or BlockingConfig()
+    gold = dataset.gold_pairs()
+    attribute_columns = {c.name: (c.left, c.right) for c in dataset.schema.attributes}
+    parts, stats = [], []
+    for type_index, correspondence in enumerate(dataset.schema.types):
+        start = time.perf_counter()
+        left_entities, right_entities = dataset.entities_of_aligned_type(type_index)
+        left_vectors, right_vectors = fit_name_vectors(dataset.left.names[left_entities],
+                                                       dataset.right.names[right_entities], config)
+        key = config.key_for(correspondence.name)
+        left_keys = right_keys = None
+        if key is not None:
+            if key not in attribute_columns:
+                raise ValueError(f"blocking key {key!r} for type {correspondence.name!r} is not an aligned "
+                                 f"attribute; aligned attributes: {sorted(attribute_columns)}")
+            left_col, right_col = attribute_columns[key]
+            left_keys, right_keys = key_codes(dataset.left.attributes[left_col].iloc[left_entities],
+                                              dataset.right.attributes[right_col].iloc[right_entities])
+        neighbourhood = len(left_entities) * len(right_entities) > config.exact_pairs_limit
+        rank = sorted_neighbourhood_ranker(dataset.left.names[left_entities], dataset.right.names[right_entities],
+                                           left_vectors, right_vectors, config) if neighbourhood else None
+        rows, cols, scores = block_names(left_vectors, right_vectors, config.top_k, left_keys=left_keys,
+                                         right_keys=right_keys, n_threads=config.n_threads, rank=rank)
+        order = np.lexsort((-scores, rows))
+        pairs = CandidatePairs(left_entities[rows[order]], right_entities[cols[order]],
+                               np.full(len(rows), type_index, dtype=np.int32), scores[order])
+        parts.append(pairs)
+        type_gold = gold.of_type(type_index)
+        kept = pairs.contains(type_gold.left, type_gold.right, dataset.right.n_entities)
+        per_left = np.bincount(rows, minlength=len(left_entities))
+        stats.append(TypeBlockingStats(
+            type=correspondence.name, n_left=len(left_entities), n_right=len(right_entities),
+            n_candidates=len(pairs), candidates_per_left=float(per_left.mean()) if len(per_left) else 0.0,
+            max_candidates_per_left=int(per_left.max()) if len(per_left) else 0,
+            left_without_candidates=int((per_left == 0).sum()), n_gold=len(type_gold),
+            gold_kept=int(kept.sum()), seconds=time.perf_counter() - start, key=key,
+            sorted_neighbourhood=neighbourhood))
+    return CandidatePairs.concat(parts), BlockingReport(tuple(stats), config)

@@ -1,0 +1,305 @@
+"""Reading delimited text strictly, so every problem can be reported with its file and line.
+
+Files are decoded as UTF-8 up front (a bad byte is reported with its line number instead of
+turning into mojibake later), field counts are checked for every line with NumPy on the raw
+bytes, and only then is the text handed to pandas' C parser, which is fast but reports at most
+one bad line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.formats.errors import ProblemLog
+
+#: Lines longer than this are refused rather than parsed (a binary or corrupted file).
+MAX_LINE_BYTES = 1_000_000
+
+
+def read_text(path: Path, log: ProblemLog, *, max_line_bytes: int = MAX_LINE_BYTES) -> str | None:
+    """The file's text with every line ending (``\\r\\n``, ``\\r``, ``\\n``) made ``\\n``, or None
+    after logging why it cannot be read.
+
+    Checks run on the raw bytes, cheapest first, before any decoding or copying: NUL bytes (a
+    binary or UTF-16 file), lines over ``max_line_bytes`` (a corrupted file: a 50 MB line would
+    otherwise be decoded, split and echoed back in messages, costing many times its size in
+    memory), then UTF-8. A lone ``\\r`` ends a line, as in old Mac files, Python's universal
+    newlines, the csv module and most editors, so every loader numbers lines the same way.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        log.add(path, None, "file not found")
+        return None
+    except IsADirectoryError:
+        log.add(path, None, "is a directory, expected a file")
+        return None
+    except OSError as exc:
+        log.add(path, None, f"cannot read: {exc.strerror or exc}")
+        return None
+    start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    nul = raw.find(b"\x00", start)
+    if nul >= 0:
+        log.add(path, line_of_offset(raw, nul), "contains NUL bytes: this looks like a binary file (or UTF-16), "
+                                                "not UTF-8 text")
+        return None
+    overlong = _overlong_lines(raw, max_line_bytes)
+    if overlong:
+        for line, length in overlong[:20]:
+            log.add(path, line, f"line is {length:,} bytes long (limit {max_line_bytes:,}); "
+                                "the file looks corrupted or is not a text table")
+        if len(overlong) > 20:
+            log.add(path, None, f"{len(overlong) - 20} more lines are over {max_line_bytes:,} bytes long")
+        return None
+    try:
+        text = str(memoryview(raw)[start:], "utf-8")
+    except UnicodeDecodeError as exc:
+        offset = start + exc.start
+        log.add(path, line_of_offset(raw, offset), f"not valid UTF-8 (byte 0x{raw[offset]:02x} at offset {offset}); "
+                                                   "save the file as UTF-8")
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def line_of_offset(raw: bytes, offset: int) -> int:
+    """1-based line of byte ``offset`` in ``raw``, lines ending at ``\\n``, ``\\r\\n`` or a lone ``\\r``."""
+    return raw.count(b"\n", 0, offset) + raw.count(b"\r", 0, offset) - raw.count(b"\r\n", 0, offset) + 1
+
+
+def _overlong_lines(raw: bytes, limit: int) -> list[tuple[int, int]]:
+    """(1-based line, length in bytes) of every line of ``raw`` longer than ``limit``."""
+    if len(raw) <= limit:
+        return []
+    data = np.frombuffer(raw, dtype=np.uint8)
+    breaks = np.flatnonzero(data == 10)
+    returns = np.flatnonzero(data == 13)
+    if len(returns):  # a "\r" ends a line unless a "\n" follows it
+        follows = np.minimum(returns + 1, len(data) - 1)
+        lone = returns[(returns + 1 >= len(data)) | (data[follows] != 10)]
+        breaks = np.sort(np.concatenate([breaks, lone]))
+    lengths = np.diff(np.concatenate([[-1], breaks, [len(raw)]])) - 1
+    return [(int(i) + 1, int(lengths[i])) for i in np.flatnonzero(lengths > limit)]
+
+
+def check_field_counts(text: str, path: Path, expected: int, log: ProblemLog, *,
+                       delimiter: str = "\t", first_line: int = 1) -> np.ndarray:
+    """Log every line of ``text`` whose field count differs from ``expected``.
+
+    Returns a boolean mask over the lines of ``text``: True where the line is well formed.
+
+    Counting is vectorised over the encoded bytes, so it costs about as much as reading the file.
+    The final newline is optional; other empty lines are problems.
+    """
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    if len(data) == 0:
+        return np.ones(0, dtype=bool)
+    newlines = np.flatnonzero(data == 10)
+    n_lines = len(newlines) + (0 if data[-1] == 10 else 1)
+    starts = np.concatenate([[0], newlines + 1])[:n_lines]
+    ends = np.concatenate([newlines, [len(data)]])[:n_lines]
+    delims = np.flatnonzero(data == ord(delimiter))
+    fields = np.bincount(np.searchsorted(newlines, delims), minlength=n_lines)[:n_lines] + 1
+    lengths = ends - starts
+    bad = (fields != expected) | (lengths > MAX_LINE_BYTES)
+    for i in np.flatnonzero(bad):
+        line = first_line + int(i)
+        if lengths[i] > MAX_LINE_BYTES:
+            log.add(path, line, f"line is {lengths[i]:,} bytes long (limit {MAX_LINE_BYTES:,})")
+        elif lengths[i] == 0:
+            log.add(path, line, "empty line")
+        else:
+            hint = ""
+            if delimiter == "\t" and fields[i] == 1 and expected > 1:
+                found = bytes(data[starts[i]:ends[i]])
+                hint = next((f" (is the file {name}-separated? tabs are expected)" for sep, name in
+                             ((b",", "comma"), (b";", "semicolon"), (b"|", "pipe"), (b" ", "space"))
+                             if found.count(sep) + 1 == expected), "")
+            log.add(path, line, (f"expected {expected} tab-separated fields, got {fields[i]}"
+                                 if delimiter == "\t" else f"expected {expected} fields, got {fields[i]}") + hint)
+    return ~bad
+
+
+def read_tsv(path: Path, log: ProblemLog, *, required: tuple[str, ...] = (),
+             header: bool = True, names: tuple[str, ...] | None = None) -> pd.DataFrame | None:
+    """A tab-separated file as a DataFrame of strings, or None after logging its problems.
+
+    With ``header=True`` the first line names the columns and ``required`` columns must be among
+    them. The result's index holds each row's line number in the file, so loaders can report
+    later, semantic problems by line. Malformed lines are logged and left out, so the rest of
+    the file is still checked and every problem is reported in one go.
+    """
+    text = read_text(path, log)
+    if text is None:
+        return None
+    if header:
+        head, _, body = text.partition("\n")
+        if len(head) > MAX_LINE_BYTES:
+            log.add(path, 1, f"header line is {len(head.encode('utf-8')):,} bytes long (limit {MAX_LINE_BYTES:,}); "
+                             "this is not a tab-separated file with a header")
+            return None
+        if not head.strip():
+            log.add(path, 1, "missing header line" + (f" (expected: {chr(9).join(required)})" if required else ""))
+            return None
+        columns = head.split("\t")
+        missing = [c for c in required if c not in columns]
+        if missing:
+            log.add(path, 1, f"header lacks column(s) {missing}; found {columns}")
+            return None
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        if dupes:
+            log.add(path, 1, f"header repeats column(s) {dupes}")
+            return None
+        first_line = 2
+    else:
+        columns, body, first_line = list(names or ()), text, 1
+    good = check_field_counts(body, path, len(columns), log, first_line=first_line)
+    line_numbers = np.arange(first_line, first_line + len(good))
+    if not good.all():
+        body = "\n".join(np.asarray(body.split("\n")[:len(good)], dtype=object)[good])
+        line_numbers = line_numbers[good]
+    if not len(line_numbers):
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    # lineterminator="\n": read_text made every line ending "\n"; say so, so the C parser's rows
+    # are exactly the lines counted above whatever it would make of other characters.
+    frame = pd.read_csv(io.StringIO(body), sep="\t", header=None, names=columns, dtype=str,
+                        keep_default_na=False, quoting=csv.QUOTE_NONE, engine="c",
+                        skip_blank_lines=False, lineterminator="\n")
+    frame = frame.astype(object)
+    frame.index = pd.Index(line_numbers, name="line")
+    return frame
+
+
+def parse_int_ids(values: pd.Series, path: Path, column: str, log: ProblemLog) -> np.ndarray:
+    """int64 ids, -1 (logged by line, from ``values.index``) where a value is not a non-negative integer."""
+    text = values.to_numpy(dtype=object)
+    ok = pd.Series(text, dtype=object).str.fullmatch(r"[0-9]{1,18}").to_numpy(dtype=bool)
+    for row in np.flatnonzero(~ok):
+        log.add(path, int(values.index[row]), f"{column} {text[row]!r} is not an integer id")
+    out = np.full(len(text), -1, dtype=np.int64)
+    if ok.any():
+        out[ok] = pd.to_numeric(pd.Series(text[ok], dtype=object)).to_numpy(dtype=np.int64)
+    return out
+
+
+def parse_json(text: str, path: Path, log: ProblemLog):
+    """The parsed JSON document, or None after logging why it is not one (with its line).
+
+    Nesting deeper than Python's recursion limit (``[[[[...``) is reported, not raised: the
+    standard parser gives up with a RecursionError, which is not a data error of any kind.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        log.add(path, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        log.add(path, None, "invalid JSON: nested too deeply to be a mualign file")
+    return None
+
+
+def parse_csv(text: str, path: Path, log: ProblemLog) -> tuple[list[str], pd.DataFrame] | None:
+    """(header, rows) of comma-separated ``text``; rows as strings, indexed by their first line number.
+
+    Malformed records (wrong field count, bad quoting, empty lines, a field over the csv module's
+    size limit) are logged and left out, so the rest of the file is still checked. A quoted value
+    may span lines; its record is reported at the line it starts on.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    previous_end = 0
+    while True:
+        start = previous_end + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            spans = f"; the record runs to line {reader.line_num}" if reader.line_num > start else ""
+            log.add(path, start, f"cannot parse CSV: {exc} (a field holding commas or quotes must be "
+                                 f"double-quoted, with inner quotes doubled{spans})")
+            previous_end = reader.line_num
+            continue
+        previous_end = reader.line_num
+        if header is None:
+            if not record or not any(c.strip() for c in record):
+                log.add(path, start, "missing header line")
+                return None
+            header = record
+            dupes = sorted({c for c in header if header.count(c) > 1})
+            if dupes:
+                log.add(path, start, f"header repeats column(s) {dupes}")
+                return None
+            continue
+        if not record:
+            log.add(path, start, "empty line")
+        elif len(record) != len(header):
+            hint = ""
+            if len(record) < len(header) and any(d in ",".join(record) for d in ("\t", ";", "|")):
+                hint = " (is the file comma-separated?)"
+            elif len(record) > len(header):
+                hint = " (a field holding commas must be double-quoted)"
+            log.add(path, start, f"expected {len(header)} comma-separated fields as in the header, "
+                                 f"got {len(record)}{hint}")
+        else:
+            rows.append(record)
+            lines.append(start)
+    if header is None:
+        log.add(path, None, "file is empty (expected a header line)")
+        return None
+    frame = pd.DataFrame(np.array(rows, dtype=object).reshape(len(rows), len(header)), columns=header,
+                         index=pd.Index(lines, name="line"), dtype=object)
+    return header, frame
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and a rename.
+
+    A crash at any moment leaves either the old file or the complete new one under ``path``,
+    never a prefix of it; at worst a ``.<name>.tmp-<pid>-<random>`` file of the dead process
+    remains (:func:`core.project.model_versions.remove_stale_temp_files` clears those in ``models/``). The
+    temporary name is unique per call, so two threads of one process (two analysts in one
+    Streamlit server) never write into the same temporary file. The directory is synced after
+    the rename so the new name itself survives a power cut.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
+    tmp = Path(tmp_name)
+    try:
+        with open(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; a no-op where a directory cannot be opened or synced."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

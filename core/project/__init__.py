@@ -1,0 +1,1 @@
+"""A project directory's lifecycle: load, block, score, evaluate, model versions and checkpoints, score tables, retraining. The one owner of these steps: the CLI and the app both call it. May import every other core package."""

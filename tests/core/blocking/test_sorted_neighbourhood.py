@@ -1,0 +1,92 @@
+"""Sorted-neighbourhood blocking: the n log n path for types too large for the exact product."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from core.blocking.name_blocking import (BlockingConfig, block, fit_name_vectors, pair_cosines, top_k_cosine, top_k_per_row,
+                           top_k_sorted_neighbourhood)
+from core.blocking.sorted_neighbourhood import normalise, sort_keys, window_pairs
+
+
+def test_normalise_strips_accents_case_and_punctuation():
+    assert normalise("Amélie Poulain-Dupont, Jr.") == ["amelie", "poulain", "dupont", "jr"]
+    assert normalise("") == []
+
+
+def test_sort_keys_are_plain_sorted_words_and_reversed():
+    plain, words, reversed_ = sort_keys(["Raj Kapoor Aditya"])
+    assert (plain[0], words[0], reversed_[0]) == ("raj kapoor aditya", "aditya kapoor raj", "aytida roopak jar")
+
+
+def test_window_pairs_take_the_neighbours_in_sort_order():
+    right = np.array(["b", "d", "f", "h", "j"])[[3, 0, 4, 1, 2]]  # unsorted on purpose
+    rows, cols = window_pairs(np.array(["e", "a"]), right, window=1)
+    got = {(r, right[c]) for r, c in zip(rows.tolist(), cols.tolist())}
+    assert got == {(0, "d"), (0, "f"), (1, "b")}  # "a" sorts first: it has no left neighbour
+    assert window_pairs(np.array([], dtype=str), right, 3)[0].size == 0
+    assert window_pairs(np.array(["a"]), np.array([], dtype=str), 3)[0].size == 0
+
+
+def test_pair_cosines_equal_the_dense_product():
+    lv, rv = fit_name_vectors(["Aditya Raj", "Keanu Reeves", "Zed"], ["Aditya Raj Kapoor", "Keanu Reves"],
+                              BlockingConfig())
+    rows, cols = np.array([0, 1, 2, 0]), np.array([0, 1, 0, 1])
+    dense = (lv @ rv.T).toarray()
+    np.testing.assert_allclose(pair_cosines(lv, rv, rows, cols, chunk=3), dense[rows, cols], rtol=1e-5)
+
+
+def test_top_k_per_row_keeps_the_best_positive_scores():
+    rows, cols, scores = top_k_per_row(np.array([1, 0, 0, 0, 1]), np.array([5, 1, 2, 3, 6]),
+                                       np.array([0.0, 0.2, 0.9, 0.5, 0.3], dtype=np.float32), 2)
+    assert list(zip(rows.tolist(), cols.tolist())) == [(0, 2), (0, 3), (1, 6)]  # the zero score is dropped
+
+
+def test_a_changed_first_letter_is_found_through_the_reversed_key():
+    rng = np.random.default_rng(0)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    filler = ["".join(rng.choice(letters, 7)) + " " + "".join(rng.choice(letters, 6)) for _ in range(300)]
+    left, right = ["Aditya Raj Kapoor"], filler + ["Xditya Raj Kapoor"]
+    lv, rv = fit_name_vectors(left, right, BlockingConfig())
+    keys_left, keys_right = sort_keys(left), sort_keys(right)
+    rows, cols, scores = top_k_sorted_neighbourhood(lv, rv, keys_left, keys_right, top_k=3, window=2)
+    assert cols[0] == len(filler) and scores[0] > 0.5
+    # with the plain key alone the typo sorts the match far away, out of the window
+    _, cols_plain, _ = top_k_sorted_neighbourhood(lv, rv, keys_left[:1], keys_right[:1], top_k=3, window=2)
+    assert len(filler) not in cols_plain.tolist()
+
+
+def test_block_switches_to_sorted_neighbourhood_above_the_limit_and_keeps_the_true_matches(music):
+    pair, _ = music
+    exact, exact_report = block(pair.dataset, BlockingConfig(top_k=10))
+    approx, approx_report = block(pair.dataset, BlockingConfig(top_k=10, exact_pairs_limit=0, window=10))
+    assert not any(s.sorted_neighbourhood for s in exact_report.per_type)
+    assert all(s.sorted_neighbourhood for s in approx_report.per_type)
+    assert approx_report.pair_completeness >= exact_report.pair_completeness - 0.03
+    assert approx_report.pair_completeness > 0.9
+    assert (np.bincount(approx.left) <= 10).all()
+    # the scores are exact cosines: a pair both paths keep has the same score
+    n_right = pair.dataset.right.n_entities
+    exact_scores = dict(zip((exact.left.astype(np.int64) * n_right + exact.right).tolist(), exact.name_score.tolist()))
+    shared = [(k, s) for k, s in zip((approx.left.astype(np.int64) * n_right + approx.right).tolist(),
+                                      approx.name_score.tolist()) if k in exact_scores]
+    assert len(shared) > 0.5 * len(approx)
+    assert all(s == pytest.approx(exact_scores[k], abs=1e-5) for k, s in shared)
+
+
+def test_a_type_only_one_side_has_gets_no_candidates():
+    # TfidfVectorizer refuses to transform an empty list; blocking must not
+    lv, rv = fit_name_vectors(["a name", "another"], [], BlockingConfig())
+    assert lv.shape[0] == 2 and rv.shape[0] == 0
+    assert top_k_cosine(lv, rv, 5)[0].size == 0
+    keys = sort_keys([])
+    assert top_k_sorted_neighbourhood(lv, rv, sort_keys(["a name", "another"]), keys, 5, 2)[0].size == 0
+
+
+def test_window_is_validated():
+    with pytest.raises(ValueError, match="window"):
+        BlockingConfig(window=0)
+    assert replace(BlockingConfig(), window=3).window == 3

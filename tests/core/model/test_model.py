@@ -1,0 +1,168 @@
+"""The CG-MuAlign layers against the paper's equations, computed by hand with loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.sampling.blocks import PaddedBlock, pair_batch, prepare_graph
+from core.data.dataset import AlignmentDataset
+from core.features.entity_features import NameHashing, encode_entities, fit_feature_spec
+from core.data.kg import KnowledgeGraph
+from core.data.links import Links
+from core.model.cg_mualign import CGMuAlign, CollectiveAggLayer, ModelConfig
+from core.data.schema import Correspondence, SchemaMapping
+from core.features.vocabulary import build_vocabulary
+
+
+def _block(neighbours, relations, cap):
+    n = len(neighbours)
+    nb = torch.zeros(n, cap, dtype=torch.long)
+    rel = torch.zeros(n, cap, dtype=torch.long)
+    mask = torch.zeros(n, cap, dtype=torch.bool)
+    for i, (ns, rs) in enumerate(zip(neighbours, relations)):
+        nb[i, :len(ns)] = torch.tensor(ns, dtype=torch.long)
+        rel[i, :len(rs)] = torch.tensor(rs, dtype=torch.long)
+        mask[i, :len(ns)] = True
+    return PaddedBlock(nb, rel, mask, n, 0)
+
+
+def reference_top_layer(layer, h_l, nb_l, rel_l, i, h_r, nb_r, rel_r, j):
+    """Eqs. 4-9 for the pair (i, j), one neighbour at a time."""
+    W, W_self, a = layer.neighbour.weight, layer.own.weight[0], layer.attention_vectors
+    z_l = [h_l[p] @ W[r] for p, r in zip(nb_l, rel_l)]
+    z_r = [h_r[q] @ W[r] for q, r in zip(nb_r, rel_r)]
+
+    def side(own, z_mine, rels, z_other):
+        s = torch.stack([sum(torch.exp(-torch.linalg.vector_norm(zp - zq)) for zq in z_other) for zp in z_mine])
+        alpha = s / s.sum()
+        e = torch.stack([F.leaky_relu(a[r] @ torch.cat([own, zp]), 0.2) for zp, r in zip(z_mine, rels)])
+        beta = torch.exp(e) / torch.exp(e).sum()
+        w = alpha * beta / (alpha * beta).sum()
+        z = sum(wp * zp for wp, zp in zip(w, z_mine))
+        return F.relu(torch.cat([own, z])), alpha, beta, w
+
+    own_l, own_r = h_l[i] @ W_self, h_r[j] @ W_self
+    return side(own_l, z_l, rel_l, z_r), side(own_r, z_r, rel_r, z_l)
+
+
+def test_top_layer_matches_the_equations_on_a_six_node_pair():
+    torch.manual_seed(0)
+    layer = CollectiveAggLayer(4, 6, 2, 1, cross_attention=True, self_attention=True, leaky_slope=0.2)
+    # left: pair node 0 with neighbours 1, 2 (relation 0) and 3 (relation 1); right: node 0 with 1, 2
+    h_l, h_r = torch.randn(4, 4), torch.randn(3, 4)
+    top_l = _block([[1, 2, 3]], [[0, 0, 1]], cap=4)
+    top_r = _block([[1, 2]], [[0, 1]], cap=4)
+    rows = torch.tensor([0])
+    types = torch.tensor([0])
+    (hl, att_l), (hr, att_r) = layer(h_l, top_l, rows, types, h_r, top_r, rows, types)
+    (ref_hl, alpha_l, beta_l, w_l), (ref_hr, alpha_r, beta_r, w_r) = reference_top_layer(
+        layer, h_l, [1, 2, 3], [0, 0, 1], 0, h_r, [1, 2], [0, 1], 0)
+    torch.testing.assert_close(hl[0], ref_hl, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(hr[0], ref_hr, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(att_l.alpha[0, :3], alpha_l, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(att_l.beta[0, :3], beta_l, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(att_l.weight[0, :3], w_l, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(att_r.weight[0, :2], w_r, atol=1e-5, rtol=1e-5)
+    for att, n in ((att_l, 3), (att_r, 2)):
+        for name in ("alpha", "beta", "weight"):
+            values = getattr(att, name)[0]
+            assert values[:n].sum().item() == pytest.approx(1.0, abs=1e-6)
+            assert (values[n:] == 0).all()  # padding carries no weight
+
+
+def _tiny_pair(left_names, right_names, left_edges, right_edges) -> AlignmentDataset:
+    """Two graphs of films (type 0) and people (type 1); edges are (film, person) with relation 'acted'."""
+    def kg(names, edges, prefix):
+        n = len(names)
+        types = np.array([0 if name.startswith("film") else 1 for name in names], dtype=np.int32)
+        heads = np.array([h for h, _ in edges], dtype=np.int64)
+        tails = np.array([t for _, t in edges], dtype=np.int64)
+        return KnowledgeGraph(np.array([f"{prefix}{i}" for i in range(n)], dtype=object), types, ("film", "person"),
+                              np.array(names, dtype=object), pd.DataFrame(index=range(n)), heads,
+                              np.zeros(len(edges), dtype=np.int32), tails, ("acted",))
+    schema = SchemaMapping((Correspondence("film", "film", "film"), Correspondence("person", "person", "person")),
+                           (Correspondence("acted", "acted", "acted"),))
+    return AlignmentDataset(kg(left_names, left_edges, "L"), kg(right_names, right_edges, "R"), schema, Links.empty())
+
+
+def _prepare(d: AlignmentDataset, config: ModelConfig):
+    spec = fit_feature_spec(d, NameHashing(n_buckets=2**12))
+    vocabulary = build_vocabulary(d)
+    left = prepare_graph(d.left, encode_entities(d.left, spec, "left"), vocabulary, "left")
+    right = prepare_graph(d.right, encode_entities(d.right, spec, "right"), vocabulary, "right")
+    model = CGMuAlign(config, n_buckets=2**12, dense_dim=spec.dense_width, n_types=vocabulary.n_types,
+                      n_relations=vocabulary.n_relations)
+    return left, right, model
+
+
+def test_a_shared_neighbour_gets_more_cross_attention_than_an_unshared_one():
+    # person 0 acted in "film Matrix" (both sides know it) and in a film only the left knows
+    d = _tiny_pair(["person Keanu", "film Matrix", "film Qxzv Wyrd Jjok"],
+                   ["person Keanu", "film Matrix"], [(1, 0), (2, 0)], [(1, 0)])
+    torch.manual_seed(0)
+    left, right, model = _prepare(d, ModelConfig(n_layers=1))
+    batch = pair_batch(left, right, np.array([0]), np.array([0]), cap=10, n_layers=1, rng=np.random.default_rng(0))
+    out = model(left.features, batch.left, batch.left_rows, right.features, batch.right, batch.right_rows,
+                return_attention=True)
+    att = out.left_attention
+    neighbours = batch.left.input_nodes[att.neighbours[0][att.mask[0]].numpy()]
+    alpha = dict(zip(neighbours.tolist(), att.alpha[0][att.mask[0]].tolist()))
+    assert alpha[1] > alpha[2]  # the shared film outweighs the one-sided one
+
+
+def test_isolated_entities_and_empty_neighbourhoods_stay_finite():
+    d = _tiny_pair(["person A", "film B"], ["person A", "film B", "person C"], [(1, 0)], [(1, 0)])
+    for n_layers in (1, 2, 3):
+        torch.manual_seed(0)
+        left, right, model = _prepare(d, ModelConfig(n_layers=n_layers, hidden=8))
+        # left person 0 has a neighbour, right person 2 has none; and the reverse roles
+        batch = pair_batch(left, right, np.array([0, 0, 1]), np.array([2, 0, 2]), cap=4, n_layers=n_layers,
+                           rng=np.random.default_rng(0))
+        out = model(left.features, batch.left, batch.left_rows, right.features, batch.right, batch.right_rows,
+                    return_attention=True)
+        out.distance.sum().backward()
+        assert torch.isfinite(out.distance).all() and torch.isfinite(out.left).all()
+        grads = [p.grad.coalesce().values() if p.grad.is_sparse else p.grad
+                 for p in model.parameters() if p.grad is not None]
+        assert grads and all(torch.isfinite(g).all() for g in grads)
+        # the isolated right person: no weight anywhere, and its own features still reach it
+        isolated = out.right_attention
+        assert isolated.weight[0].sum() == 0 and out.right[0].abs().sum() > 0
+
+
+@pytest.mark.parametrize("variant", ["no-cross-attention", "no-self-attention", "graphsage", "r-graphsage"])
+def test_ablations_switch_off_what_they_name(variant):
+    d = _tiny_pair(["person K", "film M", "film X", "film Y"], ["person K", "film M", "film Z"],
+                   [(1, 0), (2, 0), (3, 0)], [(1, 0), (2, 0)])
+    torch.manual_seed(0)
+    config = ModelConfig.variant(variant, n_layers=1)
+    left, right, model = _prepare(d, config)
+    batch = pair_batch(left, right, np.array([0]), np.array([0]), cap=10, n_layers=1, rng=np.random.default_rng(0))
+    att = model(left.features, batch.left, batch.left_rows, right.features, batch.right, batch.right_rows,
+                return_attention=True).left_attention
+    real = att.mask[0]
+    uniform = torch.full((int(real.sum()),), 1 / int(real.sum()))
+    if not config.cross_attention:
+        torch.testing.assert_close(att.alpha[0][real], uniform)
+    if not config.self_attention:
+        torch.testing.assert_close(att.beta[0][real], uniform)
+    if variant in ("graphsage", "r-graphsage"):
+        torch.testing.assert_close(att.weight[0][real], uniform)  # plain mean aggregation
+    if variant == "graphsage":
+        assert model.top.neighbour.weight.shape[0] == 1  # one matrix for every relation
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="hidden must be an even number"):
+        ModelConfig(hidden=7)
+    with pytest.raises(ValueError, match="unknown model variant"):
+        ModelConfig.variant("gat")
+
+
+@pytest.mark.parametrize("name", ["cg-mualign", "no-cross-attention", "no-self-attention", "graphsage", "r-graphsage"])
+def test_a_variant_config_knows_its_name(name):
+    assert ModelConfig.variant(name).variant_name == name

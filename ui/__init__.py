@@ -1,0 +1,1 @@
+"""What the pages share: session state for labels and the analyst, the project loaded once per server, plain-text rendering, the review widgets. Page scripts in pages/ import from here; core/ and db/ never do."""

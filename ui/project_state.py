@@ -1,0 +1,147 @@
+"""Which project the app shows, and its data loaded once per server (``st.cache_resource``).
+
+Everything cached here is read-only and shared by every analyst's session: the graphs, the
+candidate pairs, each model version and its score table. Keys are strings (directory, version),
+so a retrain, which adds a version, simply makes new cache entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+DEFAULT_PROJECT = Path("mualign-demo") / "movies"
+
+
+def _cli_options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--project", type=Path)
+    parser.add_argument("--db")
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return known
+
+
+def project_dir() -> Path:
+    """``--project`` after ``--`` on the streamlit command line, else ``MUALIGN_PROJECT``, else the demo."""
+    return _cli_options().project or Path(os.environ.get("MUALIGN_PROJECT", DEFAULT_PROJECT))
+
+
+def database_url() -> str:
+    """``--db URL`` after ``--``, else ``MUALIGN_DB``, else ``labels.sqlite`` in the project directory."""
+    from db.session import default_url
+
+    return _cli_options().db or os.environ.get("MUALIGN_DB") or default_url(project_dir())
+
+
+def project_key() -> str:
+    """The project's name in the label store (one server database can hold several projects)."""
+    return project_dir().resolve().name
+
+
+@st.cache_resource(show_spinner="Loading the project…")
+def load_dataset(directory: str):
+    from core.formats.native import load_project
+
+    return load_project(directory)
+
+
+@st.cache_resource(show_spinner="Blocking…")
+def load_blocking(directory: str):
+    from core.blocking.name_blocking import block
+
+    return block(load_dataset(directory))
+
+
+@st.cache_resource(show_spinner="Reading the candidate pairs…")
+def load_candidates(directory: str):
+    """The project's ``candidates.tsv``; blocked (and saved) first when the project has none."""
+    from core.formats.native import CANDIDATES_FILE, load_candidates as read, save_candidates
+
+    dataset = load_dataset(directory)
+    if (Path(directory) / CANDIDATES_FILE).exists():
+        return read(dataset, directory)
+    candidates, _ = load_blocking(directory)
+    save_candidates(dataset, candidates, directory)
+    return candidates
+
+
+@st.cache_resource(show_spinner=False)
+def load_seed_keys(directory: str) -> frozenset[str]:
+    """Pair keys of the seed TRAIN links, which the review queue never shows (their answer is known)."""
+    from core.review.queue import seed_link_keys
+
+    return frozenset(seed_link_keys(load_dataset(directory)))
+
+
+def active_version(directory: str) -> str | None:
+    """Read on every run (a cheap file read), so a switch made by another analyst shows at once.
+
+    A damaged ``models/ACTIVE`` is shown as an error and the project is treated as having no
+    active model (name scores), rather than failing every page; labels are not touched.
+    """
+    from core.formats.errors import DataError
+    from core.project.model_versions import active_version as read
+
+    try:
+        return read(directory)
+    except DataError as exc:
+        st.error(f"The active model pointer is unreadable, so no model is used: {exc}. "
+                 "Pick a version on the Retrain page or run `mualign train` to write it anew.")
+        return None
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_model(directory: str, version: str):
+    """(scorer, checkpoint info) of one stored model version."""
+    from core.project.checkpoint import load_scorer
+    from core.project.model_versions import model_path
+
+    return load_scorer(model_path(directory, version), load_dataset(directory))
+
+
+@st.cache_resource(show_spinner="Scoring the candidate pairs…", max_entries=4)
+def load_scores(directory: str, version: str | None):
+    """The score table of ``version`` (name similarity when there is no model yet)."""
+    from core.project.score_table import name_only_scores, stored_or_scored
+
+    dataset, candidates = load_dataset(directory), load_candidates(directory)
+    if version is None:
+        return name_only_scores(dataset, candidates)
+    scorer, _ = load_model(directory, version)
+    return stored_or_scored(directory, dataset, candidates, scorer, version)
+
+
+@st.cache_resource(show_spinner="Ordering the review queue…", max_entries=8)
+def load_queue(directory: str, version: str | None, strategy: str, entity_type: str | None, seed: int):
+    """The review queue's order (seed links left out); decisions are skipped when it is read."""
+    from core.review.queue import OrderedQueue
+
+    return OrderedQueue.build(load_scores(directory, version), strategy=strategy,
+                              exclude=load_seed_keys(directory), entity_type=entity_type, seed=seed)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def score_types(directory: str, version: str | None) -> list[str]:
+    """The aligned types present in the score table, sorted."""
+    return sorted(load_scores(directory, version)["type"].unique())
+
+
+def open_project():
+    """(directory, dataset) of the app's project, or stop the page with a clear message."""
+    from core.formats.errors import DataError
+
+    directory = project_dir()
+    if not directory.is_dir():
+        st.info(f"No project at `{directory}` yet. Run `mualign demo` to make the demo projects, or "
+                "`mualign import ... --project DIR` and then `mualign review --project DIR`.")
+        st.stop()
+    try:
+        return directory, load_dataset(str(directory))
+    except DataError as exc:
+        st.error("The project's files have problems; nothing was loaded.")
+        st.code("\n".join(str(p) for p in exc.problems[:200]), language=None)
+        st.stop()
