@@ -333,10 +333,14 @@ def test_threads_opening_a_fresh_store_at_once_all_work(store):
 
 
 def test_every_db_package_ships():
-    """A wheel holds only the packages pyproject lists: the revisions must be among them."""
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
-    on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "db").rglob("__init__.py")}
-    assert {"db.migrations", "db.migrations.versions"} <= on_disk
+    """A wheel holds only the packages pyproject's find rule includes: the revisions must be among them."""
+    from setuptools import find_packages
+
+    include = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]["find"]["include"]
+    listed = set(find_packages(where=str(REPO), include=include))
+    on_disk = {".".join(p.parent.relative_to(REPO).parts) for top in ("db", "core", "cli", "ui")
+               for p in (REPO / top).rglob("__init__.py")}
+    assert {"db.migrations", "db.migrations.versions", "core.project", "ui"} <= on_disk
     assert on_disk <= listed
 
 
