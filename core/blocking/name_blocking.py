@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -220,7 +220,13 @@ def block_names(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, top_k
 def sorted_neighbourhood_ranker(left_names, right_names, left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix,
                                 config: BlockingConfig) -> RankRows:
     """A ``rank`` for :func:`block_names` that ranks by sorted neighbourhood instead of the full product."""
-    left_keys, right_keys = sort_keys(list(left_names)), sort_keys(list(right_names))
+    return keyed_neighbourhood_ranker(sort_keys(list(left_names)), sort_keys(list(right_names)), left_vectors,
+                                      right_vectors, config)
+
+
+def keyed_neighbourhood_ranker(left_keys: list[np.ndarray], right_keys: list[np.ndarray], left_vectors: sp.csr_matrix,
+                               right_vectors: sp.csr_matrix, config: BlockingConfig) -> RankRows:
+    """:func:`sorted_neighbourhood_ranker` from sort keys already computed (a shard reuses the type's)."""
 
     def rank(left_rows: np.ndarray, right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return top_k_sorted_neighbourhood(left_vectors[left_rows], right_vectors[right_rows],
@@ -230,6 +236,95 @@ def sorted_neighbourhood_ranker(left_names, right_names, left_vectors: sp.csr_ma
 
 
 # --------------------------------------------------------------------------- the pipeline -----
+@dataclass(frozen=True, eq=False)
+class TypeBlockingInputs:
+    """One aligned type, ready to rank: both sides' TF-IDF rows, exact keys and sort keys.
+
+    Built once per type (the vocabulary and IDF need every name of both sides). Each left row is
+    then ranked on its own against the whole right side, so any split of the left rows into shards
+    (:meth:`left_shard`, :func:`rank_left_rows`) gives, concatenated, exactly the rows, columns and
+    scores of ranking them all at once: the distributed engine relies on it.
+    """
+
+    type_index: int
+    left_entities: np.ndarray
+    right_entities: np.ndarray
+    left_vectors: sp.csr_matrix
+    right_vectors: sp.csr_matrix
+    left_keys: np.ndarray | None = None  # exact-key codes (-1 missing); None when the type has no key
+    right_keys: np.ndarray | None = None
+    left_sort_keys: list[np.ndarray] | None = None  # sorted-neighbourhood keys; None on the exact path
+    right_sort_keys: list[np.ndarray] | None = None
+    key: str | None = None
+
+    @property
+    def n_left(self) -> int:
+        return len(self.left_entities)
+
+    @property
+    def sorted_neighbourhood(self) -> bool:
+        return self.left_sort_keys is not None
+
+    def left_shard(self, start: int, stop: int) -> "TypeBlockingInputs":
+        """The same type with only left rows ``start:stop`` (the right side whole)."""
+        return replace(self, left_entities=self.left_entities[start:stop], left_vectors=self.left_vectors[start:stop],
+                       left_keys=None if self.left_keys is None else self.left_keys[start:stop],
+                       left_sort_keys=None if self.left_sort_keys is None else [k[start:stop] for k in self.left_sort_keys])
+
+
+def type_blocking_inputs(dataset: AlignmentDataset, type_index: int, config: BlockingConfig) -> TypeBlockingInputs:
+    """Vectors, exact keys and (above ``config.exact_pairs_limit``) sort keys of one aligned type."""
+    correspondence = dataset.schema.types[type_index]
+    attribute_columns = {c.name: (c.left, c.right) for c in dataset.schema.attributes}
+    left_entities, right_entities = dataset.entities_of_aligned_type(type_index)
+    left_names, right_names = dataset.left.names[left_entities], dataset.right.names[right_entities]
+    left_vectors, right_vectors = fit_name_vectors(left_names, right_names, config)
+    key = config.key_for(correspondence.name)
+    left_keys = right_keys = None
+    if key is not None:
+        if key not in attribute_columns:
+            raise ValueError(f"blocking key {key!r} for type {correspondence.name!r} is not an aligned "
+                             f"attribute; aligned attributes: {sorted(attribute_columns)}")
+        left_col, right_col = attribute_columns[key]
+        left_keys, right_keys = key_codes(dataset.left.attributes[left_col].iloc[left_entities],
+                                          dataset.right.attributes[right_col].iloc[right_entities])
+    left_sort = right_sort = None
+    if len(left_entities) * len(right_entities) > config.exact_pairs_limit:
+        left_sort, right_sort = sort_keys(list(left_names)), sort_keys(list(right_names))
+    return TypeBlockingInputs(type_index, left_entities, right_entities, left_vectors, right_vectors,
+                              left_keys, right_keys, left_sort, right_sort, key)
+
+
+def rank_left_rows(inputs: TypeBlockingInputs, config: BlockingConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(left row, right row, cosine) of the top-k of every left row of ``inputs`` (a type or a shard of it)."""
+    rank = (keyed_neighbourhood_ranker(inputs.left_sort_keys, inputs.right_sort_keys, inputs.left_vectors,
+                                       inputs.right_vectors, config) if inputs.sorted_neighbourhood else None)
+    return block_names(inputs.left_vectors, inputs.right_vectors, config.top_k, left_keys=inputs.left_keys,
+                       right_keys=inputs.right_keys, n_threads=config.n_threads, rank=rank)
+
+
+def type_candidates(dataset: AlignmentDataset, inputs: TypeBlockingInputs, rows: np.ndarray, cols: np.ndarray,
+                    scores: np.ndarray, seconds: float, gold=None) -> tuple[CandidatePairs, TypeBlockingStats]:
+    """The type's ranked rows as candidate pairs (by left entity, decreasing score) and their stats.
+
+    ``gold``: ``dataset.gold_pairs()``, when the caller has it already (it is the same for every type).
+    """
+    order = np.lexsort((-scores, rows))
+    pairs = CandidatePairs(inputs.left_entities[rows[order]], inputs.right_entities[cols[order]],
+                           np.full(len(rows), inputs.type_index, dtype=np.int32), scores[order])
+    type_gold = (dataset.gold_pairs() if gold is None else gold).of_type(inputs.type_index)
+    kept = pairs.contains(type_gold.left, type_gold.right, dataset.right.n_entities)
+    per_left = np.bincount(rows, minlength=inputs.n_left)
+    stats = TypeBlockingStats(
+        type=dataset.schema.types[inputs.type_index].name, n_left=inputs.n_left, n_right=len(inputs.right_entities),
+        n_candidates=len(pairs), candidates_per_left=float(per_left.mean()) if len(per_left) else 0.0,
+        max_candidates_per_left=int(per_left.max()) if len(per_left) else 0,
+        left_without_candidates=int((per_left == 0).sum()), n_gold=len(type_gold),
+        gold_kept=int(kept.sum()), seconds=seconds, key=inputs.key,
+        sorted_neighbourhood=inputs.sorted_neighbourhood)
+    return pairs, stats
+
+
 def block(dataset: AlignmentDataset, config: BlockingConfig | None = None) -> tuple[CandidatePairs, BlockingReport]:
     """Candidate pairs for every aligned type, with blocking quality measured on the known links.
 
@@ -237,39 +332,12 @@ def block(dataset: AlignmentDataset, config: BlockingConfig | None = None) -> tu
     """
     config = config or BlockingConfig()
     gold = dataset.gold_pairs()
-    attribute_columns = {c.name: (c.left, c.right) for c in dataset.schema.attributes}
     parts, stats = [], []
-    for type_index, correspondence in enumerate(dataset.schema.types):
+    for type_index in range(len(dataset.schema.types)):
         start = time.perf_counter()
-        left_entities, right_entities = dataset.entities_of_aligned_type(type_index)
-        left_vectors, right_vectors = fit_name_vectors(dataset.left.names[left_entities],
-                                                       dataset.right.names[right_entities], config)
-        key = config.key_for(correspondence.name)
-        left_keys = right_keys = None
-        if key is not None:
-            if key not in attribute_columns:
-                raise ValueError(f"blocking key {key!r} for type {correspondence.name!r} is not an aligned "
-                                 f"attribute; aligned attributes: {sorted(attribute_columns)}")
-            left_col, right_col = attribute_columns[key]
-            left_keys, right_keys = key_codes(dataset.left.attributes[left_col].iloc[left_entities],
-                                              dataset.right.attributes[right_col].iloc[right_entities])
-        neighbourhood = len(left_entities) * len(right_entities) > config.exact_pairs_limit
-        rank = sorted_neighbourhood_ranker(dataset.left.names[left_entities], dataset.right.names[right_entities],
-                                           left_vectors, right_vectors, config) if neighbourhood else None
-        rows, cols, scores = block_names(left_vectors, right_vectors, config.top_k, left_keys=left_keys,
-                                         right_keys=right_keys, n_threads=config.n_threads, rank=rank)
-        order = np.lexsort((-scores, rows))
-        pairs = CandidatePairs(left_entities[rows[order]], right_entities[cols[order]],
-                               np.full(len(rows), type_index, dtype=np.int32), scores[order])
+        inputs = type_blocking_inputs(dataset, type_index, config)
+        rows, cols, scores = rank_left_rows(inputs, config)
+        pairs, type_stats = type_candidates(dataset, inputs, rows, cols, scores, time.perf_counter() - start, gold)
         parts.append(pairs)
-        type_gold = gold.of_type(type_index)
-        kept = pairs.contains(type_gold.left, type_gold.right, dataset.right.n_entities)
-        per_left = np.bincount(rows, minlength=len(left_entities))
-        stats.append(TypeBlockingStats(
-            type=correspondence.name, n_left=len(left_entities), n_right=len(right_entities),
-            n_candidates=len(pairs), candidates_per_left=float(per_left.mean()) if len(per_left) else 0.0,
-            max_candidates_per_left=int(per_left.max()) if len(per_left) else 0,
-            left_without_candidates=int((per_left == 0).sum()), n_gold=len(type_gold),
-            gold_kept=int(kept.sum()), seconds=time.perf_counter() - start, key=key,
-            sorted_neighbourhood=neighbourhood))
+        stats.append(type_stats)
     return CandidatePairs.concat(parts), BlockingReport(tuple(stats), config)
