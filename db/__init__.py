@@ -22,40 +22,57 @@ streamlit), so labels load and are tested without the model; pages build DataFra
 from db.decisions import LABEL_DECISIONS, Decision
 from db.labels import (
     HISTORY_COLUMNS,
+    BatchDecision,
     LabelEvent,
     PairLabel,
     ProgressRow,
     current_labels,
+    decisions_per_hour,
     derive_current,
     events,
     history_csv,
     label_of,
     progress,
+    record_batch,
     record_decision,
     undo_last,
+    undo_last_step,
 )
-from db.models import Base, LabelEventRow
+from db.leases import DEFAULT_LEASE, Lease, acquire_lease, active_leases, held_by_others, lease_of, release_leases
+from db.models import Base, LabelEventRow, PairLeaseRow
 from db.session import LABELS_FILENAME, default_url, make_engine, make_sessionmaker
 
 __all__ = [
+    "DEFAULT_LEASE",
     "HISTORY_COLUMNS",
     "LABELS_FILENAME",
     "LABEL_DECISIONS",
     "Base",
+    "BatchDecision",
     "Decision",
     "LabelEvent",
     "LabelEventRow",
+    "Lease",
     "PairLabel",
+    "PairLeaseRow",
     "ProgressRow",
+    "acquire_lease",
+    "active_leases",
     "current_labels",
+    "decisions_per_hour",
     "default_url",
     "derive_current",
     "events",
+    "held_by_others",
     "history_csv",
     "label_of",
+    "lease_of",
     "make_engine",
     "make_sessionmaker",
     "progress",
+    "record_batch",
     "record_decision",
+    "release_leases",
     "undo_last",
+    "undo_last_step",
 ]

@@ -14,21 +14,22 @@ from __future__ import annotations
 import csv
 import io
 import math
+import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from db.decisions import LABEL_DECISIONS, Decision
-from db.models import LabelEventRow
+from db.models import LabelEventRow, PairLeaseRow
 from db.session import lock_analyst
 
 HISTORY_COLUMNS = (
     "event_id", "created_at", "project", "left_id", "right_id", "type", "decision",
-    "analyst", "model_version", "score", "note", "undoes_id", "resolution",
+    "analyst", "model_version", "score", "note", "undoes_id", "resolution", "batch_id",
 )
 
 
@@ -39,7 +40,9 @@ class LabelEvent:
     ``resolution`` is True when the decision was recorded from the conflict queue to settle a
     disagreement between analysts, so agreement figures can tell a settled conflict from two
     analysts who agreed on their own. It defaults to False, the value every event recorded
-    before the field existed carries (migration 0002).
+    before the field existed carries (migration 0002). ``batch_id`` is shared by the events of
+    one analyst action that decided several pairs at once (``record_batch``), and ``None`` on a
+    single decision; undo takes a batch back whole.
     """
 
     id: int
@@ -55,6 +58,7 @@ class LabelEvent:
     note: str | None
     undoes_id: int | None
     resolution: bool = False
+    batch_id: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "decision", Decision.parse(self.decision))
@@ -98,6 +102,20 @@ class ProgressRow:
     count: int
 
 
+@dataclass(frozen=True)
+class BatchDecision:
+    """One pair's decision inside a batch (see ``record_batch``)."""
+
+    left_id: str
+    right_id: str
+    type: str
+    decision: Decision
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decision", Decision.parse(self.decision))
+
+
 def record_decision(
     session: Session,
     *,
@@ -127,62 +145,122 @@ def record_decision(
         if the project, an id, the type or the analyst is blank, if ``score`` is not a
         finite number, or if ``resolution`` is not a bool. Nothing is written in that case.
     """
-    parsed = Decision.parse(decision)
-    if not parsed.is_label:
-        raise ValueError(f"record_decision takes accept, reject or skip, got {parsed.value!r}; use undo_last to undo")
-    for name, value in (("project", project), ("left_id", left_id), ("right_id", right_id),
-                        ("type", type), ("analyst", analyst)):
-        _require_text(name, value)
-    if score is not None:
-        score = float(score)
-        if not math.isfinite(score):
-            raise ValueError(f"score must be a finite number or None, got {score!r}")
+    parsed, score = _checked_label(project=project, left_id=left_id, right_id=right_id, type=type,
+                                   decision=decision, analyst=analyst, score=score)
     if not isinstance(resolution, bool):
         raise ValueError(f"resolution must be True or False, got {resolution!r}")
     lock_analyst(session, project=project, analyst=analyst.strip())
     row = LabelEventRow(
         project=project, left_id=left_id, right_id=right_id, type=type, decision=parsed.value,
         analyst=analyst.strip(), created_at=_utcnow(), model_version=model_version, score=score,
-        note=note, undoes_id=None, resolution=resolution,
+        note=note, undoes_id=None, resolution=resolution, batch_id=None,
     )
     session.add(row)
     session.flush()  # assigns row.id
+    _release_decided(session, project, [(left_id, right_id)])
     return _to_event(row)
 
 
-def undo_last(session: Session, *, project: str, analyst: str) -> LabelEvent | None:
-    """Undo ``analyst``'s most recent label event in ``project`` that is not yet undone.
+def record_batch(
+    session: Session,
+    *,
+    project: str,
+    analyst: str,
+    decisions: Sequence[BatchDecision],
+    model_version: str | None = None,
+    note: str | None = None,
+) -> tuple[LabelEvent, ...]:
+    """Append the decisions of one analyst action as one batch, in the given order; return the events.
 
-    Appends an ``undo`` event (same pair and type, ``undoes_id`` = the undone event's id) and
-    returns the *undone* event, or ``None`` when the analyst has nothing left to undo. Calling
-    it again walks further back through the analyst's own events, across pairs; other
-    analysts' events are never touched. Nothing is deleted.
+    Every event gets the same new ``batch_id``, so ``undo_last`` takes the whole action back in one
+    step. Use it for "this candidate matches" (accept one pair, reject the entity's other
+    candidates) and for bulk accepts. Like ``record_decision`` it releases the leases of the
+    decided pairs. The caller's transaction makes the batch all or nothing.
+
+    Raises
+    ------
+    ValueError
+        If ``decisions`` is empty, names a pair twice, or holds anything ``record_decision`` would
+        refuse (an undo, a blank id, a score that is not finite). Nothing is written then.
+    """
+    _require_text("project", project)
+    _require_text("analyst", analyst)
+    decisions = list(decisions)
+    if not decisions:
+        raise ValueError("a batch needs at least one decision")
+    pairs = [(d.left_id, d.right_id) for d in decisions]
+    repeated = sorted({p for p in pairs if pairs.count(p) > 1}) if len(set(pairs)) < len(pairs) else []
+    if repeated:
+        raise ValueError(f"a batch decides each pair once; repeated: {repeated[:5]}")
+    checked = [_checked_label(project=project, left_id=d.left_id, right_id=d.right_id, type=d.type,
+                              decision=d.decision, analyst=analyst, score=d.score) for d in decisions]
+    lock_analyst(session, project=project, analyst=analyst.strip())
+    batch_id, now = uuid.uuid4().hex, _utcnow()
+    rows = [LabelEventRow(
+        project=project, left_id=d.left_id, right_id=d.right_id, type=d.type, decision=parsed.value,
+        analyst=analyst.strip(), created_at=now, model_version=model_version, score=score, note=note,
+        undoes_id=None, resolution=False, batch_id=batch_id,
+    ) for d, (parsed, score) in zip(decisions, checked)]
+    for row in rows:  # one by one: ids then follow the given order (add_all gives no such promise)
+        session.add(row)
+        session.flush()
+    _release_decided(session, project, pairs)
+    return tuple(_to_event(row) for row in rows)
+
+
+def undo_last(session: Session, *, project: str, analyst: str) -> LabelEvent | None:
+    """Undo ``analyst``'s most recent action in ``project`` that is not yet undone.
+
+    An action is one label event, or every event of a batch (``record_batch``). Appends an
+    ``undo`` event per undone event (same pair and type, ``undoes_id`` = the undone event's id;
+    the undos of a batch share a batch id of their own) and returns the *undone* event, for a
+    batch its first one (the pair the analyst chose), or ``None`` when the analyst has nothing
+    left to undo. ``undo_last_step`` returns every undone event. Calling it again walks further
+    back through the analyst's own actions, across pairs; other analysts' events are never
+    touched. Nothing is deleted.
+    """
+    undone = undo_last_step(session, project=project, analyst=analyst)
+    return undone[0] if undone else None
+
+
+def undo_last_step(session: Session, *, project: str, analyst: str) -> tuple[LabelEvent, ...]:
+    """Like ``undo_last``, but return every event the step undid, oldest first (empty: nothing to undo).
+
+    A batch comes back whole: its events that are not yet undone (normally all of them) each get
+    an undo event, in one transaction with the caller's.
     """
     _require_text("project", project)
     _require_text("analyst", analyst)
     lock_analyst(session, project=project, analyst=analyst.strip())  # racing undos take turns
     undo = aliased(LabelEventRow)
     already_undone = select(undo.id).where(undo.undoes_id == LabelEventRow.id).exists()
+    not_undone_labels = (
+        LabelEventRow.project == project,
+        LabelEventRow.analyst == analyst.strip(),
+        LabelEventRow.decision.in_([d.value for d in LABEL_DECISIONS]),
+        ~already_undone,
+    )
     target = session.scalars(
-        select(LabelEventRow)
-        .where(
-            LabelEventRow.project == project,
-            LabelEventRow.analyst == analyst.strip(),
-            LabelEventRow.decision.in_([d.value for d in LABEL_DECISIONS]),
-            ~already_undone,
-        )
-        .order_by(LabelEventRow.id.desc())
-        .limit(1)
+        select(LabelEventRow).where(*not_undone_labels).order_by(LabelEventRow.id.desc()).limit(1)
     ).first()
     if target is None:
-        return None
-    session.add(LabelEventRow(
-        project=target.project, left_id=target.left_id, right_id=target.right_id, type=target.type,
-        decision=Decision.UNDO.value, analyst=target.analyst, created_at=_utcnow(),
-        model_version=None, score=None, note=None, undoes_id=target.id, resolution=False,
-    ))
+        return ()
+    targets = [target]
+    undo_batch = None
+    if target.batch_id is not None:
+        targets = list(session.scalars(
+            select(LabelEventRow).where(*not_undone_labels, LabelEventRow.batch_id == target.batch_id)
+            .order_by(LabelEventRow.id)))
+        undo_batch = uuid.uuid4().hex
+    now = _utcnow()
+    for row in targets:
+        session.add(LabelEventRow(
+            project=row.project, left_id=row.left_id, right_id=row.right_id, type=row.type,
+            decision=Decision.UNDO.value, analyst=row.analyst, created_at=now, model_version=None,
+            score=None, note=None, undoes_id=row.id, resolution=False, batch_id=undo_batch,
+        ))
     session.flush()  # a second undo of the same event fails here (unique undoes_id)
-    return _to_event(target)
+    return tuple(_to_event(row) for row in targets)
 
 
 def derive_current(events: Iterable[LabelEvent]) -> list[PairLabel]:
@@ -252,6 +330,27 @@ def progress(session: Session, *, project: str) -> list[ProgressRow]:
     ]
 
 
+def decisions_per_hour(session: Session, *, project: str, analyst: str, now: datetime | None = None,
+                       window: timedelta = timedelta(hours=1)) -> float:
+    """The analyst's pace: label events (accept, reject, skip) in the last ``window``, per hour.
+
+    Measured from the first event inside the window (at least one minute), not over the whole
+    window, so an analyst who started ten minutes ago and made 20 decisions reads 120 per hour,
+    not 20. Undos are not counted; a decision that was later undone still took the analyst's time
+    and is.
+    """
+    now = now or _utcnow()
+    since = now - window
+    count, first = session.execute(select(func.count(LabelEventRow.id), func.min(LabelEventRow.created_at)).where(
+        LabelEventRow.project == project, LabelEventRow.analyst == analyst.strip(),
+        LabelEventRow.decision != Decision.UNDO.value, LabelEventRow.created_at > since)).one()
+    if not count:
+        return 0.0
+    first = first if isinstance(first, datetime) else since
+    elapsed = max((now - first).total_seconds(), 60.0)
+    return count * 3600.0 / elapsed
+
+
 def history_csv(session: Session, *, project: str) -> str:
     """Every event of ``project`` as CSV text, oldest first, for download and audit.
 
@@ -266,7 +365,7 @@ def history_csv(session: Session, *, project: str) -> str:
         writer.writerow([
             e.id, e.created_at.isoformat(), e.project, e.left_id, e.right_id, e.type, e.decision.value,
             e.analyst, _blank(e.model_version), _blank(None if e.score is None else repr(e.score)),
-            _blank(e.note), _blank(e.undoes_id), "true" if e.resolution else "false",
+            _blank(e.note), _blank(e.undoes_id), "true" if e.resolution else "false", _blank(e.batch_id),
         ])
     return buffer.getvalue()
 
@@ -281,8 +380,32 @@ def _to_event(row: LabelEventRow) -> LabelEvent:
         id=row.id, project=row.project, left_id=row.left_id, right_id=row.right_id, type=row.type,
         decision=Decision.parse(row.decision), analyst=row.analyst, created_at=row.created_at,
         model_version=row.model_version, score=row.score, note=row.note, undoes_id=row.undoes_id,
-        resolution=bool(row.resolution),
+        resolution=bool(row.resolution), batch_id=row.batch_id,
     )
+
+
+def _checked_label(*, project, left_id, right_id, type, decision, analyst, score) -> tuple[Decision, float | None]:
+    """The parsed decision and score of one label to record; ValueError if anything is unfit."""
+    parsed = Decision.parse(decision)
+    if not parsed.is_label:
+        raise ValueError(f"record_decision takes accept, reject or skip, got {parsed.value!r}; use undo_last to undo")
+    for name, value in (("project", project), ("left_id", left_id), ("right_id", right_id),
+                        ("type", type), ("analyst", analyst)):
+        _require_text(name, value)
+    if score is not None:
+        score = float(score)
+        if not math.isfinite(score):
+            raise ValueError(f"score must be a finite number or None, got {score!r}")
+    return parsed, score
+
+
+def _release_decided(session: Session, project: str, pairs: Sequence[tuple[str, str]]) -> None:
+    """A decided pair needs no reservation any more, whoever held it (``db.leases``)."""
+    for start in range(0, len(pairs), 500):  # bounded IN lists
+        chunk = pairs[start:start + 500]
+        session.execute(delete(PairLeaseRow).where(
+            PairLeaseRow.project == project,
+            tuple_(PairLeaseRow.left_id, PairLeaseRow.right_id).in_(chunk)))
 
 
 def _require_text(name: str, value: object) -> None:

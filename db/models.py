@@ -11,6 +11,11 @@ exactly the undo events carry ``undoes_id``, that id must exist (foreign key; SQ
 it because ``db.session.make_engine`` turns ``PRAGMA foreign_keys`` on), and an event is undone
 at most once (unique ``undoes_id``), which also stops two racing undos cancelling the same event.
 
+Events recorded together as one analyst action ("this candidate matches": accept it and reject
+the entity's other candidates; a bulk accept) share a ``batch_id``, so undo takes the whole action
+back in one step. A second table, ``pair_leases``, reserves the pair on an analyst's screen for a
+few minutes, so analysts who review one queue at once are shown different pairs.
+
 The schema changes only through the Alembic revisions in ``db/migrations/versions``; this module
 describes the head revision, and a test checks that the two agree.
 
@@ -103,6 +108,7 @@ class LabelEventRow(Base):
     __table_args__ = (
         Index("ix_label_events_project_pair", "project", "left_id", "right_id"),
         Index("ix_label_events_project_analyst", "project", "analyst"),
+        Index("ix_label_events_project_batch_id", "project", "batch_id"),
         CheckConstraint(f"decision IN ({_DECISION_WORDS})", name="decision_known"),
         CheckConstraint("length(trim(analyst)) > 0", name="analyst_not_blank"),
         CheckConstraint(
@@ -130,9 +136,39 @@ class LabelEventRow(Base):
     # between analysts. The server default (not only the Python one) is what gives rows written
     # before migration 0002, or by a hand-written INSERT, a definite False.
     resolution: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    # Shared by the events of one analyst action that decides several pairs at once (migration
+    # 0003); undo takes the whole batch back. NULL on single decisions and on every older event.
+    batch_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     def __repr__(self) -> str:
         return (
             f"LabelEventRow(id={self.id!r}, project={self.project!r}, pair=({self.left_id!r}, "
             f"{self.right_id!r}), decision={self.decision!r}, analyst={self.analyst!r})"
         )
+
+
+class PairLeaseRow(Base):
+    """A pair reserved for one analyst until ``expires_at`` (ORM row; see ``db.leases.Lease``).
+
+    At most one lease per pair (the primary key), so "is this pair free?" and "take it" are one
+    upsert: an analyst wins a pair when no lease exists, when the lease expired, or when it is
+    already theirs (``db.leases.acquire_lease``). The lease is a courtesy between analysts, not a
+    lock on the labels: a decision is recorded whoever holds the pair, and deletes its lease.
+    """
+
+    __tablename__ = "pair_leases"
+    __table_args__ = (
+        Index("ix_pair_leases_project_analyst", "project", "analyst"),
+        CheckConstraint("length(trim(analyst)) > 0", name="analyst_not_blank"),
+    )
+
+    project: Mapped[str] = mapped_column(String, primary_key=True)
+    left_id: Mapped[str] = mapped_column(String, primary_key=True)
+    right_id: Mapped[str] = mapped_column(String, primary_key=True)
+    analyst: Mapped[str] = mapped_column(String, nullable=False)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    def __repr__(self) -> str:
+        return (f"PairLeaseRow(project={self.project!r}, pair=({self.left_id!r}, {self.right_id!r}), "
+                f"analyst={self.analyst!r}, expires_at={self.expires_at!r})")

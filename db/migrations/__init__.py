@@ -30,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, inspect, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0004"
 FIRST_REVISION = "0001"
 
 # Columns of label_events at revision 0001, i.e. what create_all made before migrations existed.
@@ -80,7 +80,8 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
 def downgrade(engine: Engine, revision: str) -> str:
     """Take the labels store back to ``revision`` (e.g. ``"0001"``) and return where it is.
 
-    Downgrading can drop data the later revisions added (0002 -> 0001 drops ``resolution``);
+    Downgrading can drop data the later revisions added (0002 -> 0001 drops ``resolution``,
+    0003 -> 0002 the batch ids, 0004 -> 0003 the leases);
     events themselves are kept. Meant for rolling back a release, not for everyday use.
     """
     from alembic import command

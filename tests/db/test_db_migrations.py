@@ -148,7 +148,9 @@ def test_head_revision_matches_the_models(plain_engine):
     drop_everything(plain_engine)
     Base.metadata.create_all(plain_engine)
     assert migrated["columns"] == schema_of(plain_engine)["columns"]
-    assert ("resolution", "BOOLEAN", False) == migrated["columns"][-1][:3]
+    columns = {c[0]: c[:3] for c in migrated["columns"]}
+    assert columns["resolution"] == ("resolution", "BOOLEAN", False)
+    assert columns["batch_id"] == ("batch_id", "VARCHAR(32)", True)
 
 
 def test_revisions_form_one_chain_ending_at_head():
@@ -159,7 +161,7 @@ def test_revisions_form_one_chain_ending_at_head():
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     scripts = ScriptDirectory.from_config(config)
     assert scripts.get_heads() == [HEAD_REVISION]
-    assert [s.revision for s in scripts.walk_revisions()] == ["0002", "0001"]
+    assert [s.revision for s in scripts.walk_revisions()] == ["0004", "0003", "0002", "0001"]
 
 
 # --- upgrading stores that hold labels ---------------------------------------------------------------
@@ -259,7 +261,7 @@ def test_store_from_a_newer_mualign_is_refused_unchanged(store, plain_engine):
     with plain_engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0042'"))
     before = stored_rows(plain_engine)
-    with pytest.raises(LabelStoreSchemaError, match=r"at schema revision '0042'.*newest is '0002'.*newer mualign"):
+    with pytest.raises(LabelStoreSchemaError, match=r"at schema revision '0042'.*newest is '0004'.*newer mualign"):
         make_engine(store.url)
     assert current_revision(plain_engine) == "0042"
     assert stored_rows(plain_engine) == before
