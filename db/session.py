@@ -40,16 +40,29 @@ failing. Its engines get:
 
 Every engine, whatever the backend, brings the schema to the newest revision when it is made
 (``db.migrations.upgrade``), so an existing store keeps its labels across mualign upgrades.
+
+A store that cannot be used raises :class:`LabelStoreError`, whose message says what is wrong in
+plain words (not a URL, a directory that does not exist, not a database, read-only, a full disk),
+instead of the driver's ``sqlite3.OperationalError`` and its SQL. For a SQLite file the engine
+also remembers the file's identity (device and inode) once the store is open, and checks it
+before every transaction: an app that ran on while someone deleted or replaced ``labels.sqlite``
+would otherwise go on writing decisions into the unlinked file, and lose them all at the next
+restart. It refuses instead (:class:`LabelStoreMovedError`) and never makes a new empty file in
+its place mid-session.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.migrations import upgrade
@@ -68,6 +81,61 @@ POSTGRESQL_ENGINE_DEFAULTS: dict[str, Any] = {
     "pool_pre_ping": True,
 }
 
+#: What SQLite says (``sqlite3.Error`` text, lower case) -> what the analyst is told; ``{store}``
+#: is the store's file. Only failures of the store itself are translated: a constraint error or
+#: "database is locked" is a different story and keeps its own exception.
+SQLITE_FAILURES: tuple[tuple[str, str], ...] = (
+    ("attempt to write a readonly database",
+     "the label store {store} is read-only for this account, so nothing can be recorded. Make the file and "
+     "its directory writable (SQLite keeps a -wal file beside it), or point --db at a writable store"),
+    ("unable to open database file",
+     "the label store {store} cannot be opened or created: check that its directory exists and that this "
+     "account may write there, or point --db at another store"),
+    ("is not a database",
+     "{store} is not a SQLite database, so it cannot hold labels. Point --db at the right file, or move this "
+     "file away and a new store is made in its place"),
+    ("database or disk is full",
+     "the disk that holds the label store {store} is full, so nothing was recorded. Free some space and try "
+     "again; the labels already stored are kept"),
+    ("disk i/o error",
+     "reading or writing the label store {store} failed (disk I/O error), so nothing was recorded; the labels "
+     "already stored are kept"),
+)
+
+
+class LabelStoreError(ValueError):
+    """The labels store cannot be opened or written; the message says why, in plain words.
+
+    A ``ValueError`` so that ``mualign`` exits with status 2 and the message, like any bad input.
+    When it is raised during an analyst action, the action's transaction is rolled back: nothing
+    was recorded, and nothing stored before was touched.
+    """
+
+
+class LabelStoreMovedError(LabelStoreError):
+    """The store's SQLite file was deleted or replaced by another file after the store was opened."""
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """Which file a path named when the store was opened: ``os.stat``'s ``st_dev`` and ``st_ino``.
+
+    A path names the same file as long as both stay equal; deleting the file (or moving another
+    file onto its name) changes them, while writing to the file does not.
+    """
+
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: str | Path) -> FileIdentity | None:
+        """The identity of the file at ``path`` now, or None when there is none."""
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return cls(info.st_dev, info.st_ino)
+
 
 def default_url(project_dir: str | Path) -> str:
     """Return the SQLite URL of ``labels.sqlite`` in ``project_dir`` (absolute path).
@@ -82,6 +150,53 @@ def default_url(project_dir: str | Path) -> str:
     """
     path = Path(project_dir).expanduser().resolve() / LABELS_FILENAME
     return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
+
+
+def parse_store_url(url: str | URL) -> URL:
+    """``url`` as a SQLAlchemy ``URL``, or :class:`LabelStoreError` saying how to write one.
+
+    Examples
+    --------
+    >>> parse_store_url("sqlite:////srv/labels.sqlite").get_backend_name()
+    'sqlite'
+    """
+    if isinstance(url, URL):
+        return url
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        raise LabelStoreError(
+            f"{url!r} is not a database URL; write it like sqlite:////absolute/path/labels.sqlite or "
+            "postgresql+psycopg://user@host/dbname") from None
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names (absolute), or None for an in-memory store or another backend.
+
+    Both spellings are understood: ``sqlite:///path`` and the URI form
+    ``sqlite:///file:path?mode=ro&uri=true``.
+
+    Examples
+    --------
+    >>> sqlite_file("sqlite:////srv/films/labels.sqlite")
+    PosixPath('/srv/films/labels.sqlite')
+    >>> sqlite_file("sqlite:///file:/srv/films/labels.sqlite?mode=ro&uri=true")
+    PosixPath('/srv/films/labels.sqlite')
+    >>> sqlite_file("sqlite://") is None
+    True
+    """
+    parsed = parse_store_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
+        parts = urllib.parse.urlsplit(database)
+        if parts.query and "mode=memory" in parts.query:
+            return None
+        database = urllib.parse.unquote(parts.path)
+    if database in ("", ":memory:"):
+        return None
+    return Path(os.path.abspath(database))
 
 
 def make_engine(url: str | URL, **engine_kwargs: Any) -> Engine:
@@ -105,20 +220,36 @@ def make_engine(url: str | URL, **engine_kwargs: Any) -> Engine:
 
     Raises
     ------
+    LabelStoreError
+        ``url`` is not a database URL, names a SQLite file in a directory that does not exist
+        (or a directory), or the store cannot be opened or written (not a database, read-only,
+        a full disk; see ``SQLITE_FAILURES``). The same error comes later from a session of the
+        engine when a write fails that way, or when the SQLite file was deleted or replaced
+        since this call (:class:`LabelStoreMovedError`).
     db.migrations.LabelStoreSchemaError
         If the database holds a store this mualign cannot upgrade (written by a newer mualign,
         or a ``label_events`` table it did not make); the store is left unchanged.
     """
-    if make_url(url).get_backend_name() == "postgresql":
+    parsed = parse_store_url(url)
+    path = sqlite_file(parsed)
+    if path is not None:
+        _require_place_for(path)
+    if parsed.get_backend_name() == "postgresql":
         engine_kwargs = {**POSTGRESQL_ENGINE_DEFAULTS, **engine_kwargs}
-    engine = create_engine(url, **engine_kwargs)
+    try:
+        engine = create_engine(parsed, **engine_kwargs)
+    except (ArgumentError, ImportError) as exc:  # an unknown backend, a driver that is not installed
+        raise LabelStoreError(f"cannot use the label store {_shown(parsed)}: {exc}") from None
+    store = _StoreFile(path) if path is not None else None
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, store)
     try:
         upgrade(engine)
     except BaseException:
         engine.dispose()
         raise
+    if store is not None:
+        store.remember()
     return engine
 
 
@@ -149,8 +280,74 @@ def lock_analyst(session: Session, *, project: str, analyst: str) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    """Attach the per-connection pragmas and the ``BEGIN IMMEDIATE`` hook to a SQLite engine."""
+class _StoreFile:
+    """The SQLite file behind an engine, and the identity it had once the store was open."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.identity: FileIdentity | None = None
+
+    def remember(self) -> None:
+        self.identity = FileIdentity.of(self.path)
+
+    def check(self) -> None:
+        """Raise :class:`LabelStoreMovedError` if the path no longer names the file that was opened."""
+        if self.identity is None:  # still opening it (migrations), or an identity we could not read
+            return
+        now = FileIdentity.of(self.path)
+        if now == self.identity:
+            return
+        what = "deleted" if now is None else "replaced by another file"
+        raise LabelStoreMovedError(
+            f"the label store {self.path} was {what} while the app was running, so nothing was recorded "
+            "(a decision written now would be lost with the old file). Put the file back and carry on, or "
+            "restart the app to work with the file now at that path; restore older labels with "
+            "`mualign labels import`")
+
+
+def _require_place_for(path: Path) -> None:
+    """A SQLite store needs an existing directory to live in; say so before SQLite says "unable to open"."""
+    if path.is_dir():
+        raise LabelStoreError(f"the label store {path} is a directory; name a file, e.g. {path / LABELS_FILENAME}")
+    if not path.parent.is_dir():
+        raise LabelStoreError(f"the label store {path} cannot be made: its directory {path.parent} does not exist "
+                              "(create it first, or point --db at an existing directory)")
+
+
+def _shown(url: URL) -> str:
+    path = sqlite_file(url)
+    return str(path) if path is not None else url.render_as_string(hide_password=True)
+
+
+def plain_sqlite_failure(error: BaseException, store: str) -> str | None:
+    """The plain message for a SQLite failure of the store itself (``SQLITE_FAILURES``), else None."""
+    text_of_error = str(error).lower()
+    for fragment, message in SQLITE_FAILURES:
+        if fragment in text_of_error:
+            return message.format(store=store)
+    return None
+
+
+def _configure_sqlite(engine: Engine, store: _StoreFile | None = None) -> None:
+    """Attach the pragmas, the ``BEGIN IMMEDIATE`` hook, the file identity check and plain errors."""
+    shown = str(store.path) if store is not None else "(in memory)"
+
+    @event.listens_for(engine, "do_connect")
+    def _on_do_connect(dialect: Any, connection_record: Any, cargs: list, cparams: dict) -> None:
+        if store is None or store.identity is None:
+            return
+        store.check()
+        if not cparams.get("uri"):
+            # The store exists: open it read-write but never create it, so a file deleted after
+            # the check above gives an error instead of a new empty store.
+            cargs[0] = "file:" + urllib.parse.quote(str(store.path)) + "?mode=rw"
+            cparams["uri"] = True
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        message = plain_sqlite_failure(context.original_exception, shown)
+        if message is not None:
+            raise LabelStoreError(message) from context.original_exception
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -165,4 +362,6 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if store is not None:
+            store.check()  # before every transaction: never write into a deleted or replaced file
         connection.exec_driver_sql("BEGIN IMMEDIATE")
