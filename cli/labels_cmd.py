@@ -41,31 +41,53 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="SQLAlchemy URL of the label store (default: DIR/labels.sqlite)")
 
 
+def open_label_store(project: Path, db: str | None):
+    """(session factory, engine, shown URL) of ``db`` (default: the project's ``labels.sqlite``).
+
+    An unusable store (not a URL, a missing directory, not a database, written by a newer
+    mualign) raises ``db.session.LabelStoreError``, a ValueError saying what is wrong: ``mualign``
+    exits 2 with it.
+    """
+    from db.migrations import LabelStoreSchemaError
+    from db.session import LabelStoreError, default_url, make_engine, make_sessionmaker
+
+    try:
+        engine = make_engine(db or default_url(project))
+    except LabelStoreSchemaError as exc:  # a RuntimeError; its message names the store and revisions
+        raise LabelStoreError(str(exc)) from None
+    return make_sessionmaker(engine), engine, engine.url.render_as_string(hide_password=True)
+
+
+def check_label_store(project: Path, db: str | None) -> None:
+    """Open and close the store once, so a bad ``--db`` is refused before a server starts."""
+    _, engine, _ = open_label_store(project, db)
+    engine.dispose()
+
+
 def _open_store(args):
     """(session factory, engine, shown URL, project key) for the command's project and --db."""
-    from sqlalchemy.engine import make_url
-
-    from db.session import default_url, make_engine, make_sessionmaker
-
     if not args.project.is_dir():
         raise FileNotFoundError(f"no project directory {args.project}")
-    url = args.db or default_url(args.project)
-    engine = make_engine(url)
-    shown = make_url(url).render_as_string(hide_password=True)
-    # the app's key for a project (pages/project_state.project_key): its directory's name
-    return make_sessionmaker(engine), engine, shown, args.project.resolve().name
+    Session, engine, shown = open_label_store(args.project, args.db)
+    # the app's key for a project (ui/project_state.project_key): its directory's name
+    return Session, engine, shown, args.project.resolve().name
 
 
 def cmd_labels_export(args) -> int:
     from db.backup import export_labels
 
+    target = args.file
+    if target.is_dir():
+        raise ValueError(f"{target} is a directory; name the file to write, e.g. {target / 'labels.jsonl'}")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"{target.parent} is not a directory, so {target.name} cannot be written there")
     Session, engine, shown, project = _open_store(args)
     try:
         with Session.begin() as session:
-            count = export_labels(session, args.file, project=project)
+            count = export_labels(session, target, project=project)
     finally:
         engine.dispose()
-    print(f"exported {count:,} label events of project {project!r} from {shown} to {args.file}")
+    print(f"exported {count:,} label events of project {project!r} from {shown} to {target}")
     return 0
 
 

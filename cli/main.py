@@ -8,31 +8,87 @@ list of problems as ``path:line: problem`` on stderr.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
 
 from cli.labels_cmd import add_labels_parser
+from cli.server import allowed_host_argument, user_header_argument
 from core.formats.errors import DataError
-from core.model.cg_mualign import VARIANTS
 
 EXIT_BAD_INPUT = 2
 
 
+class _ModelVariants:
+    """``train --variant``'s choices, read from the model package only when argparse asks.
+
+    The model package loads torch; ``mualign --help`` and the label commands must not.
+    """
+
+    def _names(self) -> tuple[str, ...]:
+        from core.model.cg_mualign import VARIANTS
+
+        return VARIANTS
+
+    def __contains__(self, name) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
+VARIANTS = _ModelVariants()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; bad input (data, options, files) exits 2 with a message, never a traceback.
+
+    Errors that are the user's to fix arrive as DataError (files, by ``path:line``), ValueError
+    (an option or a setting that does not hold), FileNotFoundError (a step not run yet) or another
+    OSError (a path that cannot be read or written). Anything else is a bug and keeps its
+    traceback. ``MUALIGN_TRACEBACK=1`` shows the traceback of the expected errors too.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.threads:
-        use_threads(args.threads)
     try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse's own errors (exit 2) and --help (exit 0)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_INPUT)
+    try:
+        if args.threads:
+            use_threads(args.threads)
         return args.run(args) or 0
     except DataError as exc:
+        _debug_traceback()
         print(f"mualign {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError) as exc:
+        _debug_traceback()
         print(f"mualign {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:
+        _debug_traceback()
+        print(f"mualign {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _debug_traceback() -> None:
+    if os.environ.get("MUALIGN_TRACEBACK") == "1":
+        import traceback
+
+        traceback.print_exc()
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``path: reason`` for a file-system error (no space, read-only, not a directory, ...)."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENAMETOOLONG:
+        reason += " (a file or directory name is longer than the file system allows)"
+    return f"{where}{reason}"
 
 
 def use_threads(n: int) -> None:
@@ -42,18 +98,50 @@ def use_threads(n: int) -> None:
     threads spin waiting for each other, and training can run several times slower than on one
     thread. The variable reaches the app's server process too.
     """
-    import os
-
     import torch
 
     os.environ["OMP_NUM_THREADS"] = str(n)
     torch.set_num_threads(n)
 
 
+# ------------------------------------------------------------------------- option types ---
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def pair_count(text: str) -> int:
+    """An argparse type: a finite count of pairs >= 0, written as an integer or like 1e10."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pairs such as 1e10, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return int(value)
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mualign", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="CPU threads for torch (default: all cores; 1 is faster on a busy machine)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -62,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "validate it, and write it as a mualign project directory.")
     p.add_argument("format", choices=["native", "dbp15k", "tables"], help="input format")
     p.add_argument("source", type=Path, help="directory holding the input files")
-    p.add_argument("--project", type=Path, required=True, help="project directory to write")
+    p.add_argument("--project", type=Path, help="project directory to write")
     p.add_argument("--mapping", help="tables only: preset name (dblp_acm, itunes_amazon) or a mapping JSON file")
     p.add_argument("--dedup", action="store_true",
                    help="tables only: drop pairs whose left or right id was already seen in the split "
@@ -72,17 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["jape", "random"], default="jape",
                    help="dbp15k only: JAPE's 30%% seed / 70%% test layout, or a seeded random 30/70 split")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--write-mapping", type=Path, metavar="FILE",
+                   help="tables only: write a template mapping JSON for SOURCE's columns to FILE and stop "
+                        "(edit it, then import with --mapping FILE)")
+    p.add_argument("--json", action="store_true", help="print the imported data's summary as JSON")
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("block", help="generate candidate pairs per aligned type",
                        description="Keep each left entity's top-k right entities of the same aligned type by "
                                    "name similarity (char n-gram TF-IDF), optionally requiring exact keys to agree.")
     p.add_argument("--project", type=Path, required=True)
-    p.add_argument("--top-k", type=int, default=20, help="candidates kept per left entity (default 20)")
+    p.add_argument("--top-k", type=positive_int, default=20, help="candidates kept per left entity (default 20)")
     p.add_argument("--key", action="append", default=[], metavar="TYPE=ATTRIBUTE",
                    help="exact key for a type, e.g. film=year (repeatable); missing values never block")
     p.add_argument("--ngram", type=int, nargs=2, default=(3, 3), metavar=("MIN", "MAX"))
-    p.add_argument("--exact-limit", type=float, default=1e10, metavar="PAIRS",
+    p.add_argument("--exact-limit", type=pair_count, default=10_000_000_000, metavar="PAIRS",
                    help="a type with more left x right pairs than this is blocked by sorted neighbourhood "
                         "(n log n) instead of the exact TF-IDF product (default 1e10)")
     p.add_argument("--window", type=int, default=10,
@@ -104,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a model (or an ablation) with the margin loss; keep the weights with the "
                                    "best validation PRAUC; store it as a new model version and make it active.")
     p.add_argument("--project", type=Path, required=True)
-    p.add_argument("--variant", choices=VARIANTS, default="cg-mualign", help="the full model or an ablation")
+    p.add_argument("--variant", choices=VARIANTS, default="cg-mualign", metavar="VARIANT",
+                   help="the full model or an ablation: %(choices)s (default %(default)s)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=0.003)
@@ -118,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cap", type=int, default=10, help="neighbours sampled per node (default 10)")
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda when available)")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("score", help="score every candidate pair with the active model",
@@ -126,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "calibrated probability and rank per left entity; print the top-k per left entity.")
     p.add_argument("--project", type=Path, required=True)
     p.add_argument("--model", type=Path, help="checkpoint file (default: the project's active model)")
-    p.add_argument("--top-k", type=int, default=1, help="pairs per left entity to print (default 1)")
-    p.add_argument("--limit", type=int, default=20, help="left entities to print (default 20)")
+    p.add_argument("--top-k", type=positive_int, default=1, help="pairs per left entity to print (default 1)")
+    p.add_argument("--limit", type=positive_int, default=20, help="left entities to print (default 20)")
     p.set_defaults(run=cmd_score)
 
     p = sub.add_parser("explain", help="print the attention evidence behind one pair's score",
@@ -166,12 +259,23 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; the app has no login of its "
                         "own, so serve a team through an authenticating reverse proxy, see the README)")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=port_number, default=8501)
     p.add_argument("--db", help="SQLAlchemy URL of the label store (default: DIR/labels.sqlite)")
+    p.add_argument("--allowed-host", action="append", default=[], type=allowed_host_argument, metavar="HOST",
+                   help="a host name the app may be reached under besides 127.0.0.1, localhost and --address "
+                        "(a reverse proxy's public name); requests naming any other host get 403 (DNS rebinding)")
+    p.add_argument("--user-header", type=user_header_argument, metavar="NAME",
+                   help="take the analyst's name from this request header, set by a trusted authenticating "
+                        "proxy (e.g. X-Forwarded-User); the Analyst box then only shows it")
 
 
 # ---------------------------------------------------------------------------------- commands ---
 def cmd_import(args) -> int:
+    if args.write_mapping is not None:
+        return _write_mapping(args)
+    if args.project is None:
+        raise ValueError("import needs --project DIR: the project directory to write")
+    check_output_directory(args.project)
     from core.formats.native import load_project, save_project
 
     start = time.perf_counter()
@@ -185,22 +289,88 @@ def cmd_import(args) -> int:
         from core.formats.tables import load_tables
 
         if not args.mapping:
-            raise ValueError("tables need --mapping: a preset (dblp_acm, itunes_amazon) or a mapping JSON file")
+            raise ValueError("tables need --mapping: a preset (dblp_acm, itunes_amazon) or a mapping JSON file "
+                             "(`mualign import tables SOURCE --write-mapping FILE` writes a template)")
         dataset = load_tables(args.source, args.mapping, dedup="cg_mualign" if args.dedup else None)
     save_project(dataset, args.project)
-    print(f"imported {args.source} -> {args.project} in {time.perf_counter() - start:.1f}s")
-    print(json.dumps(dataset.summary(), indent=2, default=str))
+    done = f"imported {args.source} -> {args.project} in {time.perf_counter() - start:.1f}s"
+    summary = dataset.summary()
+    if args.json:
+        print(done, file=sys.stderr)
+        print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(done)
+        print(format_summary(summary))
     return 0
 
 
-def _blocked_project(project: Path, dataset=None):
-    """(dataset, candidates) of a project that has been blocked; a clear error if it has not."""
-    from core.formats.native import CANDIDATES_FILE, load_candidates, load_project
+def _write_mapping(args) -> int:
+    from core.formats.table_mapping import write_mapping_template
 
-    dataset = dataset or load_project(project)
-    if not (project / CANDIDATES_FILE).exists():
-        raise FileNotFoundError(f"{project / CANDIDATES_FILE} not found: run `mualign block --project {project}` first")
-    return dataset, load_candidates(dataset, project)
+    if args.format != "tables":
+        raise ValueError("--write-mapping is for `mualign import tables`: other formats need no mapping")
+    path = write_mapping_template(args.source, args.write_mapping)
+    print(f"wrote a template mapping for the tables in {args.source} to {path}; edit it (each key's "
+          f'"_comment" says what it means), then run `mualign import tables {args.source} --mapping {path} '
+          "--project DIR`")
+    return 0
+
+
+def check_output_directory(path: Path) -> None:
+    """Refuse, before any work, a project path that can never become a directory.
+
+    An existing file, a path under a file, or a name longer than the file system allows would
+    otherwise fail only after the input was read and checked (minutes for a large data set).
+    """
+    limit = 255
+    for parent in path.absolute().parents:  # the nearest existing ancestor
+        if _exists(parent):
+            if not parent.is_dir():
+                raise ValueError(f"--project {path}: {parent} is a file, so no directory can be made under it")
+            try:
+                limit = os.pathconf(parent, "PC_NAME_MAX")
+            except (OSError, ValueError):
+                pass
+            break
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise ValueError(f"--project: the name {part[:40]!r}... is {size} bytes long; the file system "
+                             f"allows {limit} bytes per name")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--project {path} exists and is not a directory")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long, a loop of links: it cannot be a usable ancestor
+        return False
+
+
+def format_summary(summary: dict) -> str:
+    """A few lines on what was imported (``--json`` prints the whole summary instead)."""
+    lines = [f"data set {summary.get('name')!r}"]
+    for side in ("left", "right"):
+        kg = summary[side]
+        types, relations = kg["entities_per_type"], kg["triples_per_relation"]
+        top = sorted(relations.items(), key=lambda item: -item[1])[:3]
+        shown = ", ".join(f"{_short(name)} {count:,}" for name, count in top)
+        more = f", {len(relations) - 3:,} more" if len(relations) > 3 else ""
+        lines.append(f"{side:<6} {kg['entities']:>10,} entities in {len(types)} type(s), {kg['triples']:>10,} triples "
+                     f"in {len(relations):,} relation(s) ({shown}{more}), {len(kg['attributes'])} attribute(s)")
+    lines.append(f"aligned types: {', '.join(summary['aligned_types'])}")
+    for split, per_type in summary["positive_links"].items():
+        parts = ", ".join(f"{t} {n:,}" for t, n in per_type.items())
+        lines.append(f"{split:<6} matches: {sum(per_type.values()):,} ({parts})")
+    lines.append(f"labelled non-matches: {summary['labelled_negatives']:,}")
+    lines.append("(--json prints every count)")
+    return "\n".join(lines)
+
+
+def _short(name: str, limit: int = 32) -> str:
+    name = str(name)
+    return name if len(name) <= limit else name[:limit - 1] + "…"
 
 
 def _blocking_config(args):
@@ -213,41 +383,29 @@ def _blocking_config(args):
             raise ValueError(f"--key expects TYPE=ATTRIBUTE, got {item!r}")
         keys.append((type_name, attribute))
     return BlockingConfig(top_k=args.top_k, ngram_range=tuple(args.ngram), keys=tuple(keys),
-                          exact_pairs_limit=int(args.exact_limit), window=args.window)
+                          exact_pairs_limit=args.exact_limit, window=args.window)
 
 
 def cmd_block(args) -> int:
-    from core.blocking.name_blocking import block
-    from core.formats.native import load_project, save_candidates
     from core.blocking.report_text import format_blocking_report
+    from core.formats.native import CANDIDATES_FILE
+    from core.project.lifecycle import BLOCKING_REPORT_FILE, block_project
 
-    dataset = load_project(args.project)
-    unknown = [t for t, _ in _blocking_config(args).keys if t not in dataset.schema.type_names]
-    if unknown:
-        raise ValueError(f"--key names unknown aligned type(s) {unknown}; known: {list(dataset.schema.type_names)}")
-    candidates, report = block(dataset, _blocking_config(args))
-    path = save_candidates(dataset, candidates, args.project)
-    print(format_blocking_report(report))
-    print(f"wrote {len(candidates):,} candidate pairs to {path}")
+    blocked = block_project(args.project, _blocking_config(args))
+    print(format_blocking_report(blocked.report))
+    print(f"wrote {len(blocked.candidates):,} candidate pairs to {args.project / CANDIDATES_FILE} "
+          f"and their report to {args.project / BLOCKING_REPORT_FILE}")
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from core.evaluation.harness import format_report
     from core.data.links import Split
-    from core.project.lifecycle import make_scorer
+    from core.evaluation.harness import format_report
+    from core.project.lifecycle import evaluate_method
 
-    dataset, candidates = _blocked_project(args.project)
-    from core.evaluation.harness import evaluate
-
-    if args.method == "model":
-        from core.project.checkpoint import load_scorer
-        from core.project.model_versions import active_model_path
-
-        scorer, _ = load_scorer(active_model_path(args.project), dataset)
-    else:
-        scorer = make_scorer(args.method, dataset, candidates)
-    report = evaluate(dataset, candidates, scorer, split=Split(args.split), kg_protocol=args.kg_protocol)
+    progress = scoring_progress("scoring pairs") if args.method == "model" else None
+    report = evaluate_method(args.project, args.method, split=Split(args.split), kg_protocol=args.kg_protocol,
+                             on_progress=progress)
     print(format_report(report))
     return 0
 
@@ -264,14 +422,15 @@ def cmd_demo(args) -> int:
         _build_demo(args)
     if args.no_serve:
         return 0
-    return serve(projects["movies"], port=args.port, db=args.db, address=args.address)
+    return serve(projects["movies"], port=args.port, db=args.db, address=args.address,
+                 allowed_hosts=args.allowed_host, user_header=args.user_header)
 
 
 def _build_demo(args) -> None:
+    from core.blocking.report_text import format_blocking_report
     from core.demo.writing import write_demo
     from core.evaluation.harness import format_report
     from core.project.lifecycle import run_baselines, run_model, score_candidates
-    from core.blocking.report_text import format_blocking_report
     from core.training.loop import TrainConfig
 
     start = time.perf_counter()
@@ -289,27 +448,35 @@ def _build_demo(args) -> None:
                             on_epoch=_print_epoch)
         print(f"model {trained.version} saved as {trained.checkpoint} (best epoch {trained.best_epoch})\n")
         print(format_report(trained.report))
-        _, scores = score_candidates(path, result.dataset, result.candidates, trained.scorer, trained.version)
+        _, scores = score_candidates(path, result.dataset, result.candidates, trained.scorer, trained.version,
+                                     on_progress=scoring_progress("scoring candidates"))
         print(f"scored every candidate pair: {scores}")
 
 
 def cmd_review(args) -> int:
+    from cli.labels_cmd import check_label_store
+
     if not args.project.is_dir():
         raise FileNotFoundError(f"no project directory {args.project}: make one with `mualign import` or `mualign demo`")
-    return serve(args.project, port=args.port, db=args.db, address=args.address)
+    check_label_store(args.project, args.db)  # a bad --db is refused here, not in the browser
+    return serve(args.project, port=args.port, db=args.db, address=args.address,
+                 allowed_hosts=args.allowed_host, user_header=args.user_header)
 
 
-def serve(project: Path, *, port: int = 8501, db: str | None = None, address: str = "127.0.0.1") -> int:
-    """Run the Streamlit app on ``address`` (headless) until interrupted; returns its exit status."""
+def serve(project: Path, *, port: int = 8501, db: str | None = None, address: str = "127.0.0.1",
+          allowed_hosts: list[str] = (), user_header: str | None = None) -> int:
+    """Serve the app until interrupted (its settings and Host allowlist: ``cli/server.py``); the exit status."""
     import subprocess
 
-    app = Path(__file__).resolve().parents[1] / "app.py"
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--", "--project", str(project.resolve())] + (["--db", db] if db else [])
-    print(f"review app: http://{address}:{port}/  (project {project}; Ctrl+C stops it)", flush=True)
+    from cli.server import allowed_hosts as hosts, streamlit_command
+
+    command = streamlit_command(project, port=port, db=db, address=address, allowed=allowed_hosts,
+                                user_header=user_header)
+    print(f"review app: http://{address}:{port}/  (project {project}; Ctrl+C stops it)\n"
+          f"answers requests addressed to {', '.join(hosts(address, allowed_hosts))} (--allowed-host adds names)"
+          + (f"; analyst names from the {user_header} header" if user_header else ""), flush=True)
     try:
-        return subprocess.call(command, cwd=app.parent)
+        return subprocess.call(command)
     except KeyboardInterrupt:
         return 0
 
@@ -320,18 +487,43 @@ def _print_epoch(stats) -> None:
           f"{stats.positives_per_second:.0f} pos/s{'  *best' if stats.is_best else ''}", flush=True)
 
 
+def check_device(name: str) -> None:
+    """Refuse, before any data is loaded, a ``--device`` this machine cannot train on."""
+    import torch
+
+    if name in ("auto", "cpu"):
+        return
+    kind, _, index = name.partition(":")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            build = "" if torch.version.cuda else ", whose torch was built without CUDA"
+            raise ValueError(f"--device {name}: CUDA is not available on this machine{build}; use --device cpu "
+                             "(or auto, which takes a GPU when there is one)")
+        count = torch.cuda.device_count()
+        if index and (not index.isdigit() or int(index) >= count):
+            raise ValueError(f"--device {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}; "
+                             "use one of them or --device cpu")
+        return
+    if name == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError("--device mps: Apple's MPS is not available on this machine; use --device cpu")
+        return
+    raise ValueError(f"--device {name!r} is not a device mualign knows; use cpu, cuda, cuda:N or auto")
+
+
 def cmd_train(args) -> int:
+    check_device(args.device)
     from core.evaluation.harness import format_report
     from core.model.cg_mualign import ModelConfig
-    from core.project.lifecycle import run_model
+    from core.project.lifecycle import load_blocked, run_model
     from core.training.loop import TrainConfig
 
-    dataset, candidates = _blocked_project(args.project)
     model_config = ModelConfig.variant(args.variant, hidden=args.hidden, n_layers=args.layers, neighbour_cap=args.cap)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                                negatives_per_side=args.negatives, hard_negative_share=args.hard_negatives,
                                margin=args.margin, bce_weight=args.bce_weight, patience=args.patience,
                                seed=args.seed, device=args.device)
+    dataset, candidates = load_blocked(args.project)
     progress = _progress_bar()
     trained = run_model(args.project, dataset, candidates, train_config, model_config=model_config,
                         on_step=progress, on_epoch=_print_epoch, name=args.variant)
@@ -358,24 +550,39 @@ def _progress_bar():
     return on_step
 
 
-def _project_scorer(args):
-    from core.project.checkpoint import load_scorer
-    from core.project.model_versions import active_model_path
-    from core.formats.native import load_project
+def scoring_progress(label: str):
+    """``on_progress(done, total)`` drawing a tqdm bar on stderr per scoring call.
 
-    dataset = load_project(args.project)
-    path = args.model or active_model_path(args.project)
-    scorer, info = load_scorer(path, dataset)
-    return dataset, scorer, info
+    Evaluation scores twice (the VALID pairs for the threshold, then the reported split), so a
+    call that starts again from the beginning gets a bar of its own.
+    """
+    from tqdm import tqdm
+
+    state = {"bar": None, "done": 0}
+
+    def on_progress(done: int, total: int) -> None:
+        if state["bar"] is None or done < state["done"]:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["bar"] = tqdm(total=total, desc=label, unit="pair", unit_scale=True, leave=False, file=sys.stderr)
+            state["done"] = 0
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+        if done >= total:
+            state["bar"].close()
+            state["bar"], state["done"] = None, 0
+
+    return on_progress
 
 
 def cmd_score(args) -> int:
-    from core.project.lifecycle import score_candidates
+    from core.project.lifecycle import active_scorer, load_blocked, score_candidates
 
-    dataset, scorer, info = _project_scorer(args)
-    _, candidates = _blocked_project(args.project, dataset)
+    dataset, candidates = load_blocked(args.project)
+    scorer, info = active_scorer(args.project, dataset, model_path=args.model)
     start = time.perf_counter()
-    frame, path = score_candidates(args.project, dataset, candidates, scorer, info.version)
+    frame, path = score_candidates(args.project, dataset, candidates, scorer, info.version,
+                                   on_progress=scoring_progress("scoring candidates"))
     seconds = time.perf_counter() - start
     print(f"scored {len(frame):,} candidate pairs with model {info.version} in {seconds:.1f}s "
           f"({len(frame) / max(seconds, 1e-9):,.0f} pairs/s); wrote {path}")
@@ -386,12 +593,21 @@ def cmd_score(args) -> int:
 
 def cmd_explain(args) -> int:
     from core.explanations.attention import explain_pair, format_explanation
+    from core.formats.native import aligned_types_of_entities
+    from core.project.lifecycle import active_scorer, load_dataset
 
-    dataset, scorer, info = _project_scorer(args)
+    dataset = load_dataset(args.project)
     (left,), (right,) = dataset.left.indices_of([args.left_id]), dataset.right.indices_of([args.right_id])
     if left < 0 or right < 0:
         missing = [i for i, v in ((args.left_id, left), (args.right_id, right)) if v < 0]
-        raise KeyError(f"unknown entity id(s) {missing} (left ids are from left/entities.tsv, right from right/)")
+        raise ValueError(f"unknown entity id(s) {missing} (left ids are from left/entities.tsv, right from right/)")
+    left_type = aligned_types_of_entities(dataset.left, dataset.schema, "left")[left]
+    right_type = aligned_types_of_entities(dataset.right, dataset.schema, "right")[right]
+    if left_type < 0 or left_type != right_type:
+        own = [kg.type_names[kg.entity_types[i]] for kg, i in ((dataset.left, left), (dataset.right, right))]
+        raise ValueError(f"{args.left_id!r} is a left {own[0]!r} and {args.right_id!r} a right {own[1]!r}, which "
+                         "schema.json does not align: only a pair of one aligned type has a score to explain")
+    scorer, info = active_scorer(args.project, dataset, model_path=args.model)
     print(format_explanation(explain_pair(scorer, int(left), int(right), model_version=info.version)))
     return 0
 
