@@ -175,7 +175,7 @@ def _load_schema(path: Path, graphs: dict[str, KnowledgeGraph | None], log: Prob
     if text is None:
         return None
     n_before = len(log.problems)
-    data = parse_json(text, path, log)
+    data = parse_json(text, path, log, reject_duplicate_keys=True)
     if len(log.problems) > n_before:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("types"), list) or not data["types"]:
@@ -200,6 +200,12 @@ def _load_schema(path: Path, graphs: dict[str, KnowledgeGraph | None], log: Prob
                 log.add(path, _line_of(text, json.dumps(entry["left"])),
                         f'"name" of a "{key}" entry must be a string, got {entry["name"]!r}')
                 continue
+            unknown = [field for field in entry if field not in _ENTRY_FIELDS]
+            if unknown:  # a misspelt "rigth" or "nmae" would otherwise be ignored
+                log.add(path, _line_of(text, json.dumps(unknown[0])),
+                        f'unknown field(s) {unknown} in a "{key}" entry; an entry has "name" (optional), '
+                        '"left" and "right"')
+                continue
             for side in SIDES:
                 kg = graphs[side]
                 if kg is None:
@@ -212,6 +218,9 @@ def _load_schema(path: Path, graphs: dict[str, KnowledgeGraph | None], log: Prob
                             f"known {side} {key}: {sorted(known)[:20]}")
     if len(log.problems) > n_before:
         return None
+    _check_attribute_kinds(data.get("attributes", []), text, path, graphs, log)
+    if len(log.problems) > n_before:
+        return None
     try:
         schema = SchemaMapping.from_dict(data)
     except ValueError as exc:
@@ -220,6 +229,27 @@ def _load_schema(path: Path, graphs: dict[str, KnowledgeGraph | None], log: Prob
     if not schema.attributes and graphs["left"] is not None and graphs["right"] is not None:
         schema = SchemaMapping(schema.types, schema.relations, default_attribute_pairs(graphs["left"], graphs["right"]))
     return schema
+
+
+_ENTRY_FIELDS = ("name", "left", "right")
+
+
+def _check_attribute_kinds(entries: list[dict], text: str, path: Path, graphs: dict[str, KnowledgeGraph | None],
+                           log: ProblemLog) -> None:
+    """An aligned attribute must be of one kind on both sides.
+
+    A number paired with a date has no common scale to compare on; the feature builder would
+    drop the pair without a word, so the schema is refused instead.
+    """
+    if graphs["left"] is None or graphs["right"] is None:
+        return
+    for entry in entries:
+        kinds = [graphs[side].attribute_kind(entry[side]) for side in SIDES]
+        if kinds[0] != kinds[1]:
+            log.add(path, _line_of(text, json.dumps(entry["left"])),
+                    f"attribute {entry.get('name') or entry['left']!r} pairs left {entry['left']!r} ({kinds[0]}) "
+                    f"with right {entry['right']!r} ({kinds[1]}); an aligned attribute must be of one kind on "
+                    "both sides (change a column's :kind in entities.tsv, or leave the pair out)")
 
 
 def default_attribute_pairs(left: KnowledgeGraph, right: KnowledgeGraph):
@@ -267,12 +297,41 @@ def _load_links(path: Path, left: KnowledgeGraph, right: KnowledgeGraph, schema:
         log.add(path, int(line[row]), f"link joins a left {lt!r} with a right {rt!r}, "
                                       "which schema.json does not align")
     pair_key = pd.Series(np.where(known, li.astype(np.int64) * (right.n_entities + 1) + ri, -1 - np.arange(len(li))))
-    for row in np.flatnonzero(pair_key.duplicated(keep="first").to_numpy()):
+    repeated = pair_key.duplicated(keep="first").to_numpy()
+    for row in np.flatnonzero(repeated):
         log.add(path, int(line[row]), f"duplicate link ({frame['left_id'].iat[row]!r}, {frame['right_id'].iat[row]!r})")
+    if len(log.problems) == n_before:
+        _check_one_to_one(frame, li, ri, left_type, label.to_numpy(dtype=np.int8), schema, path, log)
     if len(log.problems) > n_before:
         return None
     return Links(li.astype(np.int64), ri.astype(np.int64), left_type.astype(np.int32),
                  label.to_numpy(dtype=np.int8), split.to_numpy(dtype=np.int8))
+
+
+def _check_one_to_one(frame: pd.DataFrame, li: np.ndarray, ri: np.ndarray, types: np.ndarray, label: np.ndarray,
+                      schema: SchemaMapping, path: Path, log: ProblemLog) -> None:
+    """In an aligned type whose links are all matches, each entity has one counterpart at most.
+
+    Such links (a KG alignment such as DBP15K) name *the* counterpart of an entity; the
+    evaluation ranks it as the one true answer among the candidates, so a second match of the
+    same entity would be silently dropped. Types with labelled non-matches are pairwise
+    benchmarks (DeepMatcher tables), where a record may match several duplicates on the other
+    side, and are left alone.
+    """
+    labelled_types = np.unique(types[label == 0])
+    matches = np.flatnonzero((label == 1) & ~np.isin(types, labelled_types))
+    line = frame.index.to_numpy()
+    for side, entities, column, other in (("left", li, "left_id", "right_id"), ("right", ri, "right_id", "left_id")):
+        keyed = pd.Series(entities[matches])
+        again = keyed.duplicated(keep="first").to_numpy()
+        first = pd.Series(line[matches]).groupby(keyed.to_numpy()).transform("first").to_numpy()
+        row_of_line = pd.Series(np.arange(len(line)), index=line)
+        for row, first_line in zip(matches[again], first[again]):
+            partner = frame[other].iat[int(row_of_line[first_line])]
+            log.add(path, int(line[row]), f"{side} entity {frame[column].iat[row]!r} is already linked on line "
+                                          f"{int(first_line)} (to {partner!r}); "
+                                          f"type {schema.type_names[types[row]]!r} has matches only, so each entity "
+                                          "has one counterpart (keep one link, or label the others 0)")
 
 
 def _aligned_types(kg: KnowledgeGraph, schema: SchemaMapping, side: str) -> np.ndarray:

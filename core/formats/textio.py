@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -35,6 +36,10 @@ def read_text(path: Path, log: ProblemLog, *, max_line_bytes: int = MAX_LINE_BYT
     newlines, the csv module and most editors, so every loader numbers lines the same way.
     """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not Path(path).is_dir():
+            # reading a named pipe waits forever for a writer; a device may never end
+            log.add(path, None, "is not a regular file (a named pipe, socket or device); save the data to a file")
+            return None
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         log.add(path, None, "file not found")
@@ -189,19 +194,40 @@ def parse_int_ids(values: pd.Series, path: Path, column: str, log: ProblemLog) -
     return out
 
 
-def parse_json(text: str, path: Path, log: ProblemLog):
+def parse_json(text: str, path: Path, log: ProblemLog, *, reject_duplicate_keys: bool = False):
     """The parsed JSON document, or None after logging why it is not one (with its line).
 
     Nesting deeper than Python's recursion limit (``[[[[...``) is reported, not raised: the
     standard parser gives up with a RecursionError, which is not a data error of any kind.
+    With ``reject_duplicate_keys``, an object naming a key twice is a problem too: the standard
+    parser keeps the last value, so an edit made to the first copy would be ignored.
     """
+    repeated: list[str] = []
+
+    def pairs_hook(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen.add(key)
+        return dict(pairs)
+
     try:
-        return json.loads(text)
+        data = json.loads(text, object_pairs_hook=pairs_hook if reject_duplicate_keys else None)
     except json.JSONDecodeError as exc:
         log.add(path, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+        return None
     except RecursionError:
         log.add(path, None, "invalid JSON: nested too deeply to be a mualign file")
-    return None
+        return None
+    for key in dict.fromkeys(repeated):
+        needle = json.dumps(key)
+        first = text.find(needle)
+        second = text.find(needle, first + 1) if first >= 0 else -1
+        line = text.count("\n", 0, second) + 1 if second >= 0 else None
+        log.add(path, line, f"key {key!r} appears twice in one object; JSON keeps only the last value, "
+                            "so write each key once")
+    return None if repeated else data
 
 
 def parse_csv(text: str, path: Path, log: ProblemLog) -> tuple[list[str], pd.DataFrame] | None:
@@ -277,9 +303,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600 whatever the umask
         with open(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -289,6 +317,37 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+
+
+def _mode_for(path: Path) -> int:
+    """Permissions for a file written at ``path``: those of the file it replaces, else what
+    ``open()`` would give a new file (0666 less the umask).
+
+    ``mkstemp`` creates its files 0600 for privacy, so without this every project file would be
+    readable by its owner only, and an app server running under another account (a team's
+    service user) could not read a project that the umask meant to share.
+    """
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux ``/proc``).
+
+    Elsewhere it is set and restored at once (``os.umask`` can only be read by setting it).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(folder: Path) -> None:
