@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from db.decisions import LABEL_DECISIONS, Decision
@@ -196,16 +196,18 @@ def record_batch(
                               decision=d.decision, analyst=analyst, score=d.score) for d in decisions]
     lock_analyst(session, project=project, analyst=analyst.strip())
     batch_id, now = uuid.uuid4().hex, _utcnow()
-    rows = [LabelEventRow(
+    rows = [dict(
         project=project, left_id=d.left_id, right_id=d.right_id, type=d.type, decision=parsed.value,
         analyst=analyst.strip(), created_at=now, model_version=model_version, score=score, note=note,
         undoes_id=None, resolution=False, batch_id=batch_id,
     ) for d, (parsed, score) in zip(decisions, checked)]
-    for row in rows:  # one by one: ids then follow the given order (add_all gives no such promise)
-        session.add(row)
-        session.flush()
+    # One multi-row INSERT (a bulk accept can hold thousands of pairs); ids come back in the
+    # given order, so the log keeps the order the caller chose (the accept before its rejects).
+    ids = session.scalars(insert(LabelEventRow).returning(LabelEventRow.id, sort_by_parameter_order=True),
+                          rows).all()
     _release_decided(session, project, pairs)
-    return tuple(_to_event(row) for row in rows)
+    return tuple(LabelEvent(id=i, **{k: v for k, v in row.items() if k != "decision"},
+                            decision=Decision.parse(row["decision"])) for i, row in zip(ids, rows, strict=True))
 
 
 def undo_last(session: Session, *, project: str, analyst: str) -> LabelEvent | None:
