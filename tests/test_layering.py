@@ -106,6 +106,12 @@ def test_stages_without_a_model_do_not_load_torch(statement):
     assert "torch" not in _modules_after(statement)
 
 
+def test_drawing_an_explanation_does_not_load_torch():
+    """Explanation records live apart from the algorithm (core.explanations.records), so the drawing needs no model."""
+    mods = _modules_after("import core.explanations.drawing, core.explanations.records")
+    assert "torch" not in mods and "core.model" not in mods and "dgl" not in mods
+
+
 def test_core_modules_do_not_print():
     """Core is a library: it returns values, the CLI and pages print them."""
     offenders = [str(p.relative_to(REPO)) for p in (REPO / "core").rglob("*.py")

@@ -1,1 +1,1 @@
-"""Why the model scored a pair as it did: attention records from the forward pass that scored it, and their drawing. May import data, sampling, model, scoring."""
+"""Why the model scored a pair as it did: the records (``records``, no torch), the algorithm that reads them from the forward pass that scored the pair (``attention``), and their drawing (``drawing``, no torch). May import data, sampling, model, scoring."""

@@ -28,7 +28,8 @@ What is drawn (node ids ``L:<entity id>`` and ``R:<entity id>``, so the sides ne
   neighbours, the comparison behind the cross-graph attention, with width ``1 + 4 * alpha``.
 
 :func:`drawing_data` reads the nodes and edges back out of the page, so tests (and a browser test)
-can compare the drawing with the :class:`~core.explanations.attention.Explanation` it came from.
+can compare the drawing with the :class:`~core.explanations.records.Explanation` it came from. The
+records need no torch, so neither does this module.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from enum import Enum
 import pandas as pd
 from pyvis.network import Network
 
-from core.explanations.attention import Explanation, Neighbourhood, NeighbourhoodEdge, NeighbourhoodNode
+from core.explanations.records import Explanation, Neighbourhood, NeighbourhoodEdge, NeighbourhoodNode
 
 
 class AttentionMode(Enum):

@@ -1,1 +1,3 @@
-"""CG-MuAlign itself: the layers (cross-graph attention, relation-aware self-attention), the encoder and its construction from a dataset. May import core.data, core.features, core.sampling."""
+"""CG-MuAlign itself: configuration (``config``), layer 0 (``inputs``), the layers, one per file
+(``layers/``), the encoder (``cg_mualign``), the device choice (``device``) and its construction from
+a dataset (``setup``). May import core.data, core.formats, core.features, core.sampling."""

@@ -4,6 +4,11 @@ dgl 2.1.0 (the newest Linux wheel) ships its graphbolt C++ library only for torc
 ``import dgl`` fails on torch 2.13.0 while loading it. Only ``dgl.distributed`` needs graphbolt at
 import time, so an empty placeholder module lets the rest of DGL (heterographs, sampling,
 message passing, edge_softmax) import and work; see ../shared/DEPS.md for what was verified.
+
+PyPI's dgl is also a CPU-only build: its kernels fail on CUDA tensors (``Operator SegmentMM does
+not support cuda device``). Hand it CPU tensors only. The model itself calls no DGL kernel (its
+per-relation matmul is torch, :func:`core.model.layers.typed_linear.grouped_matmul`), so it runs
+the same code on every device; ``tests/core/model/test_device.py`` keeps it that way.
 """
 
 from __future__ import annotations

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.sampling.blocks import PreparedGraph, prepare_graph
 from core.data.dataset import AlignmentDataset
 from core.features.entity_features import FeatureSpec, NameHashing, encode_entities, fit_feature_spec
-from core.model.cg_mualign import CGMuAlign, ModelConfig
-from core.formats.native import aligned_types_of_entities
 from core.features.vocabulary import Vocabulary, build_vocabulary
+from core.formats.native import aligned_types_of_entities
+from core.model.cg_mualign import CGMuAlign
+from core.model.config import ModelConfig
+from core.sampling.blocks import PreparedGraph, prepare_graph
 
 
 @dataclass(frozen=True, eq=False)

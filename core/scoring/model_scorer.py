@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.sampling.blocks import pair_batch
-from core.model.setup import EncoderSetup
 from core.model.cg_mualign import CGMuAlign
+from core.model.device import device_errors
+from core.model.setup import EncoderSetup
+from core.sampling.blocks import pair_batch
 
 
 @dataclass(eq=False)
@@ -34,12 +35,18 @@ class ModelScorer:
         return next(self.model.parameters()).device
 
     def forward_pairs(self, left: np.ndarray, right: np.ndarray, *, return_attention: bool = False):
-        """Yield (batch slice, PairBatch, PairOutput) for consecutive batches of pairs."""
+        """Yield (batch slice, PairBatch, PairOutput) for consecutive batches of pairs.
+
+        Raises
+        ------
+        core.model.device.DeviceError
+            If the model's device (a GPU) fails while scoring; the message says to choose ``--device cpu``.
+        """
         config = self.model.config
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), device_errors(self.device):
                 for start in range(0, len(left), self.batch_size):
                     stop = min(start + self.batch_size, len(left))
                     # An int seed: each entity's sample is fixed by the seed, whatever else is in the batch.

@@ -25,16 +25,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.evaluation import metrics
-from core.sampling.blocks import pair_batch
 from core.data.candidates import CandidatePairs
-from core.model.setup import EncoderSetup
+from core.data.links import Links, Split
+from core.evaluation import metrics
 from core.evaluation.harness import evaluation_pairs
-from core.data.links import Split
-from core.training.lazy_adam import LazyAdam
-from core.model.cg_mualign import CGMuAlign, ModelConfig
-from core.training.negatives import NegativeSampler
+from core.model.cg_mualign import CGMuAlign, PairOutput
+from core.model.config import ModelConfig
+from core.model.device import device_errors, resolve_device
+from core.model.setup import EncoderSetup
+from core.sampling.blocks import pair_batch
 from core.scoring.model_scorer import ModelScorer
+from core.training.lazy_adam import LazyAdam
+from core.training.negatives import NegativeSampler
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,14 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
     def resolved_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        """The torch device of ``device`` (see :func:`core.model.device.resolve_device`).
+
+        Raises
+        ------
+        core.model.device.DeviceError
+            If the device cannot be used; the message names it and says to choose ``--device cpu``.
+        """
+        return resolve_device(self.device)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -149,6 +156,94 @@ class BCEHead(torch.nn.Module):
         return self.linear(left * right).squeeze(-1)
 
 
+
+@dataclass(frozen=True, eq=False)
+class StepDistances:
+    """The model's distances for one step's pairs, by role (see :class:`StepPairs`)."""
+
+    positive: torch.Tensor  # (B,)
+    negative: torch.Tensor  # (B, 2k): row b holds positive b's corrupted pairs
+    labelled: torch.Tensor  # (L,)
+
+
+@dataclass(frozen=True, eq=False)
+class StepPairs:
+    """One training step's pairs (entity indices), in the order the model scores them.
+
+    First the B positives (i, i'), then each positive's 2k corrupted pairs (k with the right side
+    replaced, then k with the left side replaced), then L labelled non-matches drawn for this step
+    (L = 0 when TRAIN has none or they are not used). :meth:`split` cuts the model's distances
+    back into these roles.
+    """
+
+    left: np.ndarray  # (B,)
+    right: np.ndarray  # (B,)
+    negative_left: np.ndarray  # (B, 2k)
+    negative_right: np.ndarray  # (B, 2k)
+    labelled_left: np.ndarray  # (L,)
+    labelled_right: np.ndarray  # (L,)
+
+    @property
+    def n_positives(self) -> int:
+        return len(self.left)
+
+    @property
+    def all_left(self) -> np.ndarray:
+        return np.concatenate([self.left, self.negative_left.ravel(), self.labelled_left])
+
+    @property
+    def all_right(self) -> np.ndarray:
+        return np.concatenate([self.right, self.negative_right.ravel(), self.labelled_right])
+
+    def corrupted_is_positive(self) -> np.ndarray:
+        """(B, 2k) True where a corruption drew the positive's own partner: not a negative at all."""
+        return (self.negative_left == self.left[:, None]) & (self.negative_right == self.right[:, None])
+
+    def split(self, distance: torch.Tensor) -> StepDistances:
+        """The distances of :attr:`all_left`/:attr:`all_right`, cut into positives, negatives, labelled."""
+        b, n_negative = self.negative_left.shape
+        positive, negative, labelled = distance.split([b, b * n_negative, len(self.labelled_left)])
+        return StepDistances(positive, negative.view(b, n_negative), labelled)
+
+
+@dataclass(frozen=True, eq=False)
+class ValidationPairs:
+    """What validation scores after every epoch: labelled pairs, and the matches blocking lost.
+
+    ``missed`` VALID matches are not among the candidates, so they are never scored but still count
+    as positives in PR-AUC (recall cannot reach them). Without candidates, the labelled VALID links
+    are scored as they are and ``missed`` is 0.
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    labels: np.ndarray  # 1 match, 0 non-match
+    missed: int
+
+    @classmethod
+    def of(cls, setup: EncoderSetup, candidates: CandidatePairs | None) -> "ValidationPairs | None":
+        """The VALID pairs of ``setup.dataset`` (among ``candidates`` when given); None without VALID links."""
+        links = setup.dataset.links.in_split(Split.VALID)
+        if not len(links):
+            return None
+        if candidates is None:
+            return cls(links.left, links.right, links.label.astype(np.int64), 0)
+        pairs = evaluation_pairs(setup.dataset, candidates, Split.VALID)
+        return cls(pairs.left, pairs.right, pairs.label, int(pairs.missed.sum()))
+
+    @property
+    def has_both_labels(self) -> bool:
+        """Matches and non-matches both present: enough to calibrate probabilities on."""
+        return len(np.unique(self.labels)) == 2
+
+    def pr_auc(self, scorer: ModelScorer) -> float | None:
+        """PR-AUC of the scorer on these pairs; None when there is no match to find."""
+        if self.labels.sum() == 0:
+            return None
+        return metrics.pr_auc_score(self.labels, scorer.score_pairs(self.left, self.right),
+                                    n_positives=int(self.labels.sum()) + self.missed)
+
+
 def train(setup: EncoderSetup, model_config: ModelConfig, config: TrainConfig, *,
           candidates: CandidatePairs | None = None,
           on_step: Callable[[StepStats], None] | None = None,
@@ -157,7 +252,16 @@ def train(setup: EncoderSetup, model_config: ModelConfig, config: TrainConfig, *
 
     ``candidates`` are needed for validation on data without labelled negatives (and for hard
     negatives); without them validation uses the labelled VALID pairs only.
+
+    Raises
+    ------
+    ValueError
+        If TRAIN holds no match to learn from.
+    core.model.device.DeviceError
+        If ``config.device`` cannot be used, or fails while training (the message names the device
+        and says to choose ``--device cpu``).
     """
+    device = config.resolved_device()
     previous = torch.are_deterministic_algorithms_enabled()
     previous_fill = torch.utils.deterministic.fill_uninitialized_memory
     torch.use_deterministic_algorithms(config.deterministic)
@@ -165,111 +269,124 @@ def train(setup: EncoderSetup, model_config: ModelConfig, config: TrainConfig, *
     # that reads memory it never wrote; ours does not, and the fills were a sixth of a step's time.
     torch.utils.deterministic.fill_uninitialized_memory = False
     try:
-        return _train(setup, model_config, config, candidates, on_step, on_epoch)
+        with device_errors(device):
+            return _Training(setup, model_config, config, candidates, device).run(on_step, on_epoch)
     finally:
         torch.use_deterministic_algorithms(previous)
         torch.utils.deterministic.fill_uninitialized_memory = previous_fill
 
 
-def _train(setup, model_config, config, candidates, on_step, on_epoch) -> TrainResult:
-    seed_everything(config.seed)
-    device = config.resolved_device()
-    model = setup.new_model(model_config).to(device)
-    head = BCEHead(model_config.hidden).to(device) if config.bce_weight > 0 else None
-    optimiser = Optimiser(model, head, config.learning_rate)
-    rng = np.random.default_rng(config.seed)
+class _Training:
+    """One training run: the model, its optimiser and the draws, built once; then epochs of steps."""
 
-    links = training_links(setup)
-    if len(links) == 0:
-        raise ValueError("no training links: the TRAIN split has no matches to learn from")
-    rejected = labelled_negatives(setup) if config.labelled_negatives else None
-    # labelled non-matches are spread over the epoch's steps, so each step sees a few
-    per_step = 0 if rejected is None or not len(rejected) else int(np.ceil(len(rejected) / np.ceil(len(links) / config.batch_size)))
-    n_types = len(setup.dataset.schema.types)
-    sampler = NegativeSampler.build(setup.left_aligned_types, setup.right_aligned_types, n_types,
-                                    candidates=candidates, hard_share=config.hard_negative_share)
-    valid = _validation_pairs(setup, candidates)
-    scorer = ModelScorer(model, setup, seed=config.seed)
+    def __init__(self, setup: EncoderSetup, model_config: ModelConfig, config: TrainConfig,
+                 candidates: CandidatePairs | None, device: torch.device):
+        seed_everything(config.seed)
+        self.setup, self.model_config, self.config, self.device = setup, model_config, config, device
+        self.model = setup.new_model(model_config).to(device)
+        self.head = BCEHead(model_config.hidden).to(device) if config.bce_weight > 0 else None
+        self.optimiser = Optimiser(self.model, self.head, config.learning_rate)
+        self.rng = np.random.default_rng(config.seed)
+        self.links = training_links(setup)
+        if len(self.links) == 0:
+            raise ValueError("no training links: the TRAIN split has no matches to learn from")
+        rejected = labelled_negatives(setup) if config.labelled_negatives else None
+        self.rejected: Links | None = rejected if rejected is not None and len(rejected) else None
+        # labelled non-matches are spread over the epoch's steps, so each step sees a few
+        self.labelled_per_step = 0 if self.rejected is None else \
+            int(np.ceil(len(self.rejected) / np.ceil(len(self.links) / config.batch_size)))
+        self.sampler = NegativeSampler.build(setup.left_aligned_types, setup.right_aligned_types,
+                                             len(setup.dataset.schema.types), candidates=candidates,
+                                             hard_share=config.hard_negative_share)
+        self.valid = ValidationPairs.of(setup, candidates)
+        self.scorer = ModelScorer(self.model, setup, seed=config.seed)
 
-    result = TrainResult(model, scorer)
-    best_state, best_score, stale = None, -np.inf, 0
-    start_all = time.perf_counter()
-    k = config.negatives_per_side
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        start = time.perf_counter()
-        order = rng.permutation(len(links))
+    def run(self, on_step, on_epoch) -> TrainResult:
+        """Epochs until ``config.epochs`` or ``patience`` epochs without a better validation score."""
+        config = self.config
+        result = TrainResult(self.model, self.scorer)
+        best_state, best_score, stale = None, -np.inf, 0
+        start_all = time.perf_counter()
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            losses, seen = self.epoch(epoch, on_step)
+            seconds = time.perf_counter() - start
+            valid_pr_auc = self.valid.pr_auc(self.scorer) if self.valid is not None else None
+            score = valid_pr_auc if valid_pr_auc is not None else -float(np.mean(losses))
+            is_best = score > best_score
+            if is_best:
+                best_state, best_score, stale = copy.deepcopy(self.model.state_dict()), score, 0
+                result.best_epoch, result.best_valid_pr_auc = epoch, valid_pr_auc
+            else:
+                stale += 1
+            stats = EpochStats(epoch, float(np.mean(losses)), valid_pr_auc, seconds, seen / seconds, is_best)
+            result.history.append(stats)
+            if on_epoch:
+                on_epoch(stats)
+            if stale >= config.patience:
+                break
+        self.model.load_state_dict(best_state)
+        result.seconds = time.perf_counter() - start_all
+        if self.valid is not None and self.valid.has_both_labels:
+            self.scorer.calibrate(self.valid.left, self.valid.right, self.valid.labels)
+        return result
+
+    def epoch(self, epoch: int, on_step) -> tuple[list[float], int]:
+        """One pass over the TRAIN links in a fresh order: (each step's loss, positives seen)."""
+        config = self.config
+        self.model.train()
+        order = self.rng.permutation(len(self.links))
         steps = int(np.ceil(len(order) / config.batch_size))
         if config.max_steps_per_epoch:
             steps = min(steps, config.max_steps_per_epoch)
         losses, seen = [], 0
         for step in range(steps):
-            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            left, right, types = links.left[idx], links.right[idx], links.type[idx]
-            neg_left, neg_right = sampler.draw(left, right, types, k, rng)
-            chosen = rng.choice(len(rejected), size=min(per_step, len(rejected)), replace=False) if per_step else []
-            all_left = np.concatenate([left, neg_left.ravel()] + ([rejected.left[chosen]] if per_step else []))
-            all_right = np.concatenate([right, neg_right.ravel()] + ([rejected.right[chosen]] if per_step else []))
-            batch = pair_batch(setup.left, setup.right, all_left, all_right, cap=model_config.neighbour_cap,
-                               n_layers=model_config.n_layers, rng=rng).to(device)
-            out = model(setup.left.features, batch.left, batch.left_rows, setup.right.features, batch.right,
-                        batch.right_rows)
-            b = len(idx)
-            positive, negative = out.distance[:b], out.distance[b:b + b * 2 * k].view(b, 2 * k)
-            is_positive = torch.from_numpy((neg_left == left[:, None]) & (neg_right == right[:, None])).to(device)
-            loss = margin_loss(positive, negative, config.margin, (~is_positive).float())
-            if per_step:
-                # every positive of the step must be closer than every labelled non-match
-                labelled = out.distance[b + b * 2 * k:]
-                loss = loss + margin_loss(positive, labelled.unsqueeze(0).expand(b, -1), config.margin,
-                                          torch.ones(b, len(labelled), device=device))
-            if head is not None:
-                logits = head(out.left, out.right)
-                targets = torch.cat([torch.ones(b, device=device), torch.zeros(len(logits) - b, device=device)])
-                loss = loss + config.bce_weight * F.binary_cross_entropy_with_logits(logits, targets)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
-            seen += b
+            pairs = self.draw(order[step * config.batch_size:(step + 1) * config.batch_size])
+            losses.append(self.step(pairs))
+            seen += pairs.n_positives
             if on_step:
                 on_step(StepStats(epoch, step + 1, steps, losses[-1]))
-        seconds = time.perf_counter() - start
-        valid_pr_auc = _valid_pr_auc(scorer, valid)
-        score = valid_pr_auc if valid_pr_auc is not None else -float(np.mean(losses))
-        is_best = score > best_score
-        if is_best:
-            best_state, best_score, stale = copy.deepcopy(model.state_dict()), score, 0
-            result.best_epoch, result.best_valid_pr_auc = epoch, valid_pr_auc
-        else:
-            stale += 1
-        stats = EpochStats(epoch, float(np.mean(losses)), valid_pr_auc, seconds, seen / seconds, is_best)
-        result.history.append(stats)
-        if on_epoch:
-            on_epoch(stats)
-        if stale >= config.patience:
-            break
-    model.load_state_dict(best_state)
-    result.seconds = time.perf_counter() - start_all
-    if valid is not None and len(np.unique(valid[2])) == 2:
-        scorer.calibrate(valid[0], valid[1], valid[2])
-    return result
+        return losses, seen
 
+    def draw(self, positions: np.ndarray) -> StepPairs:
+        """The step's pairs: the links at ``positions``, their corruptions, and a few labelled non-matches."""
+        links, k = self.links, self.config.negatives_per_side
+        left, right = links.left[positions], links.right[positions]
+        negative_left, negative_right = self.sampler.draw(left, right, links.type[positions], k, self.rng)
+        labelled_left, labelled_right = left[:0], right[:0]
+        if self.labelled_per_step:
+            chosen = self.rng.choice(len(self.rejected), size=min(self.labelled_per_step, len(self.rejected)),
+                                     replace=False)
+            labelled_left, labelled_right = self.rejected.left[chosen], self.rejected.right[chosen]
+        return StepPairs(left, right, negative_left, negative_right, labelled_left, labelled_right)
 
-def _validation_pairs(setup: EncoderSetup, candidates: CandidatePairs | None):
-    links = setup.dataset.links.in_split(Split.VALID)
-    if not len(links):
-        return None
-    if candidates is None:
-        return links.left, links.right, links.label.astype(np.int64), 0
-    pairs = evaluation_pairs(setup.dataset, candidates, Split.VALID)
-    return pairs.left, pairs.right, pairs.label, int(pairs.missed.sum())
+    def step(self, pairs: StepPairs) -> float:
+        """Score the step's pairs in one forward pass, take one optimiser step; the loss."""
+        setup, device = self.setup, self.device
+        batch = pair_batch(setup.left, setup.right, pairs.all_left, pairs.all_right,
+                           cap=self.model_config.neighbour_cap, n_layers=self.model_config.n_layers,
+                           rng=self.rng).to(device)
+        out = self.model(setup.left.features, batch.left, batch.left_rows, setup.right.features, batch.right,
+                         batch.right_rows)
+        loss = self.loss(out, pairs)
+        self.optimiser.zero_grad()
+        loss.backward()
+        self.optimiser.step()
+        return float(loss.detach())
 
-
-def _valid_pr_auc(scorer: ModelScorer, valid) -> float | None:
-    if valid is None:
-        return None
-    left, right, labels, missed = valid
-    if labels.sum() == 0:
-        return None
-    return metrics.pr_auc_score(labels, scorer.score_pairs(left, right), n_positives=int(labels.sum()) + missed)
+    def loss(self, out: PairOutput, pairs: StepPairs) -> torch.Tensor:
+        """The margin loss over corrupted pairs, plus labelled non-matches and the BCE head where used."""
+        config, device = self.config, self.device
+        distance = pairs.split(out.distance)
+        b = pairs.n_positives
+        is_positive = torch.from_numpy(pairs.corrupted_is_positive()).to(device)
+        loss = margin_loss(distance.positive, distance.negative, config.margin, (~is_positive).float())
+        if len(distance.labelled):
+            # every positive of the step must be closer than every labelled non-match
+            loss = loss + margin_loss(distance.positive, distance.labelled.unsqueeze(0).expand(b, -1), config.margin,
+                                      torch.ones(b, len(distance.labelled), device=device))
+        if self.head is not None:
+            logits = self.head(out.left, out.right)
+            targets = torch.cat([torch.ones(b, device=device), torch.zeros(len(logits) - b, device=device)])
+            loss = loss + config.bce_weight * F.binary_cross_entropy_with_logits(logits, targets)
+        return loss

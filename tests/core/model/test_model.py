@@ -13,7 +13,8 @@ from core.data.dataset import AlignmentDataset
 from core.features.entity_features import NameHashing, encode_entities, fit_feature_spec
 from core.data.kg import KnowledgeGraph
 from core.data.links import Links
-from core.model.cg_mualign import CGMuAlign, CollectiveAggLayer, ModelConfig
+from core.model.cg_mualign import CGMuAlign, ModelConfig
+from core.model.layers import AverageAggLayer, CollectiveAggLayer, PairSide, TypedLinear
 from core.data.schema import Correspondence, SchemaMapping
 from core.features.vocabulary import build_vocabulary
 
@@ -58,7 +59,8 @@ def test_top_layer_matches_the_equations_on_a_six_node_pair():
     top_r = _block([[1, 2]], [[0, 1]], cap=4)
     rows = torch.tensor([0])
     types = torch.tensor([0])
-    (hl, att_l), (hr, att_r) = layer(h_l, top_l, rows, types, h_r, top_r, rows, types)
+    left, right = layer(PairSide(h_l, top_l, rows, types), PairSide(h_r, top_r, rows, types), return_attention=True)
+    hl, att_l, hr, att_r = left.h, left.attention, right.h, right.attention
     (ref_hl, alpha_l, beta_l, w_l), (ref_hr, alpha_r, beta_r, w_r) = reference_top_layer(
         layer, h_l, [1, 2, 3], [0, 0, 1], 0, h_r, [1, 2], [0, 1], 0)
     torch.testing.assert_close(hl[0], ref_hl, atol=1e-5, rtol=1e-5)
@@ -166,3 +168,47 @@ def test_config_rejects_bad_values():
 @pytest.mark.parametrize("name", ["cg-mualign", "no-cross-attention", "no-self-attention", "graphsage", "r-graphsage"])
 def test_a_variant_config_knows_its_name(name):
     assert ModelConfig.variant(name).variant_name == name
+
+
+@pytest.mark.parametrize("n_types", [1, 3])
+def test_typed_linear_multiplies_each_row_by_its_types_matrix(n_types):
+    """Eqs. (1)/(2) row by row; with one type every row shares the matrix, whatever type it names."""
+    torch.manual_seed(0)
+    layer = TypedLinear(4, 3, n_types)
+    x, types = torch.randn(7, 4), torch.tensor([2, 0, 1, 2, 2, 0, 1])
+    expected = torch.stack([x[e] @ layer.weight[int(types[e]) if n_types > 1 else 0] for e in range(len(x))])
+    torch.testing.assert_close(layer(x, types), expected)
+    assert layer(x[:0], types[:0]).shape == (0, 3)
+
+
+def test_average_agg_layer_matches_the_equations():
+    """Eqs. (1)-(4): h_i = ReLU([W_self h_i || mean_j W_r h_j]); a node without neighbours keeps its self half."""
+    torch.manual_seed(0)
+    layer = AverageAggLayer(4, 6, n_relations=2, n_self=2)
+    h = torch.randn(5, 4)
+    # destinations 0, 1, 2 (a prefix of the inputs); node 2 has no sampled neighbour
+    block = _block([[1, 3, 4], [0], []], [[0, 1, 1], [1], []], cap=3)
+    types = torch.tensor([1, 0, 1])
+    got = layer(h, block, types)
+    W, W_self = layer.neighbour.weight, layer.own.weight
+    for i, (ns, rs) in enumerate([([1, 3, 4], [0, 1, 1]), ([0], [1]), ([], [])]):
+        z = torch.stack([h[j] @ W[r] for j, r in zip(ns, rs)]).mean(0) if ns else torch.zeros(3)
+        torch.testing.assert_close(got[i], F.relu(torch.cat([h[i] @ W_self[int(types[i])], z])))
+
+
+def test_the_top_layer_returns_attention_only_when_asked_and_the_same_embeddings_either_way():
+    torch.manual_seed(0)
+    layer = CollectiveAggLayer(4, 6, 2, 1, cross_attention=True, self_attention=True, leaky_slope=0.2)
+    h_l, h_r = torch.randn(4, 4), torch.randn(3, 4)
+    sides = (PairSide(h_l, _block([[1, 2, 3]], [[0, 0, 1]], cap=4), torch.tensor([0]), torch.tensor([0])),
+             PairSide(h_r, _block([[1, 2]], [[0, 1]], cap=4), torch.tensor([0]), torch.tensor([0])))
+    plain, explained = layer(*sides), layer(*sides, return_attention=True)
+    assert plain[0].attention is None and plain[1].attention is None
+    for a, b in zip(plain, explained):
+        assert torch.equal(a.h, b.h)
+    # each left neighbour's closest right neighbour, by Eq. (1)'s messages
+    h_l, h_r = h_l.detach(), h_r.detach()
+    z_l = [h_l[p] @ layer.neighbour.weight[r] for p, r in ((1, 0), (2, 0), (3, 1))]
+    z_r = [h_r[q] @ layer.neighbour.weight[r] for q, r in ((1, 0), (2, 1))]
+    closest = [min(range(2), key=lambda q: float(torch.linalg.vector_norm(zp - z_r[q]).detach())) for zp in z_l]
+    assert explained[0].attention.best_counterpart[0, :3].tolist() == closest

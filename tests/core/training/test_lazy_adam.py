@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from core.training.lazy_adam import LazyAdam
-from core.model.cg_mualign import _BagSum, _transposed_bags
+from core.model.inputs import _BagSum, _transposed_bags
 
 
 def _sparse_steps(optimiser_class, steps: int = 6) -> torch.Tensor:
