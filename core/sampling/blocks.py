@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from core.sampling import on_device
 from core.sampling.neighbours import SampledBlock, sample_blocks
+from core.sampling.on_device import step_seed
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,12 +136,23 @@ class PairBatch:
 
 
 def pair_batch(left: PreparedGraph, right: PreparedGraph, left_entities: np.ndarray, right_entities: np.ndarray,
-               *, cap: int, n_layers: int, rng: np.random.Generator | int) -> PairBatch:
-    """Sample each graph once for the unique entities of the pairs, and index the pairs into it."""
+               *, cap: int, n_layers: int, rng: np.random.Generator | int, device=None) -> PairBatch:
+    """Sample each graph once for the unique entities of the pairs, and index the pairs into it.
+
+    ``rng`` is an int seed (scoring: each entity's sample fixed by the seed) or a generator
+    (training), from which one int seed is drawn per call (:func:`core.sampling.on_device.step_seed`):
+    the draws are the hashed per-edge uniforms either way, so a batch sampled on a GPU
+    (``device`` not CPU: :mod:`core.sampling.on_device`, no host work) holds the same neighbours
+    as the numpy sampler gives on the CPU. The batch is returned on ``device`` (CPU when None).
+    """
+    seed = step_seed(rng)
+    if device is not None and torch.device(device).type != "cpu":
+        return on_device.pair_batch(left, right, left_entities, right_entities, cap=cap, n_layers=n_layers,
+                                    seed=seed, device=device)
     batches, rows = [], []
     for graph, entities in ((left, left_entities), (right, right_entities)):
         seeds, inverse = np.unique(np.asarray(entities, dtype=np.int64), return_inverse=True)
         batches.append(graph_batch(graph.adjacency, graph.edge_weights, graph.entity_types, graph.relation_ids,
-                                   seeds, cap=cap, n_layers=n_layers, rng=rng))
+                                   seeds, cap=cap, n_layers=n_layers, rng=seed))
         rows.append(torch.from_numpy(inverse.reshape(-1).astype(np.int64)))
     return PairBatch(batches[0], rows[0], batches[1], rows[1])

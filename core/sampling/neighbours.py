@@ -112,7 +112,8 @@ def sample_neighbours(adjacency: Adjacency, weights: np.ndarray, seeds: np.ndarr
         # One float sort on "seed position + 0.5 * (1 - key)" orders by seed, then by key, descending.
         with np.errstate(divide="ignore"):
             key = np.where(c_weight > 0, np.exp(np.log(uniforms) / np.where(c_weight > 0, c_weight, 1.0)), -0.5)
-        order = np.argsort(c_position + 0.5 * (1.0 - key))
+        # a stable sort, so exact ties break the same way as in the torch sampler (core.sampling.on_device)
+        order = np.argsort(c_position + 0.5 * (1.0 - key), kind="stable")
         # seeds keep their segments after the sort, so a sorted element's rank within its seed is
         # its offset from the segment start, exactly ``offsets``
         rank = np.empty(len(c_edge), dtype=np.int64)
