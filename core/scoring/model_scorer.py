@@ -52,7 +52,7 @@ class ModelScorer:
                     # An int seed: each entity's sample is fixed by the seed, whatever else is in the batch.
                     batch = pair_batch(self.setup.left, self.setup.right, left[start:stop], right[start:stop],
                                        cap=config.neighbour_cap, n_layers=config.n_layers,
-                                       rng=self.seed).to(self.device)
+                                       rng=self.seed, device=self.device).to(self.device)
                     out = self.model(self.setup.left.features, batch.left, batch.left_rows,
                                      self.setup.right.features, batch.right, batch.right_rows,
                                      return_attention=return_attention)

@@ -365,7 +365,7 @@ class _Training:
         setup, device = self.setup, self.device
         batch = pair_batch(setup.left, setup.right, pairs.all_left, pairs.all_right,
                            cap=self.model_config.neighbour_cap, n_layers=self.model_config.n_layers,
-                           rng=self.rng).to(device)
+                           rng=self.rng, device=device).to(device)
         out = self.model(setup.left.features, batch.left, batch.left_rows, setup.right.features, batch.right,
                          batch.right_rows)
         loss = self.loss(out, pairs)
