@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.failures import failures_as_messages
 from ui.label_state import analyst_input
 
 st.set_page_config(page_title="mualign", layout="wide")
@@ -23,4 +24,5 @@ navigation = st.navigation([
     st.Page("pages/overview.py", title="Project overview", icon=":material/hub:"),
 ])
 analyst_input()  # on every page, so the typed name survives page changes
-navigation.run()
+with failures_as_messages():  # a read-only store, a full disk, a damaged file: a message, not a traceback
+    navigation.run()

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.review.agreement import Conflict, analyst_counts, conflicts, pairwise_agreement
+from ui.failures import reported
 from ui.label_state import analyst_name, log_entries, sessions
 from ui.plain_text import code, literal, shorten
 from ui.project_state import open_project, project_key
@@ -21,6 +22,7 @@ CONFLICTS_SHOWN = 50  # the rest wait their turn: settling one shows the next
 NAME_CHARS = 120
 
 
+@reported
 def _settle(conflict: Conflict, decision: str) -> None:
     """Button callback: record the resolution, unless the conflict changed since the page was drawn.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui.failures import reported
 from ui.label_state import sessions
 from ui.plain_text import code, literal, shorten
 from ui.project_state import project_key
@@ -54,6 +55,7 @@ def _claim_shown_pair(pair: tuple[str, str]) -> bool:
     return True
 
 
+@reported
 def record(decision: str, **context) -> None:
     """Button callback: store one decision (its own transaction), then the page shows the next pair."""
     from db.labels import record_decision
@@ -68,6 +70,7 @@ def record(decision: str, **context) -> None:
     st.session_state["flash"] = f"{decision}: {literal(context['left_id'])} ↔ {literal(context['right_id'])}"
 
 
+@reported
 def undo_last_decision(analyst: str) -> None:
     """Undo is a new event; the undone pair comes back to the front of the review."""
     from db.labels import undo_last
@@ -84,6 +87,7 @@ def undo_last_decision(analyst: str) -> None:
                                  f"{literal(undone.right_id)}")
 
 
+@reported
 def change_decision(left_id: str, right_id: str, type_name: str, analyst: str, version: str | None) -> None:
     """Callback of the side list: the new choice is recorded as a new decision on that pair."""
     from db.labels import record_decision

@@ -21,6 +21,8 @@ from core.data.dataset import AlignmentDataset
 
 NAME_ONLY = "name-tfidf"
 COLUMNS = ["left_id", "right_id", "type", "name_score", "score", "distance", "probability", "rank", "model_version"]
+#: Columns that must read back as numbers (``distance`` and ``probability`` may be blank: NaN).
+NUMERIC_COLUMNS = ("name_score", "score", "distance", "probability", "rank")
 
 
 def scores_path(project: str | Path, version: str) -> Path:
@@ -73,6 +75,17 @@ def _same_pairs(frame: pd.DataFrame, dataset: AlignmentDataset, candidates: Cand
     return bool(np.array_equal(np.sort(stored.to_numpy()), np.sort(current.to_numpy())))
 
 
+def _numbers_throughout(frame: pd.DataFrame) -> bool:
+    """Whether every score column holds numbers, and ``score`` and ``rank`` finite ones.
+
+    A text cell (``abc`` typed into the file) makes pandas read its whole column as text, and a
+    page formatting the score as a number would fail on it long after the file was read.
+    """
+    if not all(pd.api.types.is_numeric_dtype(frame[column]) for column in NUMERIC_COLUMNS):
+        return False
+    return bool(np.isfinite(frame[["score", "rank"]].to_numpy(dtype=np.float64)).all())
+
+
 def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
                      version: str) -> pd.DataFrame:
     """The stored table of ``version`` if it covers exactly these candidates, else score and store.
@@ -85,7 +98,7 @@ def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates:
         try:
             frame = read_scores(path)
             usable = (set(COLUMNS) <= set(frame.columns) and (frame["model_version"] == version).all()
-                      and _same_pairs(frame, dataset, candidates))
+                      and _numbers_throughout(frame) and _same_pairs(frame, dataset, candidates))
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
             usable = False  # a damaged cache file (cut by a crash, edited by hand): compute it anew
         if usable:

@@ -88,7 +88,7 @@ def trained_demo(tmp_path_factory):
 
 
 def test_score_table_is_stored_per_version_and_reused(trained_demo):
-    from core.project.score_table import name_only_scores, scores_path, stored_or_scored
+    from core.project.score_table import COLUMNS, name_only_scores, scores_path, stored_or_scored
 
     project, dataset, candidates, trained = trained_demo
     table = stored_or_scored(project, dataset, candidates, trained.scorer, trained.version)
@@ -100,7 +100,11 @@ def test_score_table_is_stored_per_version_and_reused(trained_demo):
     pd.testing.assert_frame_equal(again, table, check_dtype=False)
     names = name_only_scores(dataset, candidates)
     assert names["probability"].isna().all() and (names["model_version"] == "name-tfidf").all()
-    for damage in (path.read_bytes()[: len(path.read_bytes()) // 3], b"\xff\xfe\x00garbage\n", b""):
+    lines = path.read_text().splitlines(keepends=True)
+    cells = lines[1].split("\t")
+    cells[COLUMNS.index("score")] = "abc"  # a text value in the score column, the rest intact
+    text_score = "".join([lines[0], "\t".join(cells), *lines[2:]]).encode()
+    for damage in (path.read_bytes()[: len(path.read_bytes()) // 3], b"\xff\xfe\x00garbage\n", b"", text_score):
         path.write_bytes(damage)  # a cache file cut by a crash or edited by hand is computed anew
         anew = stored_or_scored(project, dataset, candidates, trained.scorer, trained.version)
         pd.testing.assert_frame_equal(anew, table, check_dtype=False)
