@@ -77,6 +77,7 @@ import pandas as pd
 from _common import SHARED_DATA, load_benchmark, peak_rss_mb, record, write_results
 
 from core.blocking.name_blocking import BlockingConfig, block
+from core.data.candidates import pair_keys
 from core.model.setup import build_setup
 from core.evaluation.harness import EvalReport, evaluate, evaluation_pairs, format_report
 from core.data.links import Split
@@ -185,25 +186,25 @@ class LookupScorer:
     """A :class:`core.evaluation.harness.PairScorer` over precomputed pair probabilities; absent pairs score 0."""
 
     name: str
-    keys: np.ndarray  # sorted int64 left * n_right + right (dataset entity positions)
+    keys: np.ndarray  # sorted core.data.candidates.pair_keys of the scored pairs (dataset entity positions)
     values: np.ndarray
     n_right: int
 
     @classmethod
     def from_pairs(cls, name: str, left: np.ndarray, right: np.ndarray, values: np.ndarray, n_right: int):
-        keys = left.astype(np.int64) * n_right + right.astype(np.int64)
+        keys = pair_keys(left, right, n_right)
         order = np.argsort(keys, kind="stable")
         if len(keys) and (np.diff(keys[order]) == 0).any():
             raise ValueError(f"{name}: a pair was scored twice")
         return cls(name, keys[order], np.asarray(values, dtype=np.float64)[order], n_right)
 
     def contains(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        query = left.astype(np.int64) * self.n_right + right.astype(np.int64)
+        query = pair_keys(left, right, self.n_right)
         at = np.minimum(np.searchsorted(self.keys, query), max(len(self.keys) - 1, 0))
         return (self.keys[at] == query) if len(self.keys) else np.zeros(len(query), dtype=bool)
 
     def score_pairs(self, left: np.ndarray, right: np.ndarray, types: np.ndarray | None = None) -> np.ndarray:
-        query = left.astype(np.int64) * self.n_right + right.astype(np.int64)
+        query = pair_keys(left, right, self.n_right)
         out = np.zeros(len(query), dtype=np.float64)
         if len(self.keys):
             at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)

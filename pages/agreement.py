@@ -14,7 +14,8 @@ import streamlit as st
 
 from core.review.agreement import Conflict, analyst_counts, conflicts, pairwise_agreement
 from ui.failures import reported
-from ui.label_state import analyst_name, log_entries, sessions
+from ui.label_state import ANALYST_PROMPT, analyst_name, log_entries, sessions
+from ui.navigation import ensure_app_navigation
 from ui.plain_text import code, literal, shorten
 from ui.project_state import open_project, project_key
 
@@ -34,6 +35,9 @@ def _settle(conflict: Conflict, decision: str) -> None:
     from db.labels import events, record_decision
 
     pair = f"{literal(conflict.left_id)} ↔ {literal(conflict.right_id)}"
+    if not analyst_name():
+        st.session_state["agreement_flash"] = f"Nothing recorded. {ANALYST_PROMPT}"
+        return
     with sessions().begin() as session:
         log = convert(events(session, project=project_key()))
         if (conflict.left_id, conflict.right_id, conflict.raised_at) not in {
@@ -49,6 +53,7 @@ def _votes(conflict: Conflict) -> str:
     return " · ".join(f"{literal(v.analyst)}: **{v.decision}**" for v in conflict.votes)
 
 
+ensure_app_navigation()
 directory, dataset = open_project()
 st.title("Agreement between analysts")
 if message := st.session_state.pop("agreement_flash", None):
@@ -98,6 +103,8 @@ if not open_conflicts:
 else:
     st.markdown(f"**{len(open_conflicts):,} open**, oldest first" +
                 (f" (the first {CONFLICTS_SHOWN} shown)" if len(open_conflicts) > CONFLICTS_SHOWN else ""))
+    if not analyst_name():
+        st.warning(ANALYST_PROMPT)
 for position, conflict in enumerate(open_conflicts[:CONFLICTS_SHOWN]):
     key = f"{conflict.left_id}|{conflict.right_id}"
     with st.container(border=True, key=f"conflict-{position}"):  # ids may hold any character: not in a CSS class
@@ -106,8 +113,10 @@ for position, conflict in enumerate(open_conflicts[:CONFLICTS_SHOWN]):
                     f"{literal(conflict.type)}")
         st.markdown(_votes(conflict))
         accept, reject, _ = st.columns([1, 1, 3])
-        accept.button("Settle: accept", key=f"settle-accept:{key}", on_click=_settle, args=(conflict, "accept"))
-        reject.button("Settle: reject", key=f"settle-reject:{key}", on_click=_settle, args=(conflict, "reject"))
+        accept.button("Settle: accept", key=f"settle-accept:{key}", on_click=_settle, args=(conflict, "accept"),
+                      disabled=not analyst_name())
+        reject.button("Settle: reject", key=f"settle-reject:{key}", on_click=_settle, args=(conflict, "reject"),
+                      disabled=not analyst_name())
 
 settled = [c for c in all_conflicts if c.settled]
 if settled:

@@ -9,6 +9,7 @@ import streamlit as st
 from core.data.links import Split
 from core.project.model_versions import versions
 from core.evaluation.metrics import precision_recall_curve_points, precision_recall_f1
+from ui.navigation import ensure_app_navigation
 from ui.project_state import (active_version, load_blocking, load_candidates, load_dataset, load_model,
                                  open_project)
 
@@ -48,6 +49,7 @@ def _metric_rows(report) -> list[dict]:
             for name, m in (("all", report.overall), *report.per_type)]
 
 
+ensure_app_navigation()
 directory, dataset = open_project()
 st.title("Evaluation")
 version = active_version(str(directory))

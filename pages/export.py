@@ -7,15 +7,18 @@ import streamlit as st
 from core.formats.export import deepmatcher_csv, ent_links_tsv, links_json
 from db.labels import history_csv
 from ui.label_state import current_labels_frame, sessions
+from ui.navigation import ensure_app_navigation
+from ui.plain_text import code, literal
 from ui.project_state import open_project, project_key
 
+ensure_app_navigation()
 directory, dataset = open_project()
 st.title("Export")
 labels = current_labels_frame()
 accepted = labels[labels["decision"] == "accept"]
 rejected = labels[labels["decision"] == "reject"]
 st.write(f"**{len(accepted):,} accepted** and {len(rejected):,} rejected pairs in the label store "
-         f"(`{project_key()}`). Files are written on download; nothing in the project changes.")
+         f"({code(project_key())}). Files are written on download; nothing in the project changes.")
 if labels.empty:
     st.info("No labels yet: decide some pairs on the Review page first. The history export below is empty too.")
 
@@ -37,7 +40,7 @@ try:
     columns[1].download_button("OpenEA ent_links", links_tsv, file_name="ent_links", mime="text/tab-separated-values",
                                disabled=selected.empty)
 except ValueError as exc:
-    columns[1].warning(str(exc))
+    columns[1].warning(literal(exc))
 columns[2].download_button("JSON", links_json(selected, project=project_key()),
                            file_name=f"{project_key()}-links.json", mime="application/json", disabled=selected.empty)
 

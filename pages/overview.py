@@ -5,11 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui.navigation import ensure_app_navigation
+from ui.plain_text import code
 from ui.project_state import load_blocking, open_project
 
+ensure_app_navigation()
 directory, dataset = open_project()
 st.title("mualign: project overview")
-st.caption(f"Project directory: `{directory}`")
+st.caption(f"Project directory: {code(directory)}")
 
 left, right = st.columns(2)
 for column, side, kg in ((left, "Left graph", dataset.left), (right, "Right graph", dataset.right)):

@@ -7,8 +7,10 @@ import streamlit as st
 
 from core.project.model_versions import set_active, versions
 from ui.label_state import analyst_labels, current_labels_frame
+from ui.navigation import ensure_app_navigation
 from ui.project_state import active_version, load_candidates, load_model, load_scores, open_project
 
+ensure_app_navigation()
 directory, dataset = open_project()
 st.title("Retrain the model")
 version = active_version(str(directory))

@@ -12,13 +12,16 @@ import pandas as pd
 import streamlit as st
 
 from core.review.queue import QueueStrategy
-from ui.label_state import analyst_name, current_labels_frame, decided_keys, label_events, log_entries
+from ui.label_state import (ANALYST_PROMPT, analyst_name, current_labels_frame, decided_keys, label_events,
+                            log_entries)
+from ui.navigation import ensure_app_navigation
 from ui.plain_text import literal
 from ui.project_state import (active_version, load_candidates, load_model, load_queue, load_scores, open_project,
                                  score_types)
 from ui.review_widgets import (blind_mode_toggle, draw_attention, entity_column, last_decisions,
                                   other_analysts_note, progress_panel, record, undo_last_decision)
 
+ensure_app_navigation()
 directory, dataset = open_project()
 st.title("Review candidate pairs")
 analyst = analyst_name()
@@ -82,6 +85,8 @@ with middle:
         st.caption(f"type **{literal(pair['type'])}** · rank {int(pair['rank'])} of this left entity's candidates · "
                    f"name similarity {pair['name_score']:.2f}")
 
+if not analyst:
+    st.warning(ANALYST_PROMPT)
 note = st.text_input("Note (optional)", key="note", placeholder="why, for the record")
 buttons = st.columns(4)
 context = dict(left_id=pair["left_id"], right_id=pair["right_id"], type=pair["type"], analyst=analyst,
@@ -91,13 +96,13 @@ context = dict(left_id=pair["left_id"], right_id=pair["right_id"], type=pair["ty
 # the analyst has not seen.
 pair_id = f"{pair['left_id']}|{pair['right_id']}"
 buttons[0].button("Accept  (A)", type="primary", shortcut="A", on_click=record, args=("accept",), kwargs=context,
-                  width="stretch", key=f"accept:{pair_id}")
+                  width="stretch", key=f"accept:{pair_id}", disabled=not analyst)
 buttons[1].button("Reject  (X)", shortcut="X", on_click=record, args=("reject",), kwargs=context,
-                  width="stretch", key=f"reject:{pair_id}")
+                  width="stretch", key=f"reject:{pair_id}", disabled=not analyst)
 buttons[2].button("Skip  (S)", shortcut="S", on_click=record, args=("skip",), kwargs=context,
-                  width="stretch", key=f"skip:{pair_id}")
+                  width="stretch", key=f"skip:{pair_id}", disabled=not analyst)
 buttons[3].button("Undo  (U)", shortcut="U", on_click=undo_last_decision, args=(analyst,), width="stretch",
-                  key=f"undo:{pair_id}")
+                  key=f"undo:{pair_id}", disabled=not analyst)
 if message := st.session_state.pop("flash", None):
     st.toast(message)
 

@@ -6,8 +6,11 @@ import streamlit as st
 
 from core.review.entity_search import find_entities
 from ui.label_state import current_labels_frame
+from ui.navigation import ensure_app_navigation
+from ui.plain_text import code
 from ui.project_state import active_version, load_scores, open_project
 
+ensure_app_navigation()
 directory, dataset = open_project()
 st.title("Find a pair")
 side = st.radio("Graph", ["left", "right"], horizontal=True, format_func=str.capitalize)
@@ -19,7 +22,7 @@ if not query.strip():
 kg = dataset.left if side == "left" else dataset.right
 matches = find_entities(kg, query)
 if not matches:
-    st.warning(f"No {side} entity looks like {query!r}.")
+    st.warning(f"No {side} entity looks like {code(query)}.")
     st.stop()
 choice = st.selectbox("Entity", matches, format_func=lambda m: f"{m.name} · {m.type} · {m.entity_id}")
 

@@ -85,11 +85,12 @@ def active_version(directory: str) -> str | None:
     """
     from core.formats.errors import DataError
     from core.project.model_versions import active_version as read
+    from ui.plain_text import literal
 
     try:
         return read(directory)
     except DataError as exc:
-        st.error(f"The active model pointer is unreadable, so no model is used: {exc}. "
+        st.error(f"The active model pointer is unreadable, so no model is used: {literal(exc)}. "
                  "Pick a version on the Retrain page or run `mualign train` to write it anew.")
         return None
 
@@ -133,10 +134,11 @@ def score_types(directory: str, version: str | None) -> list[str]:
 def open_project():
     """(directory, dataset) of the app's project, or stop the page with a clear message."""
     from core.formats.errors import DataError
+    from ui.plain_text import code
 
     directory = project_dir()
     if not directory.is_dir():
-        st.info(f"No project at `{directory}` yet. Run `mualign demo` to make the demo projects, or "
+        st.info(f"No project at {code(directory)} yet. Run `mualign demo` to make the demo projects, or "
                 "`mualign import ... --project DIR` and then `mualign review --project DIR`.")
         st.stop()
     try:

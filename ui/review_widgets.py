@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.failures import reported
-from ui.label_state import sessions
+from ui.label_state import ANALYST_PROMPT, sessions
 from ui.plain_text import code, literal, shorten
 from ui.project_state import project_key
 
@@ -55,12 +55,24 @@ def _claim_shown_pair(pair: tuple[str, str]) -> bool:
     return True
 
 
+def _has_analyst(analyst: str) -> bool:
+    """False (and the prompt as a toast) when no analyst name is given: nothing is recorded then.
+
+    The page disables its buttons without a name; this also covers a click or key press sent by
+    a page drawn before the name was cleared.
+    """
+    if analyst.strip():
+        return True
+    st.session_state["flash"] = f"Nothing recorded. {ANALYST_PROMPT}"
+    return False
+
+
 @reported
 def record(decision: str, **context) -> None:
     """Button callback: store one decision (its own transaction), then the page shows the next pair."""
     from db.labels import record_decision
 
-    if not _claim_shown_pair((context["left_id"], context["right_id"])):
+    if not _has_analyst(context["analyst"]) or not _claim_shown_pair((context["left_id"], context["right_id"])):
         return
     note = st.session_state.get("note", "").strip() or None
     with sessions().begin() as session:
@@ -75,7 +87,7 @@ def undo_last_decision(analyst: str) -> None:
     """Undo is a new event; the undone pair comes back to the front of the review."""
     from db.labels import undo_last
 
-    if not _claim_shown_pair(st.session_state.get("shown_pair") or ("", "")):
+    if not _has_analyst(analyst) or not _claim_shown_pair(st.session_state.get("shown_pair") or ("", "")):
         return
     with sessions().begin() as session:
         undone = undo_last(session, project=project_key(), analyst=analyst)
@@ -93,6 +105,8 @@ def change_decision(left_id: str, right_id: str, type_name: str, analyst: str, v
     from db.labels import record_decision
 
     decision = st.session_state[f"edit:{left_id}:{right_id}"]
+    if not _has_analyst(analyst):
+        return
     with sessions().begin() as session:
         record_decision(session, project=project_key(), left_id=left_id, right_id=right_id, type=type_name,
                         decision=decision, analyst=analyst, model_version=version)

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.data.candidates import pair_keys, split_pair_keys
+
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
@@ -63,5 +65,4 @@ def neighbourhood_pairs(left_keys: list[np.ndarray], right_keys: list[np.ndarray
     rows = np.concatenate([p[0] for p in pairs])
     cols = np.concatenate([p[1] for p in pairs])
     n_right = max((len(k) for k in right_keys), default=0) or 1
-    unique = np.unique(rows * n_right + cols)
-    return unique // n_right, unique % n_right
+    return split_pair_keys(np.unique(pair_keys(rows, cols, n_right)), n_right)

@@ -1,4 +1,9 @@
-"""Candidate pairs: the (left, right) entity pairs blocking keeps for scoring and review."""
+"""Candidate pairs: the (left, right) entity pairs blocking keeps for scoring and review.
+
+Also the one rule that turns a pair of entity indices into a single number (:func:`pair_keys`,
+undone by :func:`split_pair_keys`), so set operations on pairs (``np.isin``, ``np.unique``) run
+on one int64 array everywhere they are needed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,32 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+
+def pair_keys(left, right, n_right: int) -> np.ndarray:
+    """One int64 per pair of entity indices: ``left * n_right + right``.
+
+    ``n_right`` must be larger than every right index (the right graph's entity count), so distinct
+    pairs get distinct keys and :func:`split_pair_keys` gives the pairs back. Keys of the same
+    ``n_right`` compare across arrays: ``np.isin(pair_keys(a, b, n), pair_keys(c, d, n))`` asks
+    which pairs (a, b) are among the pairs (c, d).
+
+    Examples
+    --------
+    >>> pair_keys(np.array([0, 2]), np.array([1, 0]), 3).tolist()
+    [1, 6]
+    """
+    return np.asarray(left, dtype=np.int64) * n_right + np.asarray(right, dtype=np.int64)
+
+
+def split_pair_keys(keys, n_right: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (left, right) index arrays of :func:`pair_keys` ``keys`` made with the same ``n_right``.
+
+    >>> [a.tolist() for a in split_pair_keys(np.array([1, 6]), 3)]
+    [[0, 2], [1, 0]]
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    return keys // n_right, keys % n_right
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,12 +67,12 @@ class CandidatePairs:
         return self.select(self.type == type_index)
 
     def pair_keys(self, n_right: int) -> np.ndarray:
-        """One int64 per pair (``left * n_right + right``), for vectorised membership tests."""
-        return self.left.astype(np.int64) * n_right + self.right
+        """:func:`pair_keys` of every candidate, for vectorised membership tests."""
+        return pair_keys(self.left, self.right, n_right)
 
     def contains(self, left: np.ndarray, right: np.ndarray, n_right: int) -> np.ndarray:
         """For each (left[i], right[i]), whether it is a candidate."""
-        return np.isin(np.asarray(left, dtype=np.int64) * n_right + right, self.pair_keys(n_right))
+        return np.isin(pair_keys(left, right, n_right), self.pair_keys(n_right))
 
     @classmethod
     def concat(cls, parts: list["CandidatePairs"]) -> "CandidatePairs":

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
 # Date columns use the resolution that :func:`core.formats.native.load_project` produces, so a
 # generated dataset and the same dataset read back from disk are equal column for column.
@@ -172,8 +173,7 @@ def draw_distinct(rng: np.random.Generator, owner: np.ndarray, draw, *,
 
 def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (a, b) pairs sorted by a then b."""
-    key = a.astype(np.int64) * (int(b.max()) + 1 if len(b) else 1) + b
-    _, first = np.unique(key, return_index=True)
+    _, first = np.unique(pair_keys(a, b, int(b.max()) + 1 if len(b) else 1), return_index=True)
     return a[first], b[first]
 
 

@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from core.evaluation import metrics
-from core.data.candidates import CandidatePairs
+from core.data.candidates import CandidatePairs, pair_keys, split_pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
 
@@ -129,7 +129,7 @@ def evaluation_pairs(dataset: AlignmentDataset, candidates: CandidatePairs, spli
     n_right = dataset.right.n_entities
     gold = dataset.gold_pairs()
     pairs = candidates.select(np.isin(candidates.left, positives.left) & ~np.isin(candidates.type, labelled_types))
-    labels = np.isin(pairs.pair_keys(n_right), gold.left.astype(np.int64) * n_right + gold.right).astype(np.int64)
+    labels = np.isin(pairs.pair_keys(n_right), pair_keys(gold.left, gold.right, n_right)).astype(np.int64)
     found = candidates.contains(positives.left, positives.right, n_right)
     missed = np.bincount(positives.type[~found], minlength=n_types).astype(np.int64)
     protocol = ("labelled pairs" if len(labelled_types) == n_types or not len(positives) else
@@ -204,7 +204,7 @@ def evaluate(dataset: AlignmentDataset, candidates: CandidatePairs, scorer: Pair
     n_right = dataset.right.n_entities
     scores, cand_scores = _score_once(scorer, pairs, cand, n_right)
     gold = dataset.gold_pairs()
-    gold_keys = gold.left.astype(np.int64) * n_right + gold.right
+    gold_keys = pair_keys(gold.left, gold.right, n_right)
 
     overall = _metric_set(pairs, scores, threshold, query_left, cand, cand_scores, gold_keys, n_right)
     per_type = []
@@ -223,10 +223,10 @@ def _score_once(scorer: PairScorer, pairs: EvalPairs, cand: CandidatePairs, n_ri
     Under the candidates protocol the judged pairs are candidates themselves, so scoring both
     lists separately would run the model twice over the same pairs.
     """
-    keys = np.concatenate([pairs.left.astype(np.int64) * n_right + pairs.right, cand.pair_keys(n_right)])
+    keys = np.concatenate([pair_keys(pairs.left, pairs.right, n_right), cand.pair_keys(n_right)])
     types = np.concatenate([pairs.type, cand.type])
     unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    scores = np.asarray(scorer.score_pairs(unique // n_right, unique % n_right, types[first]))[inverse.reshape(-1)]
+    scores = np.asarray(scorer.score_pairs(*split_pair_keys(unique, n_right), types[first]))[inverse.reshape(-1)]
     return scores[: len(pairs.left)], scores[len(pairs.left):]
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
 from core.formats.errors import ProblemLog
 from core.data.kg import ATTRIBUTE_KINDS, KnowledgeGraph
@@ -296,7 +297,7 @@ def _load_links(path: Path, left: KnowledgeGraph, right: KnowledgeGraph, schema:
         rt = right.type_names[right.entity_types[ri[row]]]
         log.add(path, int(line[row]), f"link joins a left {lt!r} with a right {rt!r}, "
                                       "which schema.json does not align")
-    pair_key = pd.Series(np.where(known, li.astype(np.int64) * (right.n_entities + 1) + ri, -1 - np.arange(len(li))))
+    pair_key = pd.Series(np.where(known, pair_keys(li, ri, right.n_entities), -1 - np.arange(len(li))))
     repeated = pair_key.duplicated(keep="first").to_numpy()
     for row in np.flatnonzero(repeated):
         log.add(path, int(line[row]), f"duplicate link ({frame['left_id'].iat[row]!r}, {frame['right_id'].iat[row]!r})")
@@ -436,7 +437,7 @@ def load_candidates(dataset: AlignmentDataset, directory: str | Path):
             own = kg.type_names[kg.entity_types[index[row]]]
             log.add(path, int(line[row]), f"{side} entity {frame[f'{side}_id'].iat[row]!r} is a {side} {own!r}, "
                                           f"not of the candidate's aligned type {frame['type'].iat[row]!r}")
-    pair_key = pd.Series(np.where((li >= 0) & (ri >= 0), li.astype(np.int64) * (dataset.right.n_entities + 1) + ri,
+    pair_key = pd.Series(np.where((li >= 0) & (ri >= 0), pair_keys(li, ri, dataset.right.n_entities),
                                   -1 - np.arange(len(li))))
     for row in np.flatnonzero(pair_key.duplicated(keep="first").to_numpy()):
         log.add(path, int(line[row]), f"duplicate candidate ({frame['left_id'].iat[row]!r}, "

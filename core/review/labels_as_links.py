@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Links, Split
 from core.formats.native import aligned_types_of_entities
@@ -71,14 +72,14 @@ def with_analyst_labels(dataset: AlignmentDataset, labels: list[AnalystLabel]) -
     ok = (left >= 0) & (right >= 0) & (left_type == right_type) & (left_type >= 0)
     # The last label of a pair wins if the caller passed duplicates.
     n_right = dataset.right.n_entities
-    keys = left[ok].astype(np.int64) * n_right + right[ok]
+    keys = pair_keys(left[ok], right[ok], n_right)
     _, last = np.unique(keys[::-1], return_index=True)
     keep = np.sort(len(keys) - 1 - last)
     new_left, new_right = left[ok][keep], right[ok][keep]
     new_type, new_label = left_type[ok][keep], is_match[ok][keep]
 
     links = dataset.links
-    seed_keys = links.left.astype(np.int64) * n_right + links.right
+    seed_keys = pair_keys(links.left, links.right, n_right)
     overridden = np.isin(seed_keys, keys)
     moved = int((overridden & (links.split != Split.TRAIN.code)).sum())
     kept = links.select(~overridden)

@@ -17,7 +17,7 @@ from rapidfuzz.distance import JaroWinkler
 from sklearn.linear_model import LogisticRegression
 
 from core.blocking.name_blocking import BlockingConfig, fit_name_vectors, pair_cosines
-from core.data.candidates import CandidatePairs
+from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
 
@@ -121,7 +121,7 @@ def training_pairs(dataset: AlignmentDataset, candidates: CandidatePairs):
     gold = dataset.gold_pairs()
     n_right = dataset.right.n_entities
     from_train_left = np.isin(candidates.left, positives.left) & ~np.isin(candidates.type, labelled_types)
-    is_gold = np.isin(candidates.pair_keys(n_right), gold.left.astype(np.int64) * n_right + gold.right)
+    is_gold = np.isin(candidates.pair_keys(n_right), pair_keys(gold.left, gold.right, n_right))
     negatives = candidates.select(from_train_left & ~is_gold)
     left = np.concatenate([labelled.left, positives.left, negatives.left])
     right = np.concatenate([labelled.right, positives.right, negatives.right])
