@@ -179,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(n log n) instead of the exact TF-IDF product (default 1e10)")
     p.add_argument("--window", type=int, default=10,
                    help="sorted-neighbourhood names taken either side of each left name, per sort key (default 10)")
+    _engine_options(p)
     p.set_defaults(run=cmd_block)
 
     p = sub.add_parser("evaluate", help="score the candidates with a method and print the metrics",
@@ -212,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda when available)")
+    _engine_options(p)
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("score", help="score every candidate pair with the active model",
@@ -221,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="checkpoint file (default: the project's active model)")
     p.add_argument("--top-k", type=positive_int, default=1, help="pairs per left entity to print (default 1)")
     p.add_argument("--limit", type=positive_int, default=20, help="left entities to print (default 20)")
+    _engine_options(p)
     p.set_defaults(run=cmd_score)
 
     p = sub.add_parser("explain", help="print the attention evidence behind one pair's score",
@@ -253,6 +256,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_review)
     add_labels_parser(sub)
     return parser
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    """--engine/--address/--workers of the batch stages (block, score, train)."""
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this process (default); ray: Ray tasks/actors/workers, same results "
+                        "(see the README 'Running on a cluster')")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="ray only: the cluster's head (host:port, as printed by `ray start --head`); "
+                        "default: a local Ray on 127.0.0.1 for this command")
+    p.add_argument("--workers", type=positive_int, default=2, metavar="N",
+                   help="ray only: blocking shards / scoring actors / training workers in parallel (default 2)")
+
+
+def _engine_session(args):
+    """A context yielding None for --engine local, or a connected Ray's RayEngine for --engine ray.
+
+    Ray is imported only on the second path. --threads, when given, is each Ray worker's torch
+    thread count too (by default the workers take this process's).
+    """
+    import contextlib
+
+    if args.engine == "local":
+        if args.address:
+            raise ValueError("--address is the Ray cluster to use: give it with --engine ray")
+        return contextlib.nullcontext()
+    from core.distributed.cluster import RayEngine, ray_session
+
+    return ray_session(RayEngine(address=args.address, workers=args.workers, threads_per_worker=args.threads))
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:
@@ -369,7 +401,10 @@ def format_summary(summary: dict) -> str:
 
 
 def _short(name: str, limit: int = 32) -> str:
+    """A relation name short enough for one line: a URI's last part, clipped to ``limit``."""
     name = str(name)
+    if "://" in name:
+        name = name.rstrip("/#").replace("#", "/").rsplit("/", 1)[-1]
     return name if len(name) <= limit else name[:limit - 1] + "…"
 
 
@@ -391,7 +426,15 @@ def cmd_block(args) -> int:
     from core.formats.native import CANDIDATES_FILE
     from core.project.lifecycle import BLOCKING_REPORT_FILE, block_project
 
-    blocked = block_project(args.project, _blocking_config(args))
+    config = _blocking_config(args)
+    with _engine_session(args) as engine:
+        blocker = None
+        if engine is not None:
+            from core.distributed.blocking import block_on_ray
+
+            def blocker(dataset, config):
+                return block_on_ray(dataset, config, engine)
+        blocked = block_project(args.project, config, blocker=blocker)
     print(format_blocking_report(blocked.report))
     print(f"wrote {len(blocked.candidates):,} candidate pairs to {args.project / CANDIDATES_FILE} "
           f"and their report to {args.project / BLOCKING_REPORT_FILE}")
@@ -525,8 +568,16 @@ def cmd_train(args) -> int:
                                seed=args.seed, device=args.device)
     dataset, candidates = load_blocked(args.project)
     progress = _progress_bar()
-    trained = run_model(args.project, dataset, candidates, train_config, model_config=model_config,
-                        on_step=progress, on_epoch=_print_epoch, name=args.variant)
+    with _engine_session(args) as engine:
+        trainer = None
+        if engine is not None:
+            from functools import partial
+
+            from core.distributed.training import train_on_ray
+
+            trainer = partial(train_on_ray, engine=engine)
+        trained = run_model(args.project, dataset, candidates, train_config, model_config=model_config,
+                            on_step=progress, on_epoch=_print_epoch, name=args.variant, trainer=trainer)
     print(f"model {trained.version} saved as {trained.checkpoint} and made active (best epoch {trained.best_epoch}, "
           f"{trained.seconds:.0f}s)")
     print(format_report(trained.report))
@@ -581,8 +632,13 @@ def cmd_score(args) -> int:
     dataset, candidates = load_blocked(args.project)
     scorer, info = active_scorer(args.project, dataset, model_path=args.model)
     start = time.perf_counter()
-    frame, path = score_candidates(args.project, dataset, candidates, scorer, info.version,
-                                   on_progress=scoring_progress("scoring candidates"))
+    with _engine_session(args) as engine:
+        progress = scoring_progress("scoring candidates")
+        if engine is not None:
+            from core.distributed.scoring import RayScorer
+
+            scorer, progress = RayScorer(scorer, engine, on_progress=progress), None
+        frame, path = score_candidates(args.project, dataset, candidates, scorer, info.version, on_progress=progress)
     seconds = time.perf_counter() - start
     print(f"scored {len(frame):,} candidate pairs with model {info.version} in {seconds:.1f}s "
           f"({len(frame) / max(seconds, 1e-9):,.0f} pairs/s); wrote {path}")

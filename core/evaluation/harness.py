@@ -49,12 +49,19 @@ class EvalPairs:
     label: np.ndarray
     missed: np.ndarray  # (n_types,) true matches of the split not among the pairs
     protocol: str
+    # (n_types,) true matches of the split not among the blocked candidates, whatever the protocol
+    # (under "labelled pairs" they are still judged, but blocking would not have proposed them)
+    lost: np.ndarray | None = None
 
     def of_type(self, t: int) -> "EvalPairs":
         sel = self.type == t
         missed = np.zeros_like(self.missed)
         missed[t] = self.missed[t]
-        return EvalPairs(self.left[sel], self.right[sel], self.type[sel], self.label[sel], missed, self.protocol)
+        lost = None
+        if self.lost is not None:
+            lost = np.zeros_like(self.lost)
+            lost[t] = self.lost[t]
+        return EvalPairs(self.left[sel], self.right[sel], self.type[sel], self.label[sel], missed, self.protocol, lost)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class MetricSet:
     hit_at_1: float | None
     mrr: float | None
     hit_at_10: float | None = None  # among the candidates; a match blocking lost is a miss
+    n_lost: int = 0  # true matches of the split that blocking did not propose, whatever the protocol
 
 
 @dataclass(frozen=True)
@@ -132,11 +140,14 @@ def evaluation_pairs(dataset: AlignmentDataset, candidates: CandidatePairs, spli
     labels = np.isin(pairs.pair_keys(n_right), pair_keys(gold.left, gold.right, n_right)).astype(np.int64)
     found = candidates.contains(positives.left, positives.right, n_right)
     missed = np.bincount(positives.type[~found], minlength=n_types).astype(np.int64)
+    matches = links.positives()
+    proposed = candidates.contains(matches.left, matches.right, n_right)
+    lost = np.bincount(matches.type[~proposed], minlength=n_types).astype(np.int64)
     protocol = ("labelled pairs" if len(labelled_types) == n_types or not len(positives) else
                 "candidates" if not len(labelled_types) else "mixed")
     return EvalPairs(np.concatenate([labelled.left, pairs.left]), np.concatenate([labelled.right, pairs.right]),
                      np.concatenate([labelled.type, pairs.type]),
-                     np.concatenate([labelled.label.astype(np.int64), labels]), missed, protocol)
+                     np.concatenate([labelled.label.astype(np.int64), labels]), missed, protocol, lost)
 
 
 def _queries(dataset: AlignmentDataset, split: Split) -> tuple[np.ndarray, np.ndarray]:
@@ -167,8 +178,9 @@ def _metric_set(pairs: EvalPairs, scores: np.ndarray, threshold: float | None,
         ranks = metrics.candidate_ranks(cand.left[sel], cand_scores[sel], labels, expected_queries=query_left)
         hit1, mrr = metrics.hits_at_k_score(ranks, 1), metrics.mrr_score(ranks)
         hit10 = metrics.hits_at_k_score(ranks, 10)
+    n_lost = int(pairs.lost.sum()) if pairs.lost is not None else n_missed
     return MetricSet(len(pairs.label), n_pos, n_missed, pr_auc, precision, recall, f1, r95,
-                     len(query_left), hit1, mrr, hit10)
+                     len(query_left), hit1, mrr, hit10, n_lost)
 
 
 def scored_pairs(dataset: AlignmentDataset, candidates: CandidatePairs, scorer: PairScorer,
@@ -260,15 +272,25 @@ def _fmt(value) -> str:
 
 
 def format_report(report: EvalReport) -> str:
-    """A fixed-width table of the report, for the CLI and bench logs."""
+    """A fixed-width table of the report, for the CLI and bench logs.
+
+    ``lost`` counts the split's true matches that blocking did not propose (under the labelled
+    pairs protocol they are judged anyway). Types without a link in the split get no row of
+    dashes, only a mention under the table.
+    """
     head = (f"method={report.method} split={report.split} protocol={report.protocol} "
             f"threshold(valid)={_fmt(report.threshold)}")
-    cols = f"{'type':<14}{'pairs':>8}{'pos':>7}{'lost':>6}{'PRAUC':>8}{'P':>7}{'R':>7}{'F1':>7}{'R@P95':>7}{'Hit@1':>7}{'MRR':>7}"
+    cols = (f"{'type':<14}{'pairs':>8}{'pos':>7}{'lost':>6}{'PRAUC':>8}{'P':>7}{'R':>7}{'F1':>7}{'R@P95':>7}"
+            f"{'Hit@1':>7}{'Hit@10':>7}{'MRR':>7}")
     rows = [head, cols]
-    for name, m in (*report.per_type, ("ALL", report.overall)):
-        rows.append(f"{name[:13]:<14}{m.n_pairs:>8}{m.n_positives:>7}{m.n_missed:>6}{_fmt(m.pr_auc):>8}"
+    shown = [(name, m) for name, m in report.per_type if m.n_pairs or m.n_positives or m.n_queries]
+    for name, m in (*shown, ("ALL", report.overall)):
+        rows.append(f"{name[:13]:<14}{m.n_pairs:>8}{m.n_positives:>7}{m.n_lost:>6}{_fmt(m.pr_auc):>8}"
                     f"{_fmt(m.precision):>7}{_fmt(m.recall):>7}{_fmt(m.f1):>7}{_fmt(m.recall_at_p95):>7}"
-                    f"{_fmt(m.hit_at_1):>7}{_fmt(m.mrr):>7}")
+                    f"{_fmt(m.hit_at_1):>7}{_fmt(m.hit_at_10):>7}{_fmt(m.mrr):>7}")
+    without = [name for name, m in report.per_type if (name, m) not in shown]
+    if without:
+        rows.append(f"no links in {report.split.upper()}: {', '.join(without)}")
     for k in report.kg_ranking:
         rows.append(f"KG protocol [{k.type}] queries={k.n_queries} Hits@1={k.hits_at_1:.4f} "
                     f"Hits@10={k.hits_at_10:.4f} MRR={k.mrr:.4f}")
