@@ -67,8 +67,12 @@ class BlockedProject:
 
 
 def block_project(project: str | Path, config: BlockingConfig | None = None, *,
-                  dataset: AlignmentDataset | None = None) -> BlockedProject:
+                  dataset: AlignmentDataset | None = None, blocker=None) -> BlockedProject:
     """Block the project and store ``candidates.tsv`` with ``blocking_report.json`` beside it.
+
+    ``blocker(dataset, config) -> (candidates, report)`` computes the candidates (default
+    :func:`~core.blocking.name_blocking.block`; ``--engine ray`` passes the distributed one, which
+    gives the same pairs).
 
     Raises
     ------
@@ -82,7 +86,7 @@ def block_project(project: str | Path, config: BlockingConfig | None = None, *,
     if unknown:
         raise ValueError(f"blocking key for unknown aligned type(s) {unknown}; "
                          f"known: {list(dataset.schema.type_names)}")
-    candidates, report = block(dataset, config)
+    candidates, report = (blocker or block)(dataset, config)
     path = save_candidates(dataset, candidates, project)
     save_blocking_report(project, report, candidates_sha256=file_sha256(path))
     return BlockedProject(dataset, candidates, report)
@@ -320,8 +324,12 @@ class TrainedModel:
 
 
 def run_model(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, train_config, *,
-              model_config=None, on_step=None, on_epoch=None, name: str = "cg-mualign") -> TrainedModel:
-    """Train, store as a new active model version, and evaluate on TEST."""
+              model_config=None, on_step=None, on_epoch=None, name: str = "cg-mualign", trainer=None) -> TrainedModel:
+    """Train, store as a new active model version, and evaluate on TEST.
+
+    ``trainer`` has :func:`core.training.loop.train`'s signature and result (the default; ``--engine
+    ray`` passes the data-parallel one).
+    """
     from core.model.setup import build_setup
     from core.model.cg_mualign import ModelConfig
     from core.project.model_versions import store_version
@@ -329,7 +337,8 @@ def run_model(project: str | Path, dataset: AlignmentDataset, candidates: Candid
 
     model_config = model_config or ModelConfig()
     setup = build_setup(dataset, model_config)
-    result = train(setup, model_config, train_config, candidates=candidates, on_step=on_step, on_epoch=on_epoch)
+    result = (trainer or train)(setup, model_config, train_config, candidates=candidates, on_step=on_step,
+                                on_epoch=on_epoch)
     result.scorer.name = name
     report = evaluate(dataset, candidates, result.scorer, split=Split.TEST)
     # Checkpoint complete under its final name first, then the active pointer (crash-safe order).
