@@ -337,7 +337,7 @@ def cmd_import(args) -> int:
 
 
 def _write_mapping(args) -> int:
-    from core.formats.table_mapping import write_mapping_template
+    from core.formats.mapping_template import write_mapping_template
 
     if args.format != "tables":
         raise ValueError("--write-mapping is for `mualign import tables`: other formats need no mapping")

@@ -4,6 +4,12 @@ Kept apart from the loader (:mod:`core.formats.tables`) because a mapping is a u
 document in its own right: it is built in code, read from and written to JSON (with problems
 reported by file line), and offered as presets for the shared datasets, all without reading a
 single table.
+
+JSON has no comments, so a mapping file may carry them as keys: any key that starts with
+``_comment`` (``"_comment"``, ``"_comment_row_type"``), at the top or inside a column entry, is
+skipped by the reader. The template that ``mualign import tables --write-mapping`` writes
+(:mod:`core.formats.mapping_template`) explains every key that way. Any other unknown key is an
+error, so a misspelt key is never silently ignored.
 """
 
 from __future__ import annotations
@@ -36,6 +42,14 @@ class KeyNormalisation(str, Enum):
 
 
 DEFAULT_NORMALISATION = (KeyNormalisation.STRIP, KeyNormalisation.COLLAPSE_SPACES)
+
+
+#: Keys starting with this are comments, skipped by the reader (JSON has no comments).
+COMMENT_PREFIX = "_comment"
+
+
+def is_comment(key) -> bool:
+    return isinstance(key, str) and key.startswith(COMMENT_PREFIX)
 
 
 def _enum(enum: type[Enum], value, where: str):
@@ -211,7 +225,7 @@ class TableMapping:
         log = ProblemLog()
         text = read_text(path, log)
         log.raise_if_any()
-        data = parse_json(text, path, log)
+        data = parse_json(text, path, log, reject_duplicate_keys=True)
         log.raise_if_any()
         mapping, problems = _parse_mapping(data, str(path))
         for message, key, value in problems:
@@ -238,6 +252,7 @@ def _parse_mapping(data, source: str | None) -> tuple[TableMapping | None, list[
     problems: list[tuple[str, str | None, object]] = []
     if not isinstance(data, dict):
         return None, [(f"expected a JSON object with the mapping's fields, got {type(data).__name__}", None, None)]
+    data = _without_comments(data)
     known = [f.name for f in fields(TableMapping) if f.name != "source"]
     for key in data:
         if key not in known:
@@ -264,6 +279,18 @@ def _parse_mapping(data, source: str | None) -> tuple[TableMapping | None, list[
     if problems:
         return None, problems
     return TableMapping(**kwargs, source=source), []
+
+
+def _without_comments(data: dict) -> dict:
+    """``data`` without its ``_comment...`` keys, at the top and in the column entries."""
+    out = {}
+    for key, value in data.items():
+        if is_comment(key):
+            continue
+        if key in _SUBKEYS and isinstance(value, list):
+            value = [{k: v for k, v in e.items() if not is_comment(k)} if isinstance(e, dict) else e for e in value]
+        out[key] = value
+    return out
 
 
 def _build_unchecked(kwargs: dict, source: str | None) -> TableMapping:

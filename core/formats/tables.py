@@ -6,6 +6,7 @@
       tableA.csv            left table: one row per entity, an integer id column
       tableB.csv            right table, same header (itunes_amazon ships tableB_partial.csv)
       train.csv             ltable_id,rtable_id,label      label 1 = match, 0 = labelled non-match
+                            (or DeepMatcher's joined form: label,left_id,left_*...,right_id,right_*...)
       valid.csv, test.csv   same
       gold_matches.csv      optional: ltable_id,rtable_id, the complete gold standard
 
@@ -291,9 +292,15 @@ def _read_pair_file(path: Path, required: tuple[str, ...], mapping: TableMapping
     if read is None:
         return None
     header, frame = read
+    if "ltable_id" not in header and "rtable_id" not in header and {"left_id", "right_id"} <= set(header):
+        # DeepMatcher's joined form: label,left_id,left_<column>...,right_id,right_<column>...; the
+        # rows themselves come from the tables, so only the two ids and the label are read.
+        frame = frame.rename(columns={"left_id": "ltable_id", "right_id": "rtable_id"})
+        header = list(frame.columns)
     missing = [c for c in required if c not in header]
     if missing:
-        log.add(path, 1, f"header lacks column(s) {missing}; found {header}")
+        log.add(path, 1, f"header lacks column(s) {missing}; found {_clip_header(header)} (expected "
+                         "ltable_id,rtable_id,label or DeepMatcher's joined label,left_id,...,right_id,...)")
         return None
     out = pd.DataFrame({"path": str(path), "line": frame.index.to_numpy()})
     for column, side, table_name in (("ltable_id", "left", mapping.left_table),
@@ -310,6 +317,10 @@ def _read_pair_file(path: Path, required: tuple[str, ...], mapping: TableMapping
     if "label" in frame.columns:
         out["label"] = frame["label"].to_numpy(dtype=object)
     return out
+
+
+def _clip_header(header: list[str], limit: int = 12) -> list[str]:
+    return header if len(header) <= limit else header[:limit] + [f"... {len(header) - limit} more"]
 
 
 def _check_duplicates(frame: pd.DataFrame, what: str, log: ProblemLog) -> None:
