@@ -53,7 +53,7 @@ from core.formats.errors import ProblemLog
 from core.data.kg import KnowledgeGraph
 from core.data.links import Links, Split
 from core.data.schema import Correspondence, SchemaMapping
-from core.formats.textio import parse_int_ids, read_tsv
+from core.formats.textio import clean_names, parse_int_ids, read_tsv
 
 #: Share of the links used as seeds (TRAIN + VALID); the rest is TEST.
 SEED_FRACTION = 0.3
@@ -155,7 +155,7 @@ def load_dbp15k(directory: str | Path, *, names: str = "uri", split: str = "jape
         side = s["side"]
         ents = entities[side]
         names_ = left_names if (side == "left" and left_names is not None) else _entity_names(ents["uri"])
-        graphs[side] = _graph(ents, relations[side], triples[side], names_)
+        graphs[side] = _graph(ents, relations[side], triples[side], clean_names(names_))
     shared = sorted(set(graphs["left"].relation_names) & set(graphs["right"].relation_names))
     schema = SchemaMapping(types=(Correspondence(ENTITY_TYPE, ENTITY_TYPE, ENTITY_TYPE),),
                            relations=tuple(Correspondence(r, r, r) for r in shared))

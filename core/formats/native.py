@@ -30,7 +30,7 @@ from core.formats.errors import ProblemLog
 from core.data.kg import ATTRIBUTE_KINDS, KnowledgeGraph
 from core.data.links import Links, Split
 from core.data.schema import SchemaMapping
-from core.formats.textio import atomic_write_text, parse_json, read_text, read_tsv
+from core.formats.textio import atomic_write_text, clean_names, parse_json, read_text, read_tsv
 
 SIDES = ("left", "right")
 _SPLITS = {s.value: s.code for s in Split}
@@ -113,7 +113,7 @@ def _load_graph(folder: Path, log: ProblemLog) -> KnowledgeGraph | None:
         entity_ids=ids,
         entity_types=type_codes.astype(np.int32),
         type_names=tuple(str(t) for t in type_names),
-        names=entities["name"].to_numpy(dtype=object),
+        names=clean_names(entities["name"]),
         attributes=pd.DataFrame(attributes, index=pd.RangeIndex(len(ids))),
         heads=heads.astype(np.int64),
         relations=relation_codes.astype(np.int32),

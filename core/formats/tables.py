@@ -68,7 +68,7 @@ from core.formats.table_mapping import (
     DEFAULT_NORMALISATION, PRESETS, AttributeColumn, AttributeKind, DerivedRelation, EntityColumn,
     KeyNormalisation, TableMapping, _line_in_json, resolve_mapping, write_preset,
 )
-from core.formats.textio import parse_csv, parse_int_ids, read_text
+from core.formats.textio import clean_names, parse_csv, parse_int_ids, read_text
 from core.formats.value_parsing import (
     FAST_DATE_FORMATS, TWO_DIGIT_YEAR_PIVOT, parse_attribute, parse_dates, parse_durations, parse_numbers,
 )
@@ -437,7 +437,7 @@ def _build_graph(table: _Table, mapping: TableMapping, side: str, unparsed: list
     n = n_rows + len(new_ids)
     row_type = type_code[mapping.row_type]
     entity_ids = np.array([f"{mapping.row_type}:{i}" for i in table.ids.tolist()] + new_ids, dtype=object)
-    names = np.array(frame[mapping.name_column].tolist() + new_names, dtype=object)
+    names = clean_names(frame[mapping.name_column].tolist() + new_names)
     types = np.concatenate([np.full(n_rows, row_type, dtype=np.int32), np.array(new_types, dtype=np.int32)])
     attributes = {}
     for spec in mapping.attributes:

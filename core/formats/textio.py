@@ -182,6 +182,20 @@ def read_tsv(path: Path, log: ProblemLog, *, required: tuple[str, ...] = (),
     return frame
 
 
+def clean_names(names) -> np.ndarray:
+    """Entity names without surrounding whitespace, inner runs of whitespace made one space.
+
+    Public files carry stray spaces (one data set has them on 9,547 names); kept, they would be
+    shown, searched and compared as part of the name (" Matrix" and "Matrix" differ by a
+    trigram). Every loader passes its names through here, so all formats agree.
+
+    >>> clean_names([" The  Matrix ", "Speed\u00a0 2"]).tolist()
+    ['The Matrix', 'Speed 2']
+    """
+    text = pd.Series(np.asarray(names, dtype=object), dtype=object)
+    return text.str.strip().str.replace(r"\s+", " ", regex=True).to_numpy(dtype=object)
+
+
 def parse_int_ids(values: pd.Series, path: Path, column: str, log: ProblemLog) -> np.ndarray:
     """int64 ids, -1 (logged by line, from ``values.index``) where a value is not a non-negative integer."""
     text = values.to_numpy(dtype=object)
