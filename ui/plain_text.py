@@ -6,7 +6,10 @@ and ``st.table`` cells. It already shows HTML tags as text, so a name such as
 ``**Alien**`` would show as bold "Alien", ``[x](javascript:...)`` as a link, ``$x$`` as maths,
 so the analyst would not see what the data says. :func:`literal` backslash-escapes every ASCII
 punctuation character, which CommonMark allows for exactly this: an escaped character is shown
-as itself. ``st.dataframe``, ``st.text`` and widget *options* show plain text and need nothing.
+as itself. One Markdown rule reads the text after the escapes: GitHub's autolinks, which make a
+link of any ``http://...``, ``www....`` or ``name@host.org`` in the text; :func:`literal` shows
+such words as code spans, which no link crosses, so a URL in the data reads as text and leads
+nowhere. ``st.dataframe``, ``st.text`` and widget *options* show plain text and need nothing.
 
 A 10,000-character name would push the buttons off the screen, so headings and table cells show
 a :func:`shorten`-ed text and the page offers the full one next to it (``st.text``).
@@ -18,6 +21,9 @@ import re
 import string
 
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
+_WORDS = re.compile(r"(\s+)")
+#: What GitHub's autolink extension may turn into a link: ``scheme://``, ``www.``, ``name@host``.
+_LINK_LIKE = re.compile(r"://|@|www\.", re.IGNORECASE)
 
 
 def literal(text: object) -> str:
@@ -27,8 +33,11 @@ def literal(text: object) -> str:
     --------
     >>> literal("**Alien** <b>")
     '\\*\\*Alien\\*\\* \\<b\\>'
+    >>> literal("see www.x.org or a@x.org")
+    'see `www.x.org` or `a@x.org`'
     """
-    return _PUNCTUATION.sub(r"\\\1", str(text))
+    return "".join(code(word) if _LINK_LIKE.search(word) else _PUNCTUATION.sub(r"\\\1", word)
+                   for word in _WORDS.split(str(text)))
 
 
 def code(text: object) -> str:
