@@ -22,7 +22,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -131,27 +130,26 @@ def demo_project(tmp_path_factory) -> Path:
 
 
 @contextmanager
-def streamlit_server(project: Path, work: Path):
-    """``streamlit run app.py`` on 127.0.0.1 for ``project`` with a fresh label db in ``work``;
+def streamlit_server(project: Path, work: Path, *, port: int | None = None, user_header: str | None = None):
+    """The app served for ``project`` as ``mualign review`` serves it (``cli.server.streamlit_command``:
+    the repository's settings, the Host allowlist, 127.0.0.1) with a fresh label db in ``work``;
     yields (url, db_url).
 
+    ``port``: a given port (to restart a server where a browser tab still points), else a free one.
     The log goes to a file, not a PIPE (a full pipe would block the server); it is printed at
     the end, which pytest shows when the module failed. The server runs in its own process
     group, killed as a whole at the end (streamlit takes more than a second to exit on SIGTERM).
     """
+    from cli.server import streamlit_command
+
     db_url = f"sqlite:///{work / 'labels.sqlite'}"
     log_path = work / "streamlit.log"
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-               # no usage metrics request to data.streamlit.io; no inotify watcher over .venv (DEPS.md)
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-               "--client.toolbarMode", "minimal",  # no "Deploy" button in the screenshots
-               "--", "--project", str(project), "--db", db_url]
-    env = {k: v for k, v in os.environ.items() if k not in ("MUALIGN_PROJECT", "MUALIGN_DB")}
+    port = port or _free_port()
+    command = streamlit_command(project, port=port, db=db_url, user_header=user_header)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MUALIGN_", "STREAMLIT_"))}
     env["OMP_NUM_THREADS"] = str(TORCH_THREADS)
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env,
+    with open(log_path, "a") as log:
+        process = subprocess.Popen(command, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -275,7 +273,7 @@ def test_analyst_reviews_retrains_and_exports(server, browser_page, demo_project
     project = demo_project.name  # the app's project key: the directory's name
 
     # 1. the queue opens on a pair, drawn
-    page.goto(url)
+    page.goto(f"{url}/?analyst=ana")  # the name the decisions are stored under (kept on reload)
     expect(page.get_by_role("heading", name="Review candidate pairs")).to_be_visible(timeout=FIRST_LOAD_MS)
     first = _wait_for_pair(page, timeout=FIRST_LOAD_MS)
     _wait_until_idle(page)  # the whole page, sidebar included, for the screenshot

@@ -14,6 +14,10 @@ ran, wherever it ran (page or drawing iframe); every dialog fails the test.
    a payload) label the same project at the same time: every decision of both is in the store,
    and the pair they judged differently is in the agreement page's conflict queue, with both
    names and who said what, until one of them settles it.
+3. Every page, with a project directory whose name holds a backtick, a Markdown image and a link
+   to a remote host, and names and values holding URLs: the name reads literally, nothing from
+   the data becomes a link or an image, and no request leaves 127.0.0.1 (every request of every
+   page is watched, and the tab's icon must be the server's or inline, never a font CDN's).
 
 Waits are Playwright's own (``expect``, ``wait_for_function``), never sleeps.
 """
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_tiny_project
+from tests.conftest import write_tiny_project
 from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE_JS, WAIT_FOR_PAIR_JS, streamlit_server
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install -y chromium)")
@@ -34,7 +38,11 @@ MARKER = '<img src=x onerror="window.top.__pwned=1">'
 PAYLOADS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "\"'><svg onload=alert(1)>", MARKER)
 HOSTILE = " ".join(PAYLOADS)
 MARKDOWN = "**bold** [click](javascript:alert(1)) $x$"
-NAMED = f"{MARKDOWN} {HOSTILE}"  # every name but the long one ends with this
+# 203.0.113.0/24 is TEST-NET-3: nothing answers there, and the request monitor sees any attempt
+URLS = "http://203.0.113.9/page www.example.org bob@example.org ![i](https://203.0.113.9/i.png) <https://203.0.113.9/a>"
+NAMED = f"{MARKDOWN} {URLS} {HOSTILE}"  # every name but the long one ends with this
+# A directory name cannot hold "/": "https:HOST" is a URL to HOST all the same from an http page.
+PROJECT_NAME = "hostile `x` ![i](https:203.0.113.9) [site](https:203.0.113.9) ``"
 LONG_NAME = "Carrie-Anne Moss " + "y" * 10_000
 LONG_VALUE = "x" * 10_000
 HOSTILE_ANALYST = "bob \"'><svg onload=alert(1)>"
@@ -46,6 +54,12 @@ STEP_MS = 45_000  # one rerun on a busy 2-core machine
 # Elements the data must never create, in the page or in the drawing.
 INJECTED_JS = """() => document.querySelectorAll('[onerror], [onload], svg[onload], img[src="x"], a[href^="javascript"]')
   .length"""
+# Links and images that lead off the server (Streamlit's own heading anchors are "#..." on the page)
+FOREIGN_ELEMENTS_JS = """() => [...document.querySelectorAll('a[href], img[src], image, link[href], script[src], iframe[src]')]
+  .map((e) => e.href?.baseVal ?? e.href ?? e.src)
+  .filter((u) => u && !u.startsWith(location.origin + '/') && !u.startsWith('data:') && !u.startsWith('blob:')
+                 && !u.startsWith('about:'))"""
+FAVICON_JS = """() => [...document.querySelectorAll("link[rel~='icon']")].map((l) => l.href)"""
 
 
 def _entities(rows, header: str) -> str:
@@ -78,7 +92,7 @@ def hostile_project(tmp_path_factory) -> Path:
     from core.project.lifecycle import run_baselines, run_model, score_candidates
     from core.training.loop import TrainConfig
 
-    project = write_tiny_project(tmp_path_factory.mktemp("hostile") / "hostile",
+    project = write_tiny_project(tmp_path_factory.mktemp("hostile") / PROJECT_NAME,
                                  **{"left/entities.tsv": LEFT, "right/entities.tsv": RIGHT})
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny batches; more threads only spin on a busy machine
@@ -115,10 +129,16 @@ class Analyst:
     def __init__(self, browser, url: str, name: str):
         self.context = browser.new_context(viewport=VIEWPORT)
         self.context.set_default_timeout(STEP_MS)
+        self.foreign_requests: list[str] = []
+        self.context.route(_leaves_the_server, self._refuse)  # the page and every frame in it
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.page.on("dialog", self._dialog)
         self.url, self.name = url, name
+
+    def _refuse(self, route) -> None:
+        self.foreign_requests.append(route.request.url)
+        route.abort()
 
     def _dialog(self, dialog) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -159,9 +179,21 @@ class Analyst:
         assert self.dialogs == [], f"a payload opened a dialog: {self.dialogs}"
         assert self.page.evaluate("() => window.__pwned") is None, "a payload ran in the page"
         assert self.page.evaluate(INJECTED_JS) == 0, "the data made an element in the page"
+        assert self.foreign_requests == [], f"requests left 127.0.0.1: {self.foreign_requests}"
+        assert self.page.evaluate(FOREIGN_ELEMENTS_JS) == [], "links or images lead off the server"
+        icons = self.page.evaluate(FAVICON_JS)
+        assert icons and all(_local(icon) for icon in icons), f"the tab's icon is not the server's: {icons}"
 
     def close(self) -> None:
         self.context.close()
+
+
+def _local(url: str) -> bool:
+    return url.startswith(("http://127.0.0.1:", "data:", "blob:", "about:", "ws://127.0.0.1:"))
+
+
+def _leaves_the_server(url: str) -> bool:
+    return not _local(url)
 
 
 def _dataset(project: Path):
@@ -351,3 +383,42 @@ def test_two_analysts_label_at_once_and_their_disagreement_is_a_conflict(server,
     finally:
         ana.close()
         bob.close()
+
+
+PAGES = {"Review": "Review candidate pairs", "Find a pair": "Find a pair", "Agreement": "Agreement between analysts",
+         "Retrain": "Retrain the model", "Evaluation": "Evaluation", "Export": "Export",
+         "Project overview": "mualign: project overview"}
+
+
+def test_every_page_shows_data_and_paths_as_text_and_loads_nothing_from_elsewhere(server, browser, hostile_project,
+                                                                                tmp_path):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    visitor = Analyst(browser, url, "visitor https://203.0.113.9/x ![i](https://203.0.113.9/i.png)")
+    try:
+        visitor.open_review()
+        visitor.assert_nothing_ran()
+        for title, heading in PAGES.items():
+            visitor.go_to(title)
+            expect(visitor.page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+            visitor.idle()
+            visitor.assert_nothing_ran()
+            main = visitor.page.get_by_test_id("stMain").inner_text()
+            if title == "Project overview":
+                assert f"Project directory: {hostile_project}" in main
+            if title == "Export":
+                assert f"({PROJECT_NAME})" in main
+            visitor.page.screenshot(path=tmp_path / f"page-{title}.png")
+        # the analyst's name went into the page address: still only text, and it came back intact
+        expect(visitor.page.get_by_test_id("stSidebar").get_by_role("textbox", name="Analyst")).to_have_value(
+            visitor.name)
+        visitor.page.reload()
+        expect(visitor.page.get_by_role("heading", name="mualign: project overview")).to_be_visible(
+            timeout=FIRST_LOAD_MS)
+        visitor.idle()
+        expect(visitor.page.get_by_test_id("stSidebar").get_by_role("textbox", name="Analyst")).to_have_value(
+            visitor.name)
+        visitor.assert_nothing_ran()
+    finally:
+        visitor.close()
