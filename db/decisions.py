@@ -1,53 +1,15 @@
-"""The closed set of things an analyst can do to a candidate pair.
+"""The closed set of things an analyst can do to a candidate pair, as the label store names it.
 
-``Decision`` subclasses ``str`` so that the stored value, the CSV export and a Streamlit
-widget all see the same lowercase word (``"accept"``), while code compares enum members and a
-type checker catches typos.
+The set and the rule that derives a current label from the log (the latest label event that was
+not undone) are owned by the top-level module :mod:`label_rules`, which imports only the standard
+library. ``core.review.agreement`` applies the same rules to each analyst's labels, and it may
+not import ``db`` (core never loads the database), nor may ``db`` import ``core``: the rules
+therefore live below both, and this module re-exports them under the names the store has always
+used (``db.Decision``, ``db.LABEL_DECISIONS``).
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from label_rules import LABEL_DECISIONS, Decision
 
-
-class Decision(str, Enum):
-    """What an analyst did to a pair.
-
-    ``ACCEPT``, ``REJECT`` and ``SKIP`` are labels: the latest one that was not undone is the
-    pair's current label. ``UNDO`` is never a label; it is a log event that cancels one earlier
-    label event (see ``db.labels.undo_last``).
-    """
-
-    ACCEPT = "accept"
-    REJECT = "reject"
-    SKIP = "skip"
-    UNDO = "undo"
-
-    def __str__(self) -> str:  # "accept", not "Decision.ACCEPT", in f-strings and pages
-        return self.value
-
-    @property
-    def is_label(self) -> bool:
-        """True for accept/reject/skip, the decisions that can be a pair's current label."""
-        return self is not Decision.UNDO
-
-    @classmethod
-    def parse(cls, value: Decision | str) -> Decision:
-        """Return the member for ``value`` (a member or its lowercase word).
-
-        Raises
-        ------
-        ValueError
-            If ``value`` names no decision; the message lists the accepted words.
-        """
-        if isinstance(value, cls):
-            return value
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(repr(d.value) for d in cls)
-            raise ValueError(f"unknown decision {value!r}: expected one of {allowed}") from None
-
-
-LABEL_DECISIONS: frozenset[Decision] = frozenset(d for d in Decision if d.is_label)
-"""Decisions that ``record_decision`` writes and that can be a pair's current label."""
+__all__ = ["LABEL_DECISIONS", "Decision"]

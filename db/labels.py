@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from db.decisions import LABEL_DECISIONS, Decision
+from label_rules import latest_standing
 from db.models import LabelEventRow, PairLeaseRow
 from db.session import lock_analyst
 
@@ -276,14 +277,7 @@ def derive_current(events: Iterable[LabelEvent]) -> list[PairLabel]:
     --------
     Accept (id 1), reject (id 2), then undo of 2 (id 3): the pair is back to accept.
     """
-    events = list(events)
-    undone = {e.undoes_id for e in events if e.decision is Decision.UNDO}
-    latest: dict[tuple[str, str, str], LabelEvent] = {}
-    for e in events:
-        if e.decision.is_label and e.id not in undone:
-            key = (e.project, e.left_id, e.right_id)
-            if key not in latest or e.id > latest[key].id:
-                latest[key] = e
+    latest = latest_standing(events, key=lambda e: (e.project, e.left_id, e.right_id))  # the rule: label_rules
     labels = [
         PairLabel(project=e.project, left_id=e.left_id, right_id=e.right_id, type=e.type,
                   decision=e.decision, analyst=e.analyst, decided_at=e.created_at,

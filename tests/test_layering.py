@@ -112,6 +112,14 @@ def test_drawing_an_explanation_does_not_load_torch():
     assert "torch" not in mods and "core.model" not in mods and "dgl" not in mods
 
 
+def test_the_label_rules_sit_below_db_and_core():
+    """label_rules owns the decision set and the current-label rule; db and core.review both read it, so it
+    may import neither (nor torch, nor the database driver)."""
+    mods = _modules_after("import label_rules")
+    assert not {m for m in mods if m.split(".")[0] in {"core", "db", "torch", "sqlalchemy", "ui", "cli"}}
+    assert "db" not in _modules_after("import core.review.agreement")
+
+
 def test_core_modules_do_not_print():
     """Core is a library: it returns values, the CLI and pages print them."""
     offenders = [str(p.relative_to(REPO)) for p in (REPO / "core").rglob("*.py")

@@ -4,7 +4,9 @@ Several analysts label the same project at once. The project-wide label of a pai
 latest event (``db.labels.derive_current``: whoever clicked last wins), so this module keeps
 each analyst's own word apart and makes disagreement visible instead of letting the last click
 hide it. It reads plain :class:`LogEntry` values (no database import), so the rules below are
-tested on hand-written logs.
+tested on hand-written logs. The decision words and which events stand (label events no undo
+names; latest = highest event id) are the label log's rules, owned by :mod:`label_rules` and shared
+with the store (``db``), which this module may not import.
 
 Rules
 -----
@@ -37,8 +39,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
-DECISIONS = ("accept", "reject", "skip", "undo")
-JUDGEMENTS = ("accept", "reject")
+from label_rules import Decision, latest_standing, standing
+
+DECISIONS = tuple(d.value for d in Decision)  # accept, reject, skip, undo
+JUDGEMENTS = tuple(d.value for d in Decision if d.is_judgement)  # accept, reject
 
 
 @dataclass(frozen=True)
@@ -145,19 +149,16 @@ def log_entries(events: Iterable[object]) -> list[LogEntry]:
     return sorted(entries, key=lambda e: e.id)
 
 
-def _standing(log: Iterable[LogEntry]) -> list[LogEntry]:
-    """Label events (accept/reject/skip) not undone, oldest first."""
-    log = list(log)
-    undone = {e.undoes_id for e in log if e.decision == "undo"}
-    return sorted((e for e in log if e.decision != "undo" and e.id not in undone), key=lambda e: e.id)
-
-
 def votes_by_pair(log: Iterable[LogEntry]) -> dict[tuple[str, str], dict[str, Vote]]:
-    """{(left_id, right_id): {analyst: their current :class:`Vote`}} (resolutions excluded)."""
+    """{(left_id, right_id): {analyst: their current :class:`Vote`}} (resolutions excluded).
+
+    An analyst's current label is the label log's current-label rule (:func:`label_rules.latest_standing`)
+    keyed by pair and analyst instead of by pair alone.
+    """
     votes: dict[tuple[str, str], dict[str, Vote]] = {}
-    for e in _standing(log):
-        if not e.resolution:  # oldest first: a later event of the same analyst replaces an earlier one
-            votes.setdefault(e.pair, {})[e.analyst] = Vote(e.analyst, e.decision, e.id)
+    current = latest_standing((e for e in log if not e.resolution), key=lambda e: (e.pair, e.analyst))
+    for e in current.values():  # in order of each pair's, then each analyst's, first standing label
+        votes.setdefault(e.pair, {})[e.analyst] = Vote(e.analyst, e.decision, e.id)
     return votes
 
 
@@ -224,15 +225,15 @@ def conflicts(log: Iterable[LogEntry], *, include_settled: bool = False) -> list
 
     Settled conflicts (see the module docstring) are left out unless ``include_settled``.
     """
-    standing = _standing(log)
+    log = list(log)
     latest_resolution: dict[tuple[str, str], LogEntry] = {}
     types: dict[tuple[str, str], str] = {}
-    for e in standing:  # oldest first, so the last one seen is the newest
+    for e in standing(log):  # oldest first, so the last one seen is the newest
         types[e.pair] = e.type
         if e.resolution:
             latest_resolution[e.pair] = e
     found = []
-    for pair, by_analyst in votes_by_pair(standing).items():
+    for pair, by_analyst in votes_by_pair(log).items():
         if not set(JUDGEMENTS) <= {v.decision for v in by_analyst.values()}:
             continue
         votes = tuple(by_analyst[a] for a in sorted(by_analyst))
