@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     OSError (a path that cannot be read or written). Anything else is a bug and keeps its
     traceback. ``MUALIGN_TRACEBACK=1`` shows the traceback of the expected errors too.
     """
+    # torch's OpenMP threads spin while they wait for work by default; on a machine whose cores
+    # are busy that spinning took 4x the CPU time of the work itself (DBLP-ACM training under
+    # load 8: 45 CPU-s an epoch spinning, 11 passive; bench/peer_splink.py). Sleep instead.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -199,9 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", type=Path, required=True)
     p.add_argument("--variant", choices=VARIANTS, default="cg-mualign", metavar="VARIANT",
                    help="the full model or an ablation: %(choices)s (default %(default)s)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.003)
+    p.add_argument("--epochs", type=int, default=20, help="epochs at most (default 20; see --patience)")
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="positive pairs per step (default 32, the paper's; larger batches keep a GPU busy)")
+    p.add_argument("--lr", type=float, default=0.003, help="Adam's learning rate for a batch of 32 (default 0.003)")
+    p.add_argument("--lr-scaling", choices=["none", "sqrt", "linear"], default="sqrt",
+                   help="scale --lr by (batch size / 32) to the power 1/2 or 1 for other batch sizes "
+                        "(default sqrt; no change at batch 32)")
     p.add_argument("--negatives", type=int, default=10, help="negatives per side per positive (default 10)")
     p.add_argument("--hard-negatives", type=float, default=0.0, help="share of negatives drawn from blocked candidates")
     p.add_argument("--margin", type=float, default=1.0)
@@ -210,7 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=100)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--cap", type=int, default=10, help="neighbours sampled per node (default 10)")
-    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--patience", type=int, default=2,
+                   help="stop after this many epochs without a validation PRAUC gain of at least "
+                        "--min-improvement; the best epoch's weights are kept (default 2)")
+    p.add_argument("--min-improvement", type=float, default=0.002,
+                   help="a smaller validation PRAUC gain counts as none (default 0.002; 0: any gain counts)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda when available)")
     _engine_options(p)
@@ -565,7 +577,8 @@ def cmd_train(args) -> int:
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                                negatives_per_side=args.negatives, hard_negative_share=args.hard_negatives,
                                margin=args.margin, bce_weight=args.bce_weight, patience=args.patience,
-                               seed=args.seed, device=args.device)
+                               seed=args.seed, device=args.device, lr_scaling=args.lr_scaling,
+                               min_improvement=args.min_improvement)
     dataset, candidates = load_blocked(args.project)
     progress = _progress_bar()
     with _engine_session(args) as engine:

@@ -39,6 +39,11 @@ from core.training.lazy_adam import LazyAdam
 from core.training.negatives import NegativeSampler
 
 
+#: The batch size ``TrainConfig.learning_rate`` is meant for (the paper's), and the scaling rules.
+REFERENCE_BATCH = 32
+LR_SCALINGS = ("none", "sqrt", "linear")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation knobs; the defaults are the paper's where it gives them (batch 32, Adam 0.003, 10+10)."""
@@ -56,12 +61,32 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     deterministic: bool = True  # bit-identical runs under a seed (parallel float sums otherwise vary)
     labelled_negatives: bool = True  # use labelled non-matches of TRAIN (and rejected pairs) as negatives
+    # A larger batch keeps a GPU busy; "sqrt" or "linear" scales learning_rate by (batch_size / 32)
+    # to the power 1/2 or 1 (see step_learning_rate), "none" uses it as given.
+    lr_scaling: str = "none"
+    # Early stopping: a validation PRAUC gain below this counts as no gain (patience runs on), so
+    # training stops once the gains are too small to matter instead of after `patience` flat epochs.
+    min_improvement: float = 0.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.epochs < 1 or self.negatives_per_side < 1:
             raise ValueError("batch_size, epochs and negatives_per_side must all be >= 1")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.lr_scaling not in LR_SCALINGS:
+            raise ValueError(f"lr_scaling must be one of {LR_SCALINGS}, got {self.lr_scaling!r}")
+        if self.min_improvement < 0:
+            raise ValueError(f"min_improvement must be >= 0, got {self.min_improvement}")
+
+    @property
+    def step_learning_rate(self) -> float:
+        """The optimiser's learning rate: ``learning_rate`` scaled for the batch size (``lr_scaling``).
+
+        Adam's steps do not grow with the batch as SGD's do, so the square-root rule is the usual
+        choice; ``learning_rate`` is meant for the paper's batch of 32.
+        """
+        ratio = self.batch_size / REFERENCE_BATCH
+        return self.learning_rate * {"none": 1.0, "sqrt": ratio ** 0.5, "linear": ratio}[self.lr_scaling]
 
     def resolved_device(self) -> torch.device:
         """The torch device of ``device`` (see :func:`core.model.device.resolve_device`).
@@ -264,7 +289,7 @@ def train(setup: EncoderSetup, model_config: ModelConfig, config: TrainConfig, *
     device = config.resolved_device()
     previous = torch.are_deterministic_algorithms_enabled()
     previous_fill = torch.utils.deterministic.fill_uninitialized_memory
-    torch.use_deterministic_algorithms(config.deterministic)
+    set_deterministic(config.deterministic)
     # Deterministic mode also fills every new uninitialised tensor with NaN, a guard against code
     # that reads memory it never wrote; ours does not, and the fills were a sixth of a step's time.
     torch.utils.deterministic.fill_uninitialized_memory = False
@@ -272,8 +297,24 @@ def train(setup: EncoderSetup, model_config: ModelConfig, config: TrainConfig, *
         with device_errors(device):
             return _Training(setup, model_config, config, candidates, device).run(on_step, on_epoch)
     finally:
-        torch.use_deterministic_algorithms(previous)
+        set_deterministic(previous)
         torch.utils.deterministic.fill_uninitialized_memory = previous_fill
+
+
+def set_deterministic(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode)`` without its import of ``torch._inductor.config``.
+
+    That import loads torch's whole compiler stack (dynamo, inductor: 0.8-1.5 CPU-s, a tenth of a
+    DBLP-ACM ``mualign train``) to set a flag for compiled code, and nothing here is compiled. When
+    the compiler is already loaded, or torch lacks the internal setter, the public call is used.
+    """
+    import sys
+
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode)
+    else:
+        setter(mode, warn_only=False)
 
 
 class _Training:
@@ -285,7 +326,7 @@ class _Training:
         self.setup, self.model_config, self.config, self.device = setup, model_config, config, device
         self.model = setup.new_model(model_config).to(device)
         self.head = BCEHead(model_config.hidden).to(device) if config.bce_weight > 0 else None
-        self.optimiser = Optimiser(self.model, self.head, config.learning_rate)
+        self.optimiser = Optimiser(self.model, self.head, config.step_learning_rate)
         self.rng = np.random.default_rng(config.seed)
         self.links = training_links(setup)
         if len(self.links) == 0:
@@ -306,6 +347,7 @@ class _Training:
         config = self.config
         result = TrainResult(self.model, self.scorer)
         best_state, best_score, stale = None, -np.inf, 0
+        reference = -np.inf  # the score a later epoch must beat by min_improvement to reset patience
         start_all = time.perf_counter()
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
@@ -315,8 +357,10 @@ class _Training:
             score = valid_pr_auc if valid_pr_auc is not None else -float(np.mean(losses))
             is_best = score > best_score
             if is_best:
-                best_state, best_score, stale = copy.deepcopy(self.model.state_dict()), score, 0
+                best_state, best_score = copy.deepcopy(self.model.state_dict()), score
                 result.best_epoch, result.best_valid_pr_auc = epoch, valid_pr_auc
+            if score > reference + config.min_improvement:
+                reference, stale = score, 0
             else:
                 stale += 1
             stats = EpochStats(epoch, float(np.mean(losses)), valid_pr_auc, seconds, seen / seconds, is_best)
