@@ -92,7 +92,7 @@ def cmd_labels_export(args) -> int:
 
 
 def cmd_labels_import(args) -> int:
-    from core.formats.native import load_project
+    from core.project.cache import load_project_cached as load_project
     from db.backup import import_labels, read_label_file
 
     label_file = read_label_file(args.file)  # refuse a bad file before loading graphs or opening the store

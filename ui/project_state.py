@@ -44,9 +44,9 @@ def project_key() -> str:
 
 @st.cache_resource(show_spinner="Loading the project…")
 def load_dataset(directory: str):
-    from core.formats.native import load_project
+    from core.project.cache import load_project_cached
 
-    return load_project(directory)
+    return load_project_cached(directory)
 
 
 @st.cache_resource(show_spinner="Blocking…")

@@ -27,6 +27,7 @@ from sklearn.preprocessing import normalize
 
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
+from core.features import FEATURE_STORES
 
 #: Clip scaled numbers to this many robust standard deviations.
 CLIP = 5.0
@@ -180,6 +181,14 @@ def fit_feature_spec(dataset: AlignmentDataset, hashing: NameHashing | None = No
 
 def encode_entities(kg: KnowledgeGraph, spec: FeatureSpec, side: str) -> EntityFeatures:
     """h^0 of every entity of ``kg`` ('left' or 'right' picks the attribute column names)."""
+    store = FEATURE_STORES.get(kg)
+    if store is not None:
+        return store(spec, side, lambda: compute_entity_features(kg, spec, side))
+    return compute_entity_features(kg, spec, side)
+
+
+def compute_entity_features(kg: KnowledgeGraph, spec: FeatureSpec, side: str) -> EntityFeatures:
+    """:func:`encode_entities` computed from the graph, never read from a store."""
     blocks = []
     for a in spec.attributes:
         column = getattr(a, side)

@@ -53,8 +53,13 @@ Progress = Callable[[int, int], None]
 
 # ------------------------------------------------------------------------------ load, block ----
 def load_dataset(project: str | Path) -> AlignmentDataset:
-    """The project's graphs, schema and links (DataError listing every ``path:line`` problem)."""
-    return load_project(project)
+    """The project's graphs, schema and links (DataError listing every ``path:line`` problem).
+
+    Read through the project's binary cache (:mod:`core.project.cache`) when it is fresh.
+    """
+    from core.project.cache import load_project_cached
+
+    return load_project_cached(project)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +86,7 @@ def block_project(project: str | Path, config: BlockingConfig | None = None, *,
         not aligned (nothing is written then).
     """
     config = config or BlockingConfig()
-    dataset = dataset or load_project(project)
+    dataset = dataset or load_dataset(project)
     unknown = [t for t, _ in config.keys if t not in dataset.schema.type_names]
     if unknown:
         raise ValueError(f"blocking key for unknown aligned type(s) {unknown}; "
@@ -103,7 +108,7 @@ def load_blocked(project: str | Path, dataset: AlignmentDataset | None = None
     DataError
         ``candidates.tsv`` names unknown ids or types, or is malformed.
     """
-    dataset = dataset or load_project(project)
+    dataset = dataset or load_dataset(project)
     path = Path(project) / CANDIDATES_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run `mualign block --project {project}` first")

@@ -1,0 +1,175 @@
+"""The project's binary cache: the same dataset as the files, and never trusted when stale, damaged or foreign."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.formats.errors import DataError
+from core.formats.native import load_project, save_project
+from core.project import cache
+from core.project.cache import CACHE_DIR, open_project
+
+
+@pytest.fixture(scope="module")
+def music_dataset(music):
+    return music[0].dataset
+
+
+@pytest.fixture
+def project(music_dataset, tmp_path) -> Path:
+    return save_project(music_dataset, tmp_path / "music") or tmp_path / "music"
+
+
+def assert_same_dataset(got, want) -> None:
+    for side in ("left", "right"):
+        a, b = getattr(got, side), getattr(want, side)
+        for name in ("entity_ids", "entity_types", "names", "heads", "relations", "tails"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.dtype == y.dtype and np.array_equal(x, y), f"{side}.{name}"
+        assert a.type_names == b.type_names and a.relation_names == b.relation_names
+        pd.testing.assert_frame_equal(a.attributes, b.attributes)
+        for name in ("indptr", "neighbours", "relations"):
+            assert np.array_equal(getattr(a.adjacency, name), getattr(b.adjacency, name))
+        assert a.adjacency.n_relations == b.adjacency.n_relations
+    for name in ("left", "right", "type", "label", "split"):
+        x, y = getattr(got.links, name), getattr(want.links, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), f"links.{name}"
+    assert got.schema == want.schema and got.name == want.name
+
+
+def _rewrite(path: Path, old: str, new: str, *, keep_mtime: bool = False) -> None:
+    stat = path.stat()
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    if keep_mtime:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_the_cache_gives_the_dataset_the_files_give(project):
+    built, first = open_project(project)
+    assert (first.used, first.reason, first.written) == (False, "missing", True)
+    cached, second = open_project(project)
+    assert (second.used, second.reason) == (True, "fresh")
+    assert_same_dataset(cached, load_project(project))
+    assert_same_dataset(built, load_project(project))
+
+
+def test_an_edited_source_file_makes_the_cache_stale_even_with_its_old_mtime(project):
+    open_project(project)
+    names = load_project(project).left.names
+    victim = next(n for n in names if len(n) > 3)
+    replacement = victim[::-1] if victim[::-1] != victim else victim.upper()
+    _rewrite(project / "left" / "entities.tsv", f"\t{victim}\t", f"\t{replacement}\t", keep_mtime=True)
+    dataset, outcome = open_project(project)
+    assert (outcome.used, outcome.reason) == (False, "stale")
+    assert replacement in set(dataset.left.names)
+    assert_same_dataset(dataset, load_project(project))
+    assert open_project(project)[1].used  # and the rebuilt cache is used next time
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "empty", "drop the payload"])
+def test_a_damaged_payload_is_rebuilt_never_read(project, damage):
+    open_project(project)
+    payload = project / CACHE_DIR / "project.npz"
+    data = bytearray(payload.read_bytes())
+    if damage == "flip a byte":
+        data[len(data) // 2] ^= 0xFF
+        payload.write_bytes(bytes(data))
+    elif damage == "truncate":
+        payload.write_bytes(bytes(data[: len(data) // 3]))
+    elif damage == "empty":
+        payload.write_bytes(b"")
+    else:
+        payload.unlink()
+    dataset, outcome = open_project(project)
+    assert not outcome.used and outcome.reason in {"damaged", "missing"} and outcome.written
+    assert_same_dataset(dataset, load_project(project))
+
+
+@pytest.mark.parametrize("manifest", [b"", b"{not json", b"\xff\xfe\x00", b"[]", b'{"format": "something else"}'])
+def test_a_damaged_or_foreign_manifest_is_rebuilt(project, manifest):
+    open_project(project)
+    (project / CACHE_DIR / "project.json").write_bytes(manifest)
+    dataset, outcome = open_project(project)
+    assert not outcome.used and outcome.reason in {"damaged manifest", "foreign format"}
+    assert_same_dataset(dataset, load_project(project))
+
+
+def test_a_cache_copied_from_another_project_is_not_used(project, tmp_path, music_dataset):
+    from core.demo.movies import generate_movie_pair
+
+    other = tmp_path / "movies"
+    save_project(generate_movie_pair(40, seed=1).dataset, other)
+    open_project(other)
+    shutil.copytree(other / CACHE_DIR, project / CACHE_DIR)
+    dataset, outcome = open_project(project)
+    assert (outcome.used, outcome.reason) == (False, "stale")
+    assert_same_dataset(dataset, load_project(project))
+
+
+def test_a_payload_with_a_matching_checksum_but_wrong_contents_is_rebuilt(project):
+    """A manifest rewritten to vouch for a payload that is not a project (a hand-edit, another tool)."""
+    open_project(project)
+    folder = project / CACHE_DIR
+    np.savez(folder / "project.npz", nothing=np.zeros(3))
+    payload = (folder / "project.npz").read_bytes()
+    manifest = json.loads((folder / "project.json").read_text())
+    manifest.update(payload_bytes=len(payload), payload_sha256=hashlib.sha256(payload).hexdigest())
+    (folder / "project.json").write_text(json.dumps(manifest))
+    dataset, outcome = open_project(project)
+    assert not outcome.used and outcome.reason.startswith("inconsistent")
+    assert_same_dataset(dataset, load_project(project))
+
+
+def test_bad_files_still_fail_with_their_lines_whatever_the_cache_holds(project):
+    open_project(project)
+    with open(project / "links.tsv", "a", encoding="utf-8") as fh:
+        fh.write("no-such-left\tno-such-right\t1\ttrain\n")
+    with pytest.raises(DataError, match="links.tsv"):
+        open_project(project)
+
+
+def test_a_project_whose_cache_cannot_be_written_opens_from_its_files(project):
+    (project / CACHE_DIR).write_text("a file where the cache folder would go")  # as a read-only place fails
+    dataset, outcome = open_project(project)
+    assert (outcome.used, outcome.written) == (False, False)
+    assert_same_dataset(dataset, load_project(project))
+
+
+def test_features_are_cached_per_spec_and_recomputed_when_damaged(project, monkeypatch):
+    from core.features import entity_features
+    from core.features.entity_features import NameHashing, fit_feature_spec
+
+    dataset, _ = open_project(project)
+    spec = fit_feature_spec(dataset)
+    computed = []
+    real = entity_features.compute_entity_features
+    monkeypatch.setattr(entity_features, "compute_entity_features",
+                        lambda kg, s, side: computed.append(side) or real(kg, s, side))
+    first = entity_features.encode_entities(dataset.left, spec, "left")
+    again = entity_features.encode_entities(open_project(project)[0].left, spec, "left")
+    assert computed == ["left"]  # the second graph, opened from the cache, read its features from disk
+    assert (first.name_ngrams != again.name_ngrams).nnz == 0 and np.array_equal(first.dense, again.dense)
+    other_spec = fit_feature_spec(dataset, NameHashing(n_buckets=2**10))
+    assert entity_features.encode_entities(dataset.left, other_spec, "left").name_ngrams.shape[1] == 2**10
+    assert computed == ["left", "left"]  # another spec is another entry
+    payload = project / CACHE_DIR / "features-left.npz"
+    payload.write_bytes(payload.read_bytes()[:100])
+    entity_features.encode_entities(dataset.left, other_spec, "left")
+    assert computed == ["left", "left", "left"]
+
+
+def test_graphs_not_opened_through_the_cache_are_simply_encoded(music_dataset):
+    from core.features import FEATURE_STORES
+
+    assert music_dataset.left not in FEATURE_STORES
+    assert cache.FORMAT.startswith("mualign-project-cache/")
