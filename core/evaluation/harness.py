@@ -10,6 +10,11 @@ Two protocols, chosen by the data:
   every left entity that has a true match in the split, labelled by the known truth. True matches
   that blocking lost still count in recall (``n_positives``), so a blocker cannot hide misses.
 
+A pair that is a TRAIN link (a seed link, or a pair an analyst accepted or rejected, which
+``core.review.labels_as_links`` adds as TRAIN links) is training data and never evaluation data:
+it is left out of the candidates judged and ranked on VALID and TEST, so a model is not credited
+for rejecting on TEST the very pair it was trained to reject.
+
 Hit@1 and MRR always rank each left entity's true match among its blocked candidates. The F1
 threshold is the best-F1 threshold on the VALID split, applied unchanged to the reported split:
 it is never picked on the data it is reported on. With ``kg_protocol=True`` and a scorer that can
@@ -137,6 +142,7 @@ def evaluation_pairs(dataset: AlignmentDataset, candidates: CandidatePairs, spli
     n_right = dataset.right.n_entities
     gold = dataset.gold_pairs()
     pairs = candidates.select(np.isin(candidates.left, positives.left) & ~np.isin(candidates.type, labelled_types))
+    pairs = pairs.select(~_is_training_pair(dataset, pairs))
     labels = np.isin(pairs.pair_keys(n_right), pair_keys(gold.left, gold.right, n_right)).astype(np.int64)
     found = candidates.contains(positives.left, positives.right, n_right)
     missed = np.bincount(positives.type[~found], minlength=n_types).astype(np.int64)
@@ -148,6 +154,13 @@ def evaluation_pairs(dataset: AlignmentDataset, candidates: CandidatePairs, spli
     return EvalPairs(np.concatenate([labelled.left, pairs.left]), np.concatenate([labelled.right, pairs.right]),
                      np.concatenate([labelled.type, pairs.type]),
                      np.concatenate([labelled.label.astype(np.int64), labels]), missed, protocol, lost)
+
+
+def _is_training_pair(dataset: AlignmentDataset, candidates: CandidatePairs) -> np.ndarray:
+    """For each candidate, whether it is a TRAIN link (match or not): training data, never judged."""
+    train = dataset.links.in_split(Split.TRAIN)
+    n_right = dataset.right.n_entities
+    return np.isin(candidates.pair_keys(n_right), pair_keys(train.left, train.right, n_right))
 
 
 def _queries(dataset: AlignmentDataset, split: Split) -> tuple[np.ndarray, np.ndarray]:
@@ -213,6 +226,7 @@ def evaluate(dataset: AlignmentDataset, candidates: CandidatePairs, scorer: Pair
     pairs = evaluation_pairs(dataset, candidates, split)
     query_left, query_type = _queries(dataset, split)
     cand = candidates.select(np.isin(candidates.left, query_left))
+    cand = cand.select(~_is_training_pair(dataset, cand))
     n_right = dataset.right.n_entities
     scores, cand_scores = _score_once(scorer, pairs, cand, n_right)
     gold = dataset.gold_pairs()

@@ -329,8 +329,12 @@ class TrainedModel:
 
 
 def run_model(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, train_config, *,
-              model_config=None, on_step=None, on_epoch=None, name: str = "cg-mualign", trainer=None) -> TrainedModel:
+              model_config=None, on_step=None, on_epoch=None, name: str = "cg-mualign", trainer=None,
+              activate: bool = True) -> TrainedModel:
     """Train, store as a new active model version, and evaluate on TEST.
+
+    ``activate=False`` stores the version without making it active (a retrain activates it only
+    when it is better on validation, see ``core.project.retrain``).
 
     ``trainer`` has :func:`core.training.loop.train`'s signature and result (the default; ``--engine
     ray`` passes the data-parallel one).
@@ -349,7 +353,8 @@ def run_model(project: str | Path, dataset: AlignmentDataset, candidates: Candid
     # Checkpoint complete under its final name first, then the active pointer (crash-safe order).
     version, final = store_version(project, result.scorer, train_config=train_config.to_dict(),
                                    metrics={"best_epoch": result.best_epoch, "valid_pr_auc": result.best_valid_pr_auc,
-                                            "test_pr_auc": report.overall.pr_auc, "test_f1": report.overall.f1})
+                                            "test_pr_auc": report.overall.pr_auc, "test_f1": report.overall.f1},
+                                   activate=activate)
     return TrainedModel(version, final, result.best_epoch, result.seconds, report, result.scorer)
 
 

@@ -88,11 +88,14 @@ def active_model_path(project: str | Path) -> Path:
     return model_path(project, version)
 
 
-def store_version(project: str | Path, scorer, *, train_config: dict, metrics: dict | None = None) -> tuple[str, Path]:
+def store_version(project: str | Path, scorer, *, train_config: dict, metrics: dict | None = None,
+                  activate: bool = True) -> tuple[str, Path]:
     """Store the scorer's model as a new version and make it active; returns (version, path).
 
     The checkpoint is complete under its final name before ``ACTIVE`` points at it (see the
-    module docstring), and temporary files left by killed runs are removed first.
+    module docstring), and temporary files left by killed runs are removed first. With
+    ``activate=False`` the version is only stored (a retrain that must first prove it is better,
+    see ``core.project.retrain.activation``).
     """
     from core.project.checkpoint import checkpoint_bytes
 
@@ -100,7 +103,8 @@ def store_version(project: str | Path, scorer, *, train_config: dict, metrics: d
     version, data = checkpoint_bytes(scorer, train_config=train_config, metrics=metrics)
     path = model_path(project, version)
     atomic_write_bytes(path, data)
-    set_active(project, version)
+    if activate:
+        set_active(project, version)
     return version, path
 
 

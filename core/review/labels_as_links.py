@@ -2,8 +2,11 @@
 
 Retraining reads the seed links plus every current accept/reject label. A labelled pair becomes a
 TRAIN link (label 1 or 0) and replaces whatever the seed links said about that exact pair: the
-analyst looked at it, so their word wins. A pair the analyst labelled leaves VALID/TEST with it,
-so the before/after comparison of a retrain is made on validation pairs no analyst has touched.
+analyst looked at it, so their word wins. A pair the analyst labelled leaves VALID/TEST with it:
+a seed link of that pair moves to TRAIN, and the evaluation harness never judges or ranks a pair
+that is a TRAIN link (``core.evaluation.harness``), so a rejected candidate of a VALID or TEST
+entity is training data only. The before/after comparison of a retrain, and the Evaluation page,
+are therefore made on pairs no analyst has touched.
 
 Rejected pairs were shown because the model ranked them high, so as labelled TRAIN non-matches
 they are exactly the hard negatives training draws first (``TrainConfig.labelled_negatives``).

@@ -106,7 +106,8 @@ def retrain_from_label_store(project: str, point: str | None, events: str, seed:
         previous_scores = stored_or_scored(project, dataset, candidates, previous, active_version(project))
         result = retrain(project, dataset, candidates, labels,
                          TrainConfig(epochs=2, seed=seed, max_steps_per_epoch=3), model_config=tiny_model_config(),
-                         previous=previous, previous_scores=previous_scores, on_step=on_step)
+                         previous=previous, previous_scores=previous_scores, on_step=on_step,
+                         always_activate=True)  # the path that writes ACTIVE, whose crash safety is tested
         _signal(events_path, f"DONE {result.version}")
     except BaseException:  # noqa: BLE001 - the parent must see why the worker stopped
         _signal(events_path, "ERROR " + traceback.format_exc().replace("\n", " | "))
