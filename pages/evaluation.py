@@ -9,19 +9,27 @@ import streamlit as st
 from core.data.links import Split
 from core.project.model_versions import versions
 from core.evaluation.metrics import precision_recall_curve_points, precision_recall_f1
+from ui.label_state import analyst_labels, current_labels_frame
 from ui.navigation import ensure_app_navigation
 from ui.project_state import (active_version, load_blocking, load_candidates, load_dataset, load_model,
                                  open_project)
 
 
 @st.cache_resource(show_spinner="Evaluating…", max_entries=16)
-def _evaluation(directory: str, method: str, split: str):
-    """(report, judged pairs, their scores) of ``method``: a model version or a name baseline."""
+def _evaluation(directory: str, method: str, split: str, labelled: tuple = ()):
+    """(report, judged pairs, their scores) of ``method``: a model version or a name baseline.
+
+    ``labelled``: the analysts' accept/reject labels as (left id, right id, is match). They are training data,
+    so the pairs they name are not judged (``core.evaluation.harness``), as in a retrain; the
+    cache key holds them, so a new label makes the figures anew.
+    """
     from core.evaluation.harness import evaluate, scored_pairs
     from core.project.lifecycle import make_scorer
+    from core.review.labels_as_links import AnalystLabel, with_analyst_labels
 
-    dataset, candidates = load_dataset(directory), load_candidates(directory)
-    scorer = (make_scorer(method, dataset, candidates) if method.startswith("name-")
+    seed, candidates = load_dataset(directory), load_candidates(directory)
+    dataset, _ = with_analyst_labels(seed, [AnalystLabel(*label) for label in labelled])
+    scorer = (make_scorer(method, seed, candidates) if method.startswith("name-")
               else load_model(directory, method)[0])
     report = evaluate(dataset, candidates, scorer, split=Split(split))
     pairs, scores = scored_pairs(dataset, candidates, scorer, Split(split))
@@ -62,7 +70,11 @@ if not len(dataset.links.in_split(Split(split)).positives()):
     st.info(f"The {split} split has no known matches: nothing to evaluate on.")
     st.stop()
 
-results = {m: _evaluation(str(directory), m, split) for m in methods}
+labelled = tuple((x.left_id, x.right_id, x.is_match) for x in analyst_labels(current_labels_frame()))
+results = {m: _evaluation(str(directory), m, split, labelled) for m in methods}
+if labelled:
+    st.caption(f"The {len(labelled):,} pairs analysts accepted or rejected are training data, so they are not "
+               "among the pairs judged here (as in a retrain).")
 main_method = methods[0]
 report, pairs, scores = results[main_method]
 n_positives = int(pairs.label.sum() + pairs.missed.sum())

@@ -6,20 +6,43 @@ import pandas as pd
 import streamlit as st
 
 from core.project.model_versions import set_active, versions
+from ui.failures import reported
 from ui.label_state import analyst_labels, current_labels_frame
 from ui.navigation import ensure_app_navigation
+from ui.plain_text import code, literal
 from ui.project_state import active_version, load_candidates, load_model, load_scores, open_project
+
+
+@reported  # a read-only project directory says so instead of a traceback
+def _make_active(chosen: str) -> None:
+    """Button callback, so the page drawn next (its header included) already names the new version."""
+    set_active(directory, chosen)
+    st.session_state["retrain_flash"] = f"Version {chosen} is the active model now."
+
+
+def _validation_rows(result, previous: str | None) -> list[dict]:
+    rows = []
+    for name, metrics in ((f"before: {previous or 'name similarity'}", result.valid_before),
+                          (f"after: {result.version}", result.valid_after)):
+        if metrics is not None:
+            rows.append({"model": name, "PRAUC": metrics.pr_auc, "F1": metrics.f1, "precision": metrics.precision,
+                         "recall": metrics.recall, "Hit@1": metrics.hit_at_1, "pairs": metrics.n_pairs})
+    return rows
+
 
 ensure_app_navigation()
 directory, dataset = open_project()
 st.title("Retrain the model")
-version = active_version(str(directory))
+if message := st.session_state.pop("retrain_flash", None):
+    st.toast(message)
+version = active_version(str(directory))  # read after any switch this run's callbacks made
 labels = current_labels_frame()
 usable = analyst_labels(labels)
 n_accept = sum(label.is_match for label in usable)
-st.write(f"Active model: `{version or 'none yet'}`. Training uses the project's seed links plus "
+st.write(f"Active model: {code(version or 'none yet')}. Training uses the project's seed links plus "
          f"**{n_accept} accepted** and **{len(usable) - n_accept} rejected** pairs (rejections become hard "
-         "negatives). Labelled pairs leave the validation split, so before/after compare the same pairs.")
+         "negatives). Labelled pairs leave the validation split, so before/after compare the same pairs. "
+         "A new version becomes active only when it is better on them; otherwise you choose.")
 
 with st.form("retrain"):
     epochs = st.number_input("Epochs (at most; early stopping on validation PRAUC)", 1, 200, 8)
@@ -52,18 +75,28 @@ if start:
                          TrainConfig(epochs=int(epochs), seed=int(seed)), previous=previous,
                          previous_scores=load_scores(str(directory), version), on_step=on_step, on_epoch=on_epoch)
     bar.progress(1.0, text="done")
-    st.session_state["last_retrain"] = result
+    st.session_state["last_retrain"] = {"result": result, "previous": version, "history": history}
+    st.rerun()  # from the top: the header names the version that is active now
 
-if (result := st.session_state.get("last_retrain")) is not None:
-    st.success(f"New model version `{result.version}` is active (best epoch {result.best_epoch}, "
-               f"{result.seconds:.0f} s).")
-    rows = []
-    for name, metrics in (("before", result.valid_before), ("after", result.valid_after)):
-        if metrics is not None:
-            rows.append({"model": name, "PRAUC": metrics.pr_auc, "F1": metrics.f1, "precision": metrics.precision,
-                         "recall": metrics.recall, "Hit@1": metrics.hit_at_1, "pairs": metrics.n_pairs})
+if (last := st.session_state.get("last_retrain")) is not None:
+    result, previous = last["result"], last["previous"]
+    if result.activated:
+        st.success(f"New model version {code(result.version)} is active: {literal(result.reason)} "
+                   f"(best epoch {result.best_epoch}, {result.seconds:.0f} s).")
+    else:
+        st.warning(f"New model version {code(result.version)} is stored but not active: {literal(result.reason)}. "
+                   f"{code(previous)} stays active unless you choose the new one below.")
     st.subheader("Validation split, before and after")
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(pd.DataFrame(_validation_rows(result, previous)), hide_index=True)
+    if last["history"]:
+        st.caption("Training, epoch by epoch")
+        st.dataframe(pd.DataFrame(last["history"]).set_index("epoch"))
+    choices = st.columns(2)
+    if version != result.version:
+        choices[0].button(f"Make {result.version} active", key="activate_new", on_click=_make_active,
+                          args=(result.version,), type="primary" if result.activated else "secondary")
+    if previous and version != previous:
+        choices[1].button(f"Go back to {previous}", key="activate_previous", on_click=_make_active, args=(previous,))
     st.metric("Undecided pairs whose decision changed", f"{len(result.changed):,}")
     if len(result.changed):
         st.dataframe(result.changed.head(200), hide_index=True)
@@ -76,9 +109,7 @@ stored = versions(directory)
 if not stored:
     st.info("No model version yet: train one above (or run `mualign train`).")
 else:
-    current = active_version(str(directory))
     choice = st.selectbox("Active version", stored[::-1],
-                          index=stored[::-1].index(current) if current in stored else 0, key="version_choice")
-    if choice != current and st.button("Make this version active"):
-        set_active(directory, choice)
-        st.rerun()
+                          index=stored[::-1].index(version) if version in stored else 0, key="version_choice")
+    if choice != version:
+        st.button("Make this version active", key="activate_chosen", on_click=_make_active, args=(choice,))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -96,16 +97,53 @@ def test_review_of_a_type_whose_queue_is_empty(monkeypatch, tiny_project):
     assert "Nothing left to review" in at.success[0].value
 
 
+def _retrain_judged(monkeypatch, better: bool) -> None:
+    """Fix the retrain's verdict: two 1-epoch models on the demo may compare either way."""
+    import core.project.retrain as retrain_module
+
+    reason = ("it is better on the same validation pairs (validation PRAUC 0.926 -> 0.964)" if better
+              else "it is worse on the same validation pairs (validation PRAUC 0.964 -> 0.926)")
+    monkeypatch.setattr(retrain_module, "activation", lambda before, after: retrain_module.Activation(better, reason))
+
+
 def test_retrain_page_empty_state_then_a_new_version(monkeypatch, demo_copy):
+    _retrain_judged(monkeypatch, better=True)
     at = _app(monkeypatch, demo_copy, "pages/retrain.py")
     before = (demo_copy / "models" / "ACTIVE").read_text().strip()
-    assert "0 accepted" in at.markdown[0].value
+    assert "0 accepted" in at.markdown[0].value and before in at.markdown[0].value
     at.number_input[0].set_value(1).run()
     at.button[0].click().run()
     assert not at.exception, at.exception
     after = (demo_copy / "models" / "ACTIVE").read_text().strip()
-    assert after != before and after in at.success[0].value
+    assert after != before and after in at.success[0].value and "better" in at.success[0].value
+    assert after in at.markdown[0].value and before not in at.markdown[0].value  # the header names the new one
     assert len(at.selectbox(key="version_choice").options) == 2
+    at.button(key="activate_previous").click().run()  # the analyst may still go back
+    assert (demo_copy / "models" / "ACTIVE").read_text().strip() == before and before in at.markdown[0].value
+
+
+def test_a_worse_retrain_is_not_made_active_until_the_analyst_chooses_it(monkeypatch, demo_copy):
+    """Issue 13 item 10: validation PRAUC 0.964 -> 0.926, and the worse model became active."""
+    _retrain_judged(monkeypatch, better=False)
+    at = _app(monkeypatch, demo_copy, "pages/retrain.py")
+    before = (demo_copy / "models" / "ACTIVE").read_text().strip()
+    at.number_input[0].set_value(1).run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert (demo_copy / "models" / "ACTIVE").read_text().strip() == before  # still the old one
+    (warning,) = at.warning
+    shown = warning.value.replace("\\", "")  # the reason is shown as plain text (Markdown escaped)
+    assert "stored but not active" in shown and "0.964 -> 0.926" in shown
+    new = next(v for v in at.selectbox(key="version_choice").options if v != before)
+    table = at.dataframe[0].value  # before and after, on the same validation pairs
+    assert table["model"].tolist() == [f"before: {before}", f"after: {new}"]
+    assert table["pairs"].nunique() == 1
+    assert before in at.markdown[0].value
+
+    at.button(key="activate_new").click().run()  # the analyst chooses the new one anyway
+    assert not at.exception, at.exception
+    assert (demo_copy / "models" / "ACTIVE").read_text().strip() == new
+    assert new in at.markdown[0].value and before not in at.markdown[0].value  # the header follows the switch
 
 
 def test_retrain_page_without_a_model(monkeypatch, tiny_project):
@@ -127,6 +165,27 @@ def test_evaluation_page_threshold_slider_moves_the_figures(monkeypatch, demo_co
     assert len(at.dataframe) == 4  # per type, comparison with names, model versions, blocking
     versions_table = at.dataframe[2].value
     assert versions_table["variant"].tolist() == ["cg-mualign"] and versions_table["layers"].tolist() == [2]
+
+
+def test_evaluation_page_leaves_out_the_pairs_analysts_labelled(monkeypatch, demo_copy):
+    """Issue 13 item 11: rejected pairs stayed among the TEST pairs the Evaluation page scores."""
+    from core.data.links import Split
+    from core.evaluation.harness import evaluation_pairs
+    from core.formats.native import load_candidates, load_project
+
+    dataset = load_project(demo_copy)
+    judged = evaluation_pairs(dataset, load_candidates(dataset, demo_copy), Split.TEST)
+    wrong = np.flatnonzero(judged.label == 0)[:3]
+    rejected = [(str(dataset.left.entity_ids[judged.left[i]]), str(dataset.right.entity_ids[judged.right[i]]),
+                 dataset.schema.type_names[judged.type[i]]) for i in wrong]
+    at = _app(monkeypatch, demo_copy, "pages/evaluation.py")
+    pairs_before = int(at.dataframe[0].value["pairs"].iloc[0])
+    for left_id, right_id, type_name in rejected:
+        _record(demo_copy, "bob", (left_id, right_id), "reject", type_name)
+    at.run()
+    assert not at.exception, at.exception
+    assert int(at.dataframe[0].value["pairs"].iloc[0]) == pairs_before - len(rejected)
+    assert any(f"{len(rejected)} pairs analysts accepted or rejected" in c.value for c in at.caption)
 
 
 def test_evaluation_page_without_a_model_shows_the_baseline(monkeypatch, tiny_project):

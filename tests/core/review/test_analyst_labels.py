@@ -123,7 +123,8 @@ def test_retrain_uses_labels_and_reports_what_changed(trained_demo):
               AnalystLabel(str(before["left_id"].iloc[0]), str(before["right_id"].iloc[-1]), False)]
     result = retrain(project, dataset, candidates, labels, TrainConfig(epochs=1, seed=1), previous=trained.scorer,
                      previous_scores=before)
-    assert result.version != trained.version and active_version(project) == result.version
+    assert result.version != trained.version
+    assert active_version(project) == (result.version if result.activated else trained.version)
     assert versions(project)[-1] == result.version and len(versions(project)) == 2
     assert result.labels.matches == 1 and result.labels.used + len(result.labels.unusable) == 2
     assert result.valid_before is not None and result.valid_before.n_pairs == result.valid_after.n_pairs
@@ -149,6 +150,65 @@ def test_a_stored_score_table_is_redone_when_the_candidates_change(trained_demo)
     keys = set(zip(table["left_id"], table["right_id"]))
     assert keys == set(zip(dataset.left.entity_ids[shifted.left], dataset.right.entity_ids[shifted.right]))
     assert scores_path(project, trained.version).exists()
+
+
+class _Oracle:
+    """Scores every true match 1 and every other pair 0 (or the reverse): a best and a worst model."""
+
+    name = "oracle"
+
+    def __init__(self, dataset, *, reverse: bool = False):
+        gold = dataset.gold_pairs()
+        self.keys = set(zip(gold.left.tolist(), gold.right.tolist()))
+        self.hit, self.miss = (0.0, 1.0) if reverse else (1.0, 0.0)
+
+    def score_pairs(self, left, right, types):
+        return np.array([self.hit if (a, b) in self.keys else self.miss for a, b in zip(left.tolist(), right.tolist())])
+
+
+def test_a_retrain_that_is_not_better_is_stored_but_not_made_active(trained_demo):
+    """Issue 13 item 10: validation PRAUC 0.964 -> 0.926 and the worse model became active."""
+    from core.project.model_versions import active_version, versions
+    from core.project.retrain import retrain
+    from core.training.loop import TrainConfig
+
+    project, dataset, candidates, _ = trained_demo
+    active = active_version(project)
+    result = retrain(project, dataset, candidates, [], TrainConfig(epochs=1, seed=2),
+                     previous=_Oracle(dataset))  # nothing can beat PRAUC 1 on validation
+    assert result.valid_before.pr_auc == 1.0 and result.valid_after.pr_auc <= 1.0
+    assert not result.activated and "validation PRAUC 1.000 -> " in result.reason
+    assert active_version(project) == active  # the analyst chooses
+    assert result.version in versions(project)  # stored beside it, with its score table
+    from core.project.score_table import scores_path
+    assert scores_path(project, result.version).exists()
+
+
+def test_a_retrain_that_is_better_is_made_active(trained_demo):
+    from core.project.model_versions import active_version
+    from core.project.retrain import retrain
+    from core.training.loop import TrainConfig
+
+    project, dataset, candidates, _ = trained_demo
+    result = retrain(project, dataset, candidates, [], TrainConfig(epochs=1, seed=3),
+                     previous=_Oracle(dataset, reverse=True))  # every true match scored last
+    assert result.activated and "better on the same validation pairs" in result.reason
+    assert active_version(project) == result.version
+
+
+def test_activation_only_when_validation_improves():
+    from core.evaluation.harness import MetricSet
+    from core.project.retrain import activation
+
+    def valid(pr_auc):
+        return MetricSet(10, 2, 0, pr_auc, None, None, None, None, 2, None, None)
+
+    assert not activation(valid(0.964), valid(0.926)).activate  # the issue's figures
+    assert "worse" in activation(valid(0.964), valid(0.926)).reason
+    assert not activation(valid(0.9), valid(0.9)).activate and "no better" in activation(valid(0.9), valid(0.9)).reason
+    assert activation(valid(0.9), valid(0.91)).activate
+    assert activation(None, valid(0.5)).activate  # the first model replaces name similarity
+    assert not activation(valid(None), valid(None)).activate  # nothing to compare: the analyst chooses
 
 
 def test_labels_survive_a_re_import_of_the_project(tmp_path, tiny_project):
