@@ -1,20 +1,39 @@
-"""A peer side by side: Splink (DuckDB backend) and mualign on DBLP-ACM, in one run, same TEST pairs.
+"""A peer side by side: Splink (DuckDB backend) and mualign's whole pipeline on DBLP-ACM, in one run.
 
     .venv/bin/pip install -e '.[bench]'      # once, from a fresh checkout: splink 5.0.0 (duckdb, pyarrow, sqlglot)
-    .venv/bin/python bench/peer_splink.py    # Splink, the name baselines, CG-MuAlign (4 epochs, patience 2)
-    .venv/bin/python bench/peer_splink.py --epochs 10 --patience 5 --seed 1 --u-max-pairs 5e6
+    .venv/bin/python bench/peer_splink.py    # Splink, then `mualign import, block, train, score, evaluate`
+    .venv/bin/python bench/peer_splink.py --seed 1 --train-args "--epochs 3" --u-max-pairs 5e6
 
 Splink is a bench-only dependency (the ``bench`` extra of pyproject.toml); nothing in core/, db/,
 cli/ or pages/ imports it.
 
-**The split.** DBLP-ACM is loaded once with mualign's own loader (``core.formats.tables``, the
-DeepMatcher TRAIN / VALID / TEST files). Every method is judged by mualign's harness,
-``core.evaluation.harness.evaluate``, on exactly the same pairs: the 2,473 labelled TEST pairs (444
-matches), with the threshold that maximises F1 on the labelled VALID pairs (never on TEST), and
-PRAUC as average precision over the TEST pairs. Splink's output enters the harness as a
-:class:`LookupScorer` that returns Splink's ``match_probability`` for a pair. ``hit_at_1_top20``
-ranks each TEST match among mualign's top-20 name candidates of its DBLP paper (the same
-candidates for every method; a candidate Splink never compared scores 0).
+**The question: how long until a user sees matches?** Both sides run as a user runs them, each
+step in a fresh process started from here, with default settings (all cores; the CLI's torch
+threads, DuckDB's threads):
+
+- ``mualign-pipeline``: the five CLI commands a user types, one after another, on a new project
+  directory: ``mualign import tables <data> --mapping dblp_acm``, ``mualign block``, ``mualign
+  train`` (defaults: early stopping on validation PRAUC), ``mualign score`` (every candidate,
+  the score table) and ``mualign evaluate --method model``. Interpreter start-up and imports are
+  counted, as they are for the user.
+- ``splink``: one child process that imports Splink, builds its input records from the CSVs,
+  trains the model and predicts (the script a Splink user writes; see below), and writes the
+  predictions. Reading them into the harness is not counted (it is for mualign: its ``evaluate``).
+
+**CPU seconds** are the children's user + system time (``resource.getrusage(RUSAGE_CHILDREN)``
+before and after, so every thread of every child counts: DuckDB's and torch's); ``wall_seconds``
+the elapsed time. The machine's 2 cores are shared with other work, so CPU seconds are the
+figure to compare (wall times only within one run); the 1-minute load average is recorded before
+and after each method.
+
+**The split.** Every method is judged by mualign's harness, ``core.evaluation.harness.evaluate``,
+on exactly the same pairs: the 2,473 labelled TEST pairs (444 matches) of the DeepMatcher files,
+with the threshold that maximises F1 on the labelled VALID pairs (never on TEST), and PRAUC as
+average precision over the TEST pairs. Splink's output enters the harness as a
+:class:`LookupScorer` returning its ``match_probability`` (a TEST pair Splink's blocking never
+compared scores 0: a miss if it is a match); mualign's as the project's active model (the same
+numbers ``mualign evaluate`` prints). ``hit_at_1_top20`` ranks each TEST match among mualign's
+top-20 name candidates of its DBLP paper (the same candidates for every method).
 
 **Splink model** (Fellegi-Sunter, ``link_only``, DBLP = tableA against ACM = tableB):
 
@@ -39,51 +58,42 @@ candidates for every method; a candidate Splink never compared scores 0).
   surnames, venue, year) and on ``year AND venue`` (trains title, surnames). Unsupervised: no
   label is used to fit Splink, only to choose its threshold on VALID.
 
-**Fairness.** Two Splink rows are reported:
+The name baselines (``name-tfidf``, ``name-logreg``) are also reported, run in this process on
+the loaded data (their CPU seconds exclude start-up, so they are not comparable with the two
+above).
 
-- ``splink``: what Splink's pipeline outputs. Every TEST pair is scored: a pair that Splink's
-  blocking never compares gets probability 0 (for a match: a miss, as a match lost by mualign's
-  blocking would be). The output says how many TEST matches that concerns.
-- ``splink-all-pairs``: the same trained model scoring every labelled VALID and TEST pair
-  directly (the pairs registered as Splink's blocked pairs), blocking ignored. This is what
-  mualign's scorer does on this data: on DeepMatcher benchmarks the harness scores the labelled
-  pairs whether or not mualign's blocking proposed them (its blocking feeds training
-  negatives and Hit@1, not the labelled-pair F1).
-
-**Timing.** ``wall_s`` is end to end per method: for Splink, building the input records, the
-linker, training and prediction, and the harness; for mualign, blocking, the encoder setup,
-training (``core.training.loop.train`` as bench/quality.py calls it) and scoring in the harness; for
-the name baselines, fitting and scoring. Loading the dataset (shared) is not counted. ``cpu_s``
-is this process's CPU time over the same span (all threads). The 1-minute load average is
-printed before and after each method: the machine's 2 cores are shared, so wall times are only
-comparable within one run.
-
-Prints one ``dataset=dblp_acm method=... f1=... precision=... recall=... pr_auc=... wall_s=...``
-line per method and writes every figure to bench/results/peer_splink.json.
+Prints one ``dataset=dblp_acm method=... f1=... cpu_s=... wall_s=...`` line per method and writes
+every figure to bench/results/peer_splink.json (methods ``mualign-pipeline`` and ``splink``,
+metrics ``cpu_seconds``, ``wall_seconds``, ``f1``, ...; per mualign command
+``step_cpu_seconds[<command>]``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import SHARED_DATA, load_benchmark, peak_rss_mb, record, write_results
+from _common import REPO, SHARED_DATA, load_benchmark, peak_rss_mb, record, write_results
 
 from core.blocking.name_blocking import BlockingConfig, block
 from core.data.candidates import pair_keys
-from core.model.setup import build_setup
-from core.evaluation.harness import EvalReport, evaluate, evaluation_pairs, format_report
 from core.data.links import Split
-from core.model.cg_mualign import ModelConfig
+from core.evaluation.harness import EvalReport, evaluate, evaluation_pairs, format_report
 from core.project.lifecycle import METHODS, make_scorer
-from core.training.loop import TrainConfig, train
 
 DATASET = "dblp_acm"
 DATA_DIR = SHARED_DATA / DATASET
@@ -102,21 +112,29 @@ LEFT_NAME, RIGHT_NAME = "dblp", "acm"  # Splink source_dataset names of tableA a
 # ------------------------------------------------------------------------------- measuring ----
 @dataclass
 class Span:
-    """Wall and CPU seconds of one method, with the load average around it."""
+    """CPU seconds (this process, or its children with ``children=True``) and wall seconds of one
+    method, with the 1-minute load average before and after."""
 
+    children: bool = False
     wall_s: float = 0.0
     cpu_s: float = 0.0
     load_before: float = 0.0
     load_after: float = 0.0
 
+    def _cpu(self) -> float:
+        if not self.children:
+            return time.process_time()
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
     def __enter__(self) -> "Span":
         self.load_before = os.getloadavg()[0]
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        self._wall, self._cpu0 = time.perf_counter(), self._cpu()
         return self
 
     def __exit__(self, *exc) -> None:
         self.wall_s = time.perf_counter() - self._wall
-        self.cpu_s = time.process_time() - self._cpu
+        self.cpu_s = self._cpu() - self._cpu0
         self.load_after = os.getloadavg()[0]
 
 
@@ -235,8 +253,8 @@ def _join_key(source: str, ids: np.ndarray) -> list[str]:
     return [f"{source}-__-{int(i)}" for i in ids]
 
 
-def run_splink(dataset, *, u_max_pairs: float, seed: int):
-    """Train Splink and predict with its blocking; returns (scorer, linker, db_api, info)."""
+def run_splink(*, u_max_pairs: float, seed: int) -> tuple[pd.DataFrame, dict]:
+    """Train Splink and predict with its blocking: (predictions, info). What the child process runs."""
     from splink import DuckDBAPI, Linker, block_on
 
     info: dict = {}
@@ -265,28 +283,18 @@ def run_splink(dataset, *, u_max_pairs: float, seed: int):
     step("em_year_venue", lambda: linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("year", "venue")))
     predictions = step("predict", lambda: linker.inference.predict().as_pandas_dataframe())
-    blocked = _predictions_to_scorer("splink", predictions, dataset)
     info["steps"] = steps
     info["blocked_pairs"] = len(predictions)
     info["model"] = linker.misc.save_model_to_json()
-    return blocked, linker, db_api, info
+    columns = ["source_dataset_l", "unique_id_l", "source_dataset_r", "unique_id_r", "match_probability"]
+    return predictions[columns], info
 
 
-def score_labelled_pairs(linker, db_api, dataset) -> LookupScorer:
-    """The trained model on exactly the labelled VALID + TEST pairs, Splink's blocking ignored."""
-    links = dataset.links
-    judged = links.select(np.isin(links.split, [Split.VALID.code, Split.TEST.code]))
-    left_ids = [int(e.split(":", 1)[1]) for e in dataset.left.entity_ids[judged.left]]
-    right_ids = [int(e.split(":", 1)[1]) for e in dataset.right.entity_ids[judged.right]]
-    l_name, r_name = sorted([LEFT_NAME, RIGHT_NAME])  # Splink puts the smaller source name on the left
-    ids_l, ids_r = (left_ids, right_ids) if l_name == LEFT_NAME else (right_ids, left_ids)
-    pairs = pd.DataFrame({"match_key": "0", "join_key_l": _join_key(l_name, np.array(ids_l)),
-                          "join_key_r": _join_key(r_name, np.array(ids_r))}).drop_duplicates()
-    linker.table_management.register_blocked_pairs_for_predict(db_api.register(pairs, table_name="labelled_pairs"))
-    scored = linker.inference.predict().as_pandas_dataframe()
-    if len(scored) != len(pairs):
-        raise RuntimeError(f"Splink scored {len(scored)} of the {len(pairs)} registered labelled pairs")
-    return _predictions_to_scorer("splink-all-pairs", scored, dataset)
+def splink_child(out_dir: Path, u_max_pairs: float, seed: int) -> None:
+    """The Splink side as a user's script: records, training, prediction; predictions written to ``out_dir``."""
+    predictions, info = run_splink(u_max_pairs=u_max_pairs, seed=seed)
+    predictions.to_csv(out_dir / "splink_predictions.csv", index=False)
+    (out_dir / "splink_info.json").write_text(json.dumps(info, default=str))
 
 
 def describe_model(model: dict) -> str:
@@ -313,29 +321,55 @@ def summary_line(method: str, report: EvalReport, span: Span, extra: str = "") -
             f"load_1m_before={span.load_before:.2f} load_1m_after={span.load_after:.2f}" + (f" {extra}" if extra else ""))
 
 
-def method_records(method: str, report: EvalReport, span: Span, seed: int | None) -> list[dict]:
+def method_records(method: str, report: EvalReport, span: Span, seed: int | None, **extra) -> list[dict]:
     m = report.overall
-    out = [record(DATASET, method, metric, round(float(getattr(m, metric)), 6), "ratio", seed, split="test")
+    out = [record(DATASET, method, metric, round(float(getattr(m, metric)), 6), "ratio", seed, split="test", **extra)
            for metric in ("f1", "precision", "recall", "pr_auc", "hit_at_1")]
     out.append(record(DATASET, method, "threshold_from_valid", round(float(report.threshold), 6), "score", seed))
     out.append(record(DATASET, method, "wall_seconds", round(span.wall_s, 2), "s", seed))
-    out.append(record(DATASET, method, "cpu_seconds", round(span.cpu_s, 2), "s", seed))
+    out.append(record(DATASET, method, "cpu_seconds", round(span.cpu_s, 2), "s", seed,
+                      what="children's user+system CPU" if span.children else "this process's CPU", **extra))
     out.append(record(DATASET, method, "load_avg_1m_before", round(span.load_before, 2), "load", seed))
     out.append(record(DATASET, method, "load_avg_1m_after", round(span.load_after, 2), "load", seed))
     return out
 
 
-def print_epoch(stats) -> None:
-    valid = "-" if stats.valid_pr_auc is None else f"{stats.valid_pr_auc:.4f}"
-    print(f"    epoch {stats.epoch} loss={stats.loss:.4f} valid_pr_auc={valid} seconds={stats.seconds:.1f} "
-          f"{stats.positives_per_second:.0f} pos/s{' *' if stats.is_best else ''}", flush=True)
+# ------------------------------------------------------------------------------- the runs ----
+def run_children(commands: list[tuple[str, list[str]]], log_dir: Path) -> dict[str, dict]:
+    """Run each (name, argv) in turn; per name its children's CPU seconds, wall seconds and exit code."""
+    steps = {}
+    for name, argv in commands:
+        with Span(children=True) as span:
+            with open(log_dir / f"{name}.out", "w") as out, open(log_dir / f"{name}.err", "w") as err:
+                code = subprocess.run(argv, stdout=out, stderr=err, cwd=REPO).returncode
+        steps[name] = {"cpu_s": span.cpu_s, "wall_s": span.wall_s, "code": code}
+        print(f"  {name}: cpu_s={span.cpu_s:.1f} wall_s={span.wall_s:.1f} load={loadavg_text()}"
+              + (f"  FAILED (exit {code}): {(log_dir / f'{name}.err').read_text()[-2000:]}" if code else ""),
+              flush=True)
+        if code:
+            raise RuntimeError(f"{shlex.join(argv)} failed with exit {code}")
+    return steps
+
+
+def mualign_commands(project: Path, seed: int, train_args: list[str]) -> list[tuple[str, list[str]]]:
+    """The commands a user types, with the installed ``mualign`` entry point of this interpreter's venv."""
+    mualign = str(Path(sys.executable).with_name("mualign"))
+    return [
+        ("import", [mualign, "import", "tables", str(DATA_DIR), "--project", str(project), "--mapping", DATASET]),
+        ("block", [mualign, "block", "--project", str(project)]),
+        ("train", [mualign, "train", "--project", str(project), "--seed", str(seed), *train_args]),
+        ("score", [mualign, "score", "--project", str(project)]),
+        ("evaluate", [mualign, "evaluate", "--project", str(project), "--method", "model"]),
+    ]
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-splink":
+        splink_child(Path(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4, help="CG-MuAlign epochs (default 4)")
-    parser.add_argument("--patience", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0, help="CG-MuAlign training seed and Splink's u-sampling seed")
+    parser.add_argument("--seed", type=int, default=0, help="mualign's training seed and Splink's u-sampling seed")
+    parser.add_argument("--train-args", default="", help="extra options for `mualign train` (default: none)")
     parser.add_argument("--u-max-pairs", type=float, default=1e6,
                         help="pairs sampled to estimate Splink's u probabilities (default 1e6, Splink's default)")
     parser.add_argument("--skip-mualign", action="store_true", help="Splink and the name baselines only")
@@ -347,90 +381,89 @@ def main() -> None:
     import torch
 
     print(f"load average at start (1/5/15 min): {loadavg_text()} on {os.cpu_count()} cores; "
-          f"splink {splink.__version__}, duckdb {duckdb.__version__}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads)", flush=True)
+          f"splink {splink.__version__}, duckdb {duckdb.__version__}, torch {torch.__version__}", flush=True)
     records = [record(DATASET, "environment", "load_avg_1m_at_start", round(os.getloadavg()[0], 2), "load"),
                record(DATASET, "environment", "cpu_count", os.cpu_count(), "count")]
+    work = Path(tempfile.mkdtemp(prefix="peer_splink-"))
     dataset = load_benchmark(DATASET)
-    # mualign's blocking, once: its candidates feed CG-MuAlign's training and the Hit@1 of every
-    # method (each method ranks the true match among these top-20 name candidates); the F1 / PRAUC
-    # pairs are the labelled TEST pairs whatever the candidates.
-    config = BlockingConfig(top_k=20)
-    with Span() as block_span:
-        candidates, blocking = block(dataset, config)
-    print(f"mualign blocking: {len(candidates):,} candidates, pair completeness {blocking.pair_completeness}, "
-          f"{block_span.wall_s:.1f} s (counted in the wall time of mualign's methods)", flush=True)
+    # mualign's blocking, here once for the harness: its candidates give every method's Hit@1
+    # (each ranks the true match among these top-20 name candidates); F1 / PRAUC are on the
+    # labelled TEST pairs whatever the candidates. The pipeline blocks again, in its own process.
+    candidates, blocking = block(dataset, BlockingConfig(top_k=20))
     test = evaluation_pairs(dataset, candidates, Split.TEST)
     print(f"TEST: {len(test.label)} labelled pairs, {int(test.label.sum())} matches (protocol: {test.protocol}); "
-          f"threshold of every method chosen on the labelled VALID pairs", flush=True)
+          f"threshold of every method chosen on the labelled VALID pairs; work dir {work}", flush=True)
+    lines = []
 
-    # ---- Splink
-    with Span() as span:
-        blocked, linker, db_api, info = run_splink(dataset, u_max_pairs=args.u_max_pairs, seed=args.seed)
-        splink_report = evaluate(dataset, candidates, blocked, split=Split.TEST)
+    # ---- Splink, in a child process
+    print("\n## splink (one child process: import, records, training, prediction)", flush=True)
+    with Span(children=True) as span:
+        run_children([("splink", [sys.executable, __file__, "--child-splink", str(work), str(args.u_max_pairs),
+                                  str(args.seed)])], work)
+    info = json.loads((work / "splink_info.json").read_text())
+    predictions = pd.read_csv(work / "splink_predictions.csv")
+    blocked = _predictions_to_scorer("splink", predictions, dataset)
+    splink_report = evaluate(dataset, candidates, blocked, split=Split.TEST)
     unblocked_test = ~blocked.contains(test.left, test.right)
     lost = int((unblocked_test & (test.label == 1)).sum())
     gold = dataset.gold_pairs()
     completeness = float(blocked.contains(gold.left, gold.right).mean())
-    print(f"\n## splink (DuckDB, {info['duckdb_threads']} threads): {info['blocked_pairs']:,} blocked pairs, "
+    print(f"splink (DuckDB, {info['duckdb_threads']} threads): {info['blocked_pairs']:,} blocked pairs, "
           f"pair completeness {completeness:.4f} on the {len(gold):,} gold matches; steps "
           + " ".join(f"{k}={v:.1f}s" for k, v in info["steps"].items()))
     print(describe_model(info["model"]))
     print(f"  every TEST pair is scored: {int(unblocked_test.sum())} of {len(test.label)} were never compared by "
           f"Splink's blocking and score 0; {lost} of them are matches (counted as misses)")
     print(format_report(splink_report))
-    lines = [summary_line("splink", splink_report, span,
-                          f"test_pairs_unblocked={int(unblocked_test.sum())} test_matches_unblocked={lost}")]
+    lines.append(summary_line("splink", splink_report, span,
+                              f"test_pairs_unblocked={int(unblocked_test.sum())} test_matches_unblocked={lost}"))
     records += method_records("splink", splink_report, span, args.seed)
     records += [record(DATASET, "splink", "blocked_pairs", info["blocked_pairs"], "count", args.seed),
                 record(DATASET, "splink", "pair_completeness_gold", round(completeness, 6), "ratio", args.seed),
                 record(DATASET, "splink", "test_pairs_unblocked", int(unblocked_test.sum()), "count", args.seed),
                 record(DATASET, "splink", "test_matches_unblocked", lost, "count", args.seed)]
-    records += [record(DATASET, "splink", f"step_seconds[{k}]", round(v, 2), "s", args.seed)
+    records += [record(DATASET, "splink", f"step_wall_seconds[{k}]", round(v, 2), "s", args.seed)
                 for k, v in info["steps"].items()]
     print(lines[-1], flush=True)
 
-    # The same trained model on every labelled pair (timing: this extra prediction and the harness only).
-    with Span() as span:
-        all_pairs = score_labelled_pairs(linker, db_api, dataset)
-        all_report = evaluate(dataset, candidates, all_pairs, split=Split.TEST)
-    print(format_report(all_report))
-    lines.append(summary_line("splink-all-pairs", all_report, span,
-                              "note=same_model_every_labelled_pair_scored_wall_excludes_training"))
-    records += method_records("splink-all-pairs", all_report, span, args.seed)
-    print(lines[-1], flush=True)
+    # ---- mualign's whole pipeline, as CLI commands
+    if not args.skip_mualign:
+        project = work / "dblp_acm_project"
+        train_args = shlex.split(args.train_args)
+        print(f"\n## mualign-pipeline: import, block, train, score, evaluate as CLI commands ({project})", flush=True)
+        with Span(children=True) as span:
+            steps = run_children(mualign_commands(project, args.seed, train_args), work)
+        print((work / "train.out").read_text())
+        print((work / "evaluate.out").read_text())
+        from core.project.cache import load_project_cached
+        from core.project.checkpoint import load_scorer
+        from core.project.model_versions import active_model_path
 
-    # ---- mualign: the name baselines and CG-MuAlign on its blocking's candidates
-    print("\n## mualign: name baselines, then CG-MuAlign", flush=True)
-    for method in METHODS:
-        with Span() as span:
-            scorer = make_scorer(method, dataset, candidates, config=config)
-            report = evaluate(dataset, candidates, scorer, split=Split.TEST)
-        span.wall_s += block_span.wall_s
-        span.cpu_s += block_span.cpu_s
-        print(format_report(report))
-        lines.append(summary_line(method, report, span))
-        records += method_records(method, report, span, None)
+        scorer, checkpoint = load_scorer(active_model_path(project), load_project_cached(project))
+        scorer.name = "mualign-pipeline"
+        report = evaluate(dataset, candidates, scorer, split=Split.TEST)
+        best_epoch = checkpoint.metrics.get("best_epoch")
+        epochs_run = len(re.findall(r"^\s*epoch\s+\d+", (work / "train.out").read_text(), flags=re.M))
+        lines.append(summary_line("mualign-pipeline", report, span,
+                                  " ".join(f"{k}_cpu_s={v['cpu_s']:.1f}" for k, v in steps.items())
+                                  + f" epochs_run={epochs_run} best_epoch={best_epoch} train_args={args.train_args!r}"))
+        records += method_records("mualign-pipeline", report, span, args.seed, train_args=args.train_args)
+        records += [record(DATASET, "mualign-pipeline", f"step_cpu_seconds[{k}]", round(v["cpu_s"], 2), "s",
+                           args.seed) for k, v in steps.items()]
+        records += [record(DATASET, "mualign-pipeline", f"step_wall_seconds[{k}]", round(v["wall_s"], 2), "s",
+                           args.seed) for k, v in steps.items()]
+        records += [record(DATASET, "mualign-pipeline", "best_epoch", best_epoch, "count", args.seed),
+                    record(DATASET, "mualign-pipeline", "epochs_run", epochs_run, "count", args.seed)]
         print(lines[-1], flush=True)
 
-    if not args.skip_mualign:
+    # ---- the name baselines, in this process (start-up not counted)
+    print("\n## name baselines (in this process, on the loaded data)", flush=True)
+    for method in METHODS:
         with Span() as span:
-            model_config = ModelConfig.variant("cg-mualign")
-            setup = build_setup(dataset, model_config)
-            train_start = time.perf_counter()
-            result = train(setup, model_config, TrainConfig(epochs=args.epochs, patience=args.patience, seed=args.seed),
-                           candidates=candidates, on_epoch=print_epoch)
-            train_s = time.perf_counter() - train_start
-            result.scorer.name = "cg-mualign"
-            report = evaluate(dataset, candidates, result.scorer, split=Split.TEST)
-        span.wall_s += block_span.wall_s
-        span.cpu_s += block_span.cpu_s
-        print(format_report(report))
-        lines.append(summary_line("cg-mualign", report, span,
-                                  f"train_s={train_s:.1f} epochs={args.epochs} best_epoch={result.best_epoch}"))
-        records += method_records("cg-mualign", report, span, args.seed)
-        records.append(record(DATASET, "cg-mualign", "train_seconds", round(train_s, 2), "s", args.seed,
-                              epochs=args.epochs, best_epoch=result.best_epoch))
+            scorer = make_scorer(method, dataset, candidates, config=BlockingConfig(top_k=20))
+            report = evaluate(dataset, candidates, scorer, split=Split.TEST)
+        lines.append(summary_line(method, report, span, "note=in_process_startup_not_counted"))
+        records += method_records(method, report, span, None)
         print(lines[-1], flush=True)
 
     print(f"\n## summary (TEST, {len(test.label)} labelled pairs; threshold from VALID; "
