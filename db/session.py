@@ -166,8 +166,8 @@ def parse_store_url(url: str | URL) -> URL:
         return make_url(url)
     except (ArgumentError, ValueError, TypeError):
         raise LabelStoreError(
-            f"{url!r} is not a database URL; write it like sqlite:////absolute/path/labels.sqlite or "
-            "postgresql+psycopg://user@host/dbname") from None
+            f"{url!r} is not a database URL; write it like sqlite:////absolute/path/labels.sqlite (a file) or "
+            "postgresql+psycopg://user@host/dbname (a server)") from None
 
 
 def sqlite_file(url: str | URL) -> Path | None:

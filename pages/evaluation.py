@@ -11,8 +11,8 @@ from core.project.model_versions import versions
 from core.evaluation.metrics import precision_recall_curve_points, precision_recall_f1
 from ui.label_state import analyst_labels, current_labels_frame
 from ui.navigation import ensure_app_navigation
-from ui.project_state import (active_version, load_blocking, load_candidates, load_dataset, load_model,
-                                 open_project)
+from ui.project_state import (active_version, blocking_report, blocking_settings, load_candidates, load_dataset,
+                              load_model, open_project)
 
 
 @st.cache_resource(show_spinner="Evaluating…", max_entries=16)
@@ -24,12 +24,12 @@ def _evaluation(directory: str, method: str, split: str, labelled: tuple = ()):
     cache key holds them, so a new label makes the figures anew.
     """
     from core.evaluation.harness import evaluate, scored_pairs
-    from core.project.lifecycle import make_scorer
+    from core.project.lifecycle import blocking_config, make_scorer
     from core.review.labels_as_links import AnalystLabel, with_analyst_labels
 
     seed, candidates = load_dataset(directory), load_candidates(directory)
     dataset, _ = with_analyst_labels(seed, [AnalystLabel(*label) for label in labelled])
-    scorer = (make_scorer(method, seed, candidates) if method.startswith("name-")
+    scorer = (make_scorer(method, seed, candidates, config=blocking_config(directory)) if method.startswith("name-")
               else load_model(directory, method)[0])
     report = evaluate(dataset, candidates, scorer, split=Split(split))
     pairs, scores = scored_pairs(dataset, candidates, scorer, Split(split))
@@ -120,8 +120,9 @@ else:
     st.caption("No stored model versions yet.")
 
 st.subheader("Blocking")
-_, blocking = load_blocking(str(directory))
-st.dataframe(pd.DataFrame([{"type": s.type, "candidates": s.n_candidates,
-                            "per left entity": round(s.candidates_per_left, 2),
-                            "pair completeness": s.pair_completeness} for s in blocking.per_type]),
-             hide_index=True)
+if (blocking := blocking_report(str(directory))) is not None:  # as stored by `mualign block`, never redone here
+    st.caption(blocking_settings(blocking))
+    st.dataframe(pd.DataFrame([{"type": s.type, "candidates": s.n_candidates,
+                                "per left entity": round(s.candidates_per_left, 2),
+                                "pair completeness": s.pair_completeness} for s in blocking.per_type]),
+                 hide_index=True)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import code
-from ui.project_state import load_blocking, open_project
+from ui.project_state import blocking_report, blocking_settings, open_project
 
 ensure_app_navigation()
 directory, dataset = open_project()
@@ -30,9 +30,10 @@ rows = [{"aligned type": c.name, "left type": c.left, "right type": c.right,
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 st.subheader("Blocking")
-_, report = load_blocking(str(directory))
-st.dataframe(pd.DataFrame([{
-    "type": s.type, "left": s.n_left, "right": s.n_right, "candidates": s.n_candidates,
-    "per left entity": round(s.candidates_per_left, 2), "pair completeness": s.pair_completeness,
-    "reduction ratio": round(s.reduction_ratio, 5), "seconds": round(s.seconds, 2)} for s in report.per_type]),
-    hide_index=True)
+if (report := blocking_report(str(directory))) is not None:  # as stored by `mualign block`, never redone here
+    st.caption(blocking_settings(report))
+    st.dataframe(pd.DataFrame([{
+        "type": s.type, "left": s.n_left, "right": s.n_right, "candidates": s.n_candidates,
+        "per left entity": round(s.candidates_per_left, 2), "pair completeness": s.pair_completeness,
+        "reduction ratio": round(s.reduction_ratio, 5), "exact key": s.key or "",
+        "seconds": round(s.seconds, 2)} for s in report.per_type]), hide_index=True)

@@ -49,24 +49,75 @@ def load_dataset(directory: str):
     return load_project_cached(directory)
 
 
-@st.cache_resource(show_spinner="Blocking…")
-def load_blocking(directory: str):
-    from core.blocking.name_blocking import block
-
-    return block(load_dataset(directory))
-
-
 @st.cache_resource(show_spinner="Reading the candidate pairs…")
 def load_candidates(directory: str):
-    """The project's ``candidates.tsv``; blocked (and saved) first when the project has none."""
-    from core.formats.native import CANDIDATES_FILE, load_candidates as read, save_candidates
+    """The project's ``candidates.tsv``, as ``mualign block`` wrote it. The app never blocks.
 
-    dataset = load_dataset(directory)
-    if (Path(directory) / CANDIDATES_FILE).exists():
-        return read(dataset, directory)
-    candidates, _ = load_blocking(directory)
-    save_candidates(dataset, candidates, directory)
-    return candidates
+    Blocking is the analyst's decision (``--top-k``, ``--key``), made once with ``mualign block``
+    (``core.project.lifecycle.block_project``), which also stores what it did; a page that blocked
+    on its own would do it with default settings and describe candidates that are not in use.
+
+    Raises
+    ------
+    FileNotFoundError
+        The project has not been blocked; the message says how to block it (shown by the page).
+    """
+    from core.formats.native import CANDIDATES_FILE, load_candidates as read
+    from core.project.lifecycle import missing_report_message
+
+    if not (Path(directory) / CANDIDATES_FILE).exists():
+        raise FileNotFoundError(missing_report_message(directory))
+    return read(load_dataset(directory), directory)
+
+
+def blocking_report(directory: str):
+    """The stored report of the blocking that made the candidates in use, or None (with a message).
+
+    ``None`` when there is none: an old project, or a ``candidates.tsv`` replaced since (the
+    page then says how to make one, :func:`core.project.lifecycle.missing_report_message`); a
+    damaged report is an error box, and the rest of the page is still shown.
+    """
+    from core.formats.errors import DataError
+    from core.formats.native import CANDIDATES_FILE
+    from core.project.lifecycle import BLOCKING_REPORT_FILE, missing_report_message
+    from ui.plain_text import literal
+
+    try:
+        report = _stored_blocking_report(directory, _stamp(Path(directory) / BLOCKING_REPORT_FILE),
+                                         _stamp(Path(directory) / CANDIDATES_FILE))
+    except DataError as exc:
+        st.error(literal(f"The stored blocking report cannot be read: {exc}"))
+        return None
+    if report is None:
+        st.info(literal(missing_report_message(directory)))
+    return report
+
+
+def blocking_settings(report) -> str:
+    """The settings that made the candidates, in one line (shown above the blocking tables)."""
+    config = report.config
+    keys = ", ".join(f"{t}: {a}" for t, a in config.keys) or "none"
+    low, high = config.ngram_range
+    grams = f"{low}-grams" if low == high else f"{low}- to {high}-grams"
+    return (f"Candidates as blocked: top {config.top_k} right entities per left entity by name similarity "
+            f"(character {grams}), exact keys: {keys}.")
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time, size) of a file, or None: a new blocking changes the cache key."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _stored_blocking_report(directory: str, report_stamp, candidates_stamp):
+    """Cached per file stamps: reading the report hashes the whole candidates file."""
+    from core.project.lifecycle import load_blocking_report
+
+    return load_blocking_report(directory)
 
 
 @st.cache_resource(show_spinner=False)

@@ -369,6 +369,7 @@ def test_blind_mode_hides_the_model_forces_random_order_and_stores_no_score(monk
 def test_hostile_names_are_escaped_and_long_ones_cut_with_the_full_text_at_hand(monkeypatch, tmp_path):
     import pandas as pd
 
+    from core.project.lifecycle import block_project
     from ui.plain_text import literal
     from tests.conftest import LEFT_ENTITIES, write_tiny_project
 
@@ -376,8 +377,9 @@ def test_hostile_names_are_escaped_and_long_ones_cut_with_the_full_text_at_hand(
     hostile = "The Matrix **Alien** <img src=x onerror=alert(1)> [x](javascript:alert(1))"
     left = LEFT_ENTITIES.replace("The Matrix\t", f"{hostile}\t").replace("Keanu Reeves", long_name)
     project = write_tiny_project(tmp_path / "hostile", **{"left/entities.tsv": left})
+    block_project(project)
     at = _app(monkeypatch, project)
-    candidates = pd.read_csv(project / "candidates.tsv", sep="\t", dtype=str)  # blocked by the first run
+    candidates = pd.read_csv(project / "candidates.tsv", sep="\t", dtype=str)
 
     def show(left_id: str) -> None:
         right_id = candidates.loc[candidates["left_id"] == left_id, "right_id"].iloc[0]
