@@ -1,13 +1,16 @@
 """A binary cache of a project's parsed graphs, next to its files, so a big project opens in seconds.
 
 Parsing the TSV files of a 2.7M-node project (strings, ids, attribute columns, the CSR adjacency)
-takes about a minute; reading the same arrays back from one uncompressed ``.npz`` takes seconds.
+takes about a minute; reading the same arrays back from one raw binary file takes seconds.
 :func:`open_project` returns what :func:`core.formats.native.load_project` returns, through the
 cache whenever it can be trusted::
 
-    PROJECT/.cache/project.npz    the arrays (no pickles: strings are stored as UTF-8 bytes)
+    PROJECT/.cache/project.bin    the arrays' raw bytes, one after another (no pickles: strings
+                                  are stored as UTF-8 bytes); read in one go, the arrays are
+                                  views of that buffer
     PROJECT/.cache/project.json   format version, the SHA-256 of every source file, the SHA-256
-                                  of project.npz, and the small things (schema, type names)
+                                  of project.bin and where each array lies in it (dtype, shape,
+                                  offset), and the small things (schema, type names)
 
 The cache is used only when all of these hold, otherwise the project is loaded from its files
 (validated as always) and the cache written anew:
@@ -16,7 +19,7 @@ The cache is used only when all of these hold, otherwise the project is loaded f
 - every source file (``schema.json``, ``links.tsv``, ``left/``, ``right/`` entities and triples)
   has the content hash recorded in it: a changed file makes the cache *stale*, and a cache
   copied from another project is *foreign* for the same reason;
-- ``project.npz`` has the recorded size and SHA-256 (a *damaged* or half-written file is never
+- ``project.bin`` has the recorded size and SHA-256 (a *damaged* or half-written file is never
   read) and holds every array the manifest lists, with the right lengths.
 
 Content hashes, not modification times: a file restored from a backup or rewritten with the
@@ -24,14 +27,13 @@ same bytes keeps its cache, an edited file with a preserved mtime does not. A pr
 that cannot be written to is simply loaded from its files.
 
 Encoded features (hashed name n-grams, scaled attributes) are cached beside the graphs
-(``features-left.npz``/``features-right.npz``, one spec at a time: the latest model's), under the
+(``features-left.bin``/``features-right.bin``, one spec at a time: the latest model's), under the
 same rules plus the feature spec's hash (:class:`FeatureStore`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -47,7 +49,7 @@ from core.data.links import Links
 from core.data.schema import SchemaMapping
 
 CACHE_DIR = ".cache"
-FORMAT = "mualign-project-cache/1"
+FORMAT = "mualign-project-cache/2"
 SOURCES = ("schema.json", "links.tsv", "left/entities.tsv", "left/triples.tsv", "right/entities.tsv",
            "right/triples.tsv")
 _SIDES = ("left", "right")
@@ -167,15 +169,44 @@ def _dataset_from_arrays(arrays, meta: dict, name: str) -> AlignmentDataset:
 
 
 # ------------------------------------------------------------------------------- the files ----
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
+_ALIGN = 64
+
+
+def _layout(arrays: dict[str, np.ndarray]) -> tuple[dict[str, dict], int]:
+    """Where each array's bytes go in the payload: {name: dtype, shape, offset}, and the total size."""
+    layout, offset = {}, 0
+    for name, array in arrays.items():
+        if array.dtype.kind in "OV":
+            raise TypeError(f"{name}: only plain numeric arrays are cached, not {array.dtype}")
+        layout[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
+        offset += -(-array.nbytes // _ALIGN) * _ALIGN
+    return layout, offset
+
+
+def _write_payload(path: Path, arrays: dict[str, np.ndarray], layout: dict[str, dict]) -> str:
+    """The arrays' raw bytes at their offsets (temporary file, then a rename); returns the SHA-256."""
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; the project's other files are readable by the group
+        with open(fd, "wb") as fh:
+            for name, array in arrays.items():
+                data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+                padding = bytes(-(-len(data) // _ALIGN) * _ALIGN - len(data))
+                for chunk in (data, padding):
+                    fh.write(chunk)
+                    digest.update(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest.hexdigest()
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
     try:
+        os.fchmod(fd, 0o644)
         with open(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
@@ -185,13 +216,13 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def _write_entry(folder: Path, stem: str, arrays: dict[str, np.ndarray], manifest: dict) -> bool:
-    """Write ``stem.npz`` then ``stem.json`` (which names the npz's hash); False if the folder is not writable."""
+    """Write ``stem.bin`` then ``stem.json`` (which names the payload's hash and layout); False if the
+    folder is not writable. A crash between the two leaves a manifest that does not match: rebuilt."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        payload = _npz_bytes(arrays)
-        manifest = {**manifest, "format": FORMAT, "payload_bytes": len(payload),
-                    "payload_sha256": hashlib.sha256(payload).hexdigest()}
-        _write_atomically(folder / f"{stem}.npz", payload)
+        layout, size = _layout(arrays)
+        digest = _write_payload(folder / f"{stem}.bin", arrays, layout)
+        manifest = {**manifest, "format": FORMAT, "arrays": layout, "payload_bytes": size, "payload_sha256": digest}
         _write_atomically(folder / f"{stem}.json", json.dumps(manifest, indent=1).encode("utf-8"))
         return True
     except OSError:
@@ -199,8 +230,11 @@ def _write_entry(folder: Path, stem: str, arrays: dict[str, np.ndarray], manifes
 
 
 def _read_entry(folder: Path, stem: str, sources: dict[str, str]):
-    """(arrays, manifest) of a trusted cache entry, or (None, reason) when it must not be used."""
-    manifest_path, payload_path = folder / f"{stem}.json", folder / f"{stem}.npz"
+    """(arrays, manifest) of a trusted cache entry, or (None, reason) when it must not be used.
+
+    The payload is read once; its arrays are views into that one buffer (no copy, no parsing).
+    """
+    manifest_path, payload_path = folder / f"{stem}.json", folder / f"{stem}.bin"
     if not manifest_path.is_file() or not payload_path.is_file():
         return None, "missing"
     try:
@@ -212,17 +246,23 @@ def _read_entry(folder: Path, stem: str, sources: dict[str, str]):
     if manifest.get("sources") != sources:
         return None, "stale"
     try:
-        payload = payload_path.read_bytes()
+        if payload_path.stat().st_size != manifest.get("payload_bytes"):
+            return None, "damaged"
+        payload = np.fromfile(payload_path, dtype=np.uint8)
     except OSError:
         return None, "unreadable"
-    if len(payload) != manifest.get("payload_bytes") or \
-            hashlib.sha256(payload).hexdigest() != manifest.get("payload_sha256"):
+    if hashlib.sha256(payload).hexdigest() != manifest.get("payload_sha256"):
         return None, "damaged"
     try:
-        with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, EOFError) as exc:  # a file that hashes right but is not ours
-        return None, f"unreadable ({type(exc).__name__})"
+        arrays = {}
+        for name, spec in manifest["arrays"].items():
+            dtype, shape, offset = np.dtype(spec["dtype"]), tuple(int(n) for n in spec["shape"]), int(spec["offset"])
+            count = int(np.prod(shape, dtype=np.int64))
+            if dtype.kind in "OV" or offset < 0 or offset + count * dtype.itemsize > len(payload):
+                raise ValueError(f"array {name!r} does not fit the payload")
+            arrays[name] = payload[offset:offset + count * dtype.itemsize].view(dtype).reshape(shape)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:  # a manifest that vouches for another file
+        return None, f"inconsistent ({type(exc).__name__})"
     return arrays, manifest
 
 

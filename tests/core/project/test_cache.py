@@ -79,7 +79,7 @@ def test_an_edited_source_file_makes_the_cache_stale_even_with_its_old_mtime(pro
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "empty", "drop the payload"])
 def test_a_damaged_payload_is_rebuilt_never_read(project, damage):
     open_project(project)
-    payload = project / CACHE_DIR / "project.npz"
+    payload = project / CACHE_DIR / "project.bin"
     data = bytearray(payload.read_bytes())
     if damage == "flip a byte":
         data[len(data) // 2] ^= 0xFF
@@ -92,13 +92,14 @@ def test_a_damaged_payload_is_rebuilt_never_read(project, damage):
         payload.unlink()
     dataset, outcome = open_project(project)
     assert not outcome.used and outcome.reason in {"damaged", "missing"} and outcome.written
+    assert open_project(project)[1].used
     assert_same_dataset(dataset, load_project(project))
 
 
 @pytest.mark.parametrize("manifest", [b"", b"{not json", b"\xff\xfe\x00", b"[]", b'{"format": "something else"}'])
 def test_a_damaged_or_foreign_manifest_is_rebuilt(project, manifest):
     open_project(project)
-    (project / CACHE_DIR / "project.json").write_bytes(manifest)
+    (project / CACHE_DIR / "project.json").write_bytes(manifest)  # e.g. a crash between payload and manifest
     dataset, outcome = open_project(project)
     assert not outcome.used and outcome.reason in {"damaged manifest", "foreign format"}
     assert_same_dataset(dataset, load_project(project))
@@ -120,8 +121,8 @@ def test_a_payload_with_a_matching_checksum_but_wrong_contents_is_rebuilt(projec
     """A manifest rewritten to vouch for a payload that is not a project (a hand-edit, another tool)."""
     open_project(project)
     folder = project / CACHE_DIR
-    np.savez(folder / "project.npz", nothing=np.zeros(3))
-    payload = (folder / "project.npz").read_bytes()
+    payload = bytes(range(256)) * 4  # bytes the manifest's array table does not fit
+    (folder / "project.bin").write_bytes(payload)
     manifest = json.loads((folder / "project.json").read_text())
     manifest.update(payload_bytes=len(payload), payload_sha256=hashlib.sha256(payload).hexdigest())
     (folder / "project.json").write_text(json.dumps(manifest))
@@ -162,7 +163,7 @@ def test_features_are_cached_per_spec_and_recomputed_when_damaged(project, monke
     other_spec = fit_feature_spec(dataset, NameHashing(n_buckets=2**10))
     assert entity_features.encode_entities(dataset.left, other_spec, "left").name_ngrams.shape[1] == 2**10
     assert computed == ["left", "left"]  # another spec is another entry
-    payload = project / CACHE_DIR / "features-left.npz"
+    payload = project / CACHE_DIR / "features-left.bin"
     payload.write_bytes(payload.read_bytes()[:100])
     entity_features.encode_entities(dataset.left, other_spec, "left")
     assert computed == ["left", "left", "left"]
@@ -173,3 +174,16 @@ def test_graphs_not_opened_through_the_cache_are_simply_encoded(music_dataset):
 
     assert music_dataset.left not in FEATURE_STORES
     assert cache.FORMAT.startswith("mualign-project-cache/")
+
+
+def test_a_manifest_that_declares_an_object_array_is_not_trusted(project):
+    """Nothing in the cache is ever unpickled: an object dtype in the array table is refused."""
+    open_project(project)
+    folder = project / CACHE_DIR
+    manifest = json.loads((folder / "project.json").read_text())
+    first = next(iter(manifest["arrays"]))
+    manifest["arrays"][first]["dtype"] = "|O"
+    (folder / "project.json").write_text(json.dumps(manifest))
+    dataset, outcome = open_project(project)
+    assert not outcome.used and outcome.reason.startswith("inconsistent")
+    assert_same_dataset(dataset, load_project(project))
