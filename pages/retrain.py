@@ -59,7 +59,8 @@ if start:
 
     def on_step(step) -> None:
         done = ((step.epoch - 1) * step.steps + step.step) / (int(epochs) * step.steps)
-        bar.progress(min(done, 1.0), text=f"epoch {step.epoch} · batch {step.step}/{step.steps} · loss {step.loss:.4f}")
+        bar.progress(min(done, 1.0),
+                     text=f"epoch {step.epoch} · batch {step.step}/{step.steps} · loss {step.loss:.4f}")
 
     def on_epoch(stats) -> None:
         history.append({"epoch": stats.epoch, "loss": stats.loss, "valid PRAUC": stats.valid_pr_auc})
