@@ -22,7 +22,7 @@ from core.blocking.name_blocking import (BlockingConfig, BlockingReport, TypeBlo
                                          type_blocking_inputs, type_candidates)
 from core.data.candidates import CandidatePairs
 from core.data.dataset import AlignmentDataset
-from core.distributed.cluster import RayEngine, shard_bounds
+from core.distributed.cluster import RayEngine, check_capacity, shard_bounds
 
 
 def rank_shard(inputs: TypeBlockingInputs, start: int, stop: int, config: BlockingConfig
@@ -43,6 +43,7 @@ def block_on_ray(dataset: AlignmentDataset, config: BlockingConfig | None = None
 
     config = config or BlockingConfig()
     engine = engine or RayEngine()
+    check_capacity(engine, all_at_once=False)
     threads = engine.worker_threads()
     task = ray.remote(rank_shard).options(num_cpus=threads, max_retries=engine.retries)
     shard_config = replace(config, n_threads=threads)

@@ -80,6 +80,23 @@ def ray_session(engine: RayEngine) -> Iterator[RayEngine]:
         ray.shutdown()
 
 
+def check_capacity(engine: RayEngine, *, all_at_once: bool = True) -> None:
+    """Refuse, with what to change, a job whose workers cannot all run at once on the cluster.
+
+    Ray would otherwise wait, silently and for ever, for CPUs that never come (a scoring actor that
+    cannot be placed holds on to the chunks queued for it). Tasks (``all_at_once=False``) only
+    need one worker's threads to fit: the others queue.
+    """
+    import ray
+
+    wanted = engine.worker_threads() * (engine.workers if all_at_once else 1)
+    available = ray.cluster_resources().get("CPU", 0)
+    if wanted > available:
+        raise ValueError(f"{engine.workers} Ray workers x {engine.worker_threads()} threads need {wanted} CPUs, "
+                         f"the cluster has {available:g}: give fewer --workers or --threads, or add nodes "
+                         "(`ray start --address ...`)")
+
+
 def shard_bounds(n: int, shards: int) -> list[tuple[int, int]]:
     """``shards`` contiguous (start, stop) ranges covering ``range(n)``, sizes differing by at most 1."""
     shards = max(1, min(shards, n))

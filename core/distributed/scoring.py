@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.distributed.cluster import RayEngine, aligned_chunks
+from core.distributed.cluster import RayEngine, aligned_chunks, check_capacity
 from core.features.entity_features import FeatureSpec
 from core.features.vocabulary import Vocabulary
 from core.model.setup import EncoderSetup
@@ -106,6 +106,7 @@ class ScoringPool:
     def __init__(self, scorer: ModelScorer, engine: RayEngine):
         import ray
 
+        check_capacity(engine)
         self.engine = engine
         self.batch_size = scorer.batch_size
         self.inputs = ray.put(scoring_inputs(scorer))

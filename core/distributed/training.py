@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.data.candidates import CandidatePairs
-from core.distributed.cluster import RayEngine
+from core.distributed.cluster import RayEngine, check_capacity
 from core.model.setup import EncoderSetup
 from core.scoring.model_scorer import ModelScorer
 from core.training import loop
@@ -262,6 +262,7 @@ def train_on_ray(setup: EncoderSetup, model_config, config: TrainConfig, *, cand
         raise ValueError(f"batch_size {config.batch_size} is smaller than the {engine.workers} workers it is split among")
     if len(loop.training_links(setup)) < engine.workers:
         raise ValueError(f"fewer TRAIN links ({len(loop.training_links(setup))}) than workers ({engine.workers})")
+    check_capacity(engine)
     threads = engine.worker_threads()
     box = ray.remote(ResultBox).options(num_cpus=0).remote()
     worker_config = {"setup": ray.put(setup), "candidates": ray.put(candidates), "model_config": model_config,
