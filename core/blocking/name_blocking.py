@@ -171,9 +171,10 @@ def top_k_per_row(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, top_k:
 
 def top_k_sorted_neighbourhood(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix,
                                left_keys: list[np.ndarray], right_keys: list[np.ndarray], top_k: int,
-                               window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                               window: int, right_orders: list[np.ndarray] | None = None
+                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`top_k_cosine` among the sorted-neighbourhood pairs only (:mod:`core.blocking.sorted_neighbourhood`)."""
-    rows, cols = neighbourhood_pairs(left_keys, right_keys, window)
+    rows, cols = neighbourhood_pairs(left_keys, right_keys, window, right_orders)
     return top_k_per_row(rows, cols, pair_cosines(left_vectors, right_vectors, rows, cols), top_k)
 
 
@@ -195,7 +196,8 @@ def block_names(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, top_k
     """
     if rank is None:
         def rank(left_rows, right_rows):
-            return top_k_cosine(left_vectors[left_rows], right_vectors[right_rows], top_k, n_threads=n_threads)
+            return top_k_cosine(take_rows(left_vectors, left_rows), take_rows(right_vectors, right_rows), top_k,
+                                n_threads=n_threads)
     if left_keys is None or right_keys is None:
         return rank(np.arange(left_vectors.shape[0]), np.arange(right_vectors.shape[0]))
     right_missing = right_keys < 0
@@ -217,6 +219,16 @@ def block_names(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, top_k
     return tuple(np.concatenate(a) for a in zip(*parts))  # type: ignore[return-value]
 
 
+def take_rows(matrix, rows: np.ndarray):
+    """``matrix[rows]`` for sorted distinct ``rows``; the matrix itself when they are all its rows.
+
+    A shard of a type ranks its few left rows against the whole right side: copying that side
+    for every shard would cost as much as the shard's own work at large sizes.
+    """
+    n = matrix.shape[0]
+    return matrix if len(rows) == n and (n == 0 or (rows[0] == 0 and rows[-1] == n - 1)) else matrix[rows]
+
+
 def sorted_neighbourhood_ranker(left_names, right_names, left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix,
                                 config: BlockingConfig) -> RankRows:
     """A ``rank`` for :func:`block_names` that ranks by sorted neighbourhood instead of the full product."""
@@ -225,13 +237,20 @@ def sorted_neighbourhood_ranker(left_names, right_names, left_vectors: sp.csr_ma
 
 
 def keyed_neighbourhood_ranker(left_keys: list[np.ndarray], right_keys: list[np.ndarray], left_vectors: sp.csr_matrix,
-                               right_vectors: sp.csr_matrix, config: BlockingConfig) -> RankRows:
-    """:func:`sorted_neighbourhood_ranker` from sort keys already computed (a shard reuses the type's)."""
+                               right_vectors: sp.csr_matrix, config: BlockingConfig,
+                               right_orders: list[np.ndarray] | None = None) -> RankRows:
+    """:func:`sorted_neighbourhood_ranker` from sort keys already computed (a shard reuses the type's).
+
+    ``right_orders``: each right key's stable argsort, used when a group ranks against the whole
+    right side (no exact key), so the right side is sorted once per type, not once per shard.
+    """
 
     def rank(left_rows: np.ndarray, right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return top_k_sorted_neighbourhood(left_vectors[left_rows], right_vectors[right_rows],
-                                          [k[left_rows] for k in left_keys], [k[right_rows] for k in right_keys],
-                                          config.top_k, config.window)
+        whole = take_rows(right_vectors, right_rows) is right_vectors
+        return top_k_sorted_neighbourhood(take_rows(left_vectors, left_rows), take_rows(right_vectors, right_rows),
+                                          [take_rows(k, left_rows) for k in left_keys],
+                                          [take_rows(k, right_rows) for k in right_keys], config.top_k, config.window,
+                                          right_orders if whole else None)
     return rank
 
 
@@ -256,6 +275,7 @@ class TypeBlockingInputs:
     left_sort_keys: list[np.ndarray] | None = None  # sorted-neighbourhood keys; None on the exact path
     right_sort_keys: list[np.ndarray] | None = None
     key: str | None = None
+    right_sort_orders: list[np.ndarray] | None = None  # stable argsort of each right sort key
 
     @property
     def n_left(self) -> int:
@@ -288,17 +308,19 @@ def type_blocking_inputs(dataset: AlignmentDataset, type_index: int, config: Blo
         left_col, right_col = attribute_columns[key]
         left_keys, right_keys = key_codes(dataset.left.attributes[left_col].iloc[left_entities],
                                           dataset.right.attributes[right_col].iloc[right_entities])
-    left_sort = right_sort = None
+    left_sort = right_sort = right_orders = None
     if len(left_entities) * len(right_entities) > config.exact_pairs_limit:
         left_sort, right_sort = sort_keys(list(left_names)), sort_keys(list(right_names))
+        right_orders = [np.argsort(k, kind="stable") for k in right_sort]
     return TypeBlockingInputs(type_index, left_entities, right_entities, left_vectors, right_vectors,
-                              left_keys, right_keys, left_sort, right_sort, key)
+                              left_keys, right_keys, left_sort, right_sort, key, right_orders)
 
 
 def rank_left_rows(inputs: TypeBlockingInputs, config: BlockingConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(left row, right row, cosine) of the top-k of every left row of ``inputs`` (a type or a shard of it)."""
     rank = (keyed_neighbourhood_ranker(inputs.left_sort_keys, inputs.right_sort_keys, inputs.left_vectors,
-                                       inputs.right_vectors, config) if inputs.sorted_neighbourhood else None)
+                                       inputs.right_vectors, config, inputs.right_sort_orders)
+            if inputs.sorted_neighbourhood else None)
     return block_names(inputs.left_vectors, inputs.right_vectors, config.top_k, left_keys=inputs.left_keys,
                        right_keys=inputs.right_keys, n_threads=config.n_threads, rank=rank)
 
