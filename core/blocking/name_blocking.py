@@ -171,10 +171,10 @@ def top_k_per_row(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, top_k:
 
 def top_k_sorted_neighbourhood(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix,
                                left_keys: list[np.ndarray], right_keys: list[np.ndarray], top_k: int,
-                               window: int, right_orders: list[np.ndarray] | None = None
+                               window: int, sorted_right: list[tuple[np.ndarray, np.ndarray]] | None = None
                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`top_k_cosine` among the sorted-neighbourhood pairs only (:mod:`core.blocking.sorted_neighbourhood`)."""
-    rows, cols = neighbourhood_pairs(left_keys, right_keys, window, right_orders)
+    rows, cols = neighbourhood_pairs(left_keys, right_keys, window, sorted_right)
     return top_k_per_row(rows, cols, pair_cosines(left_vectors, right_vectors, rows, cols), top_k)
 
 
@@ -238,11 +238,12 @@ def sorted_neighbourhood_ranker(left_names, right_names, left_vectors: sp.csr_ma
 
 def keyed_neighbourhood_ranker(left_keys: list[np.ndarray], right_keys: list[np.ndarray], left_vectors: sp.csr_matrix,
                                right_vectors: sp.csr_matrix, config: BlockingConfig,
-                               right_orders: list[np.ndarray] | None = None) -> RankRows:
+                               sorted_right: list[tuple[np.ndarray, np.ndarray]] | None = None) -> RankRows:
     """:func:`sorted_neighbourhood_ranker` from sort keys already computed (a shard reuses the type's).
 
-    ``right_orders``: each right key's stable argsort, used when a group ranks against the whole
-    right side (no exact key), so the right side is sorted once per type, not once per shard.
+    ``sorted_right``: each right key's stable argsort and the key in that order, used when a group
+    ranks against the whole right side (no exact key), so the right side is sorted once per type,
+    not once per shard.
     """
 
     def rank(left_rows: np.ndarray, right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -250,7 +251,7 @@ def keyed_neighbourhood_ranker(left_keys: list[np.ndarray], right_keys: list[np.
         return top_k_sorted_neighbourhood(take_rows(left_vectors, left_rows), take_rows(right_vectors, right_rows),
                                           [take_rows(k, left_rows) for k in left_keys],
                                           [take_rows(k, right_rows) for k in right_keys], config.top_k, config.window,
-                                          right_orders if whole else None)
+                                          sorted_right if whole else None)
     return rank
 
 
@@ -275,7 +276,7 @@ class TypeBlockingInputs:
     left_sort_keys: list[np.ndarray] | None = None  # sorted-neighbourhood keys; None on the exact path
     right_sort_keys: list[np.ndarray] | None = None
     key: str | None = None
-    right_sort_orders: list[np.ndarray] | None = None  # stable argsort of each right sort key
+    right_sorted: list[tuple[np.ndarray, np.ndarray]] | None = None  # (stable argsort, sorted key) per sort key
 
     @property
     def n_left(self) -> int:
@@ -308,18 +309,24 @@ def type_blocking_inputs(dataset: AlignmentDataset, type_index: int, config: Blo
         left_col, right_col = attribute_columns[key]
         left_keys, right_keys = key_codes(dataset.left.attributes[left_col].iloc[left_entities],
                                           dataset.right.attributes[right_col].iloc[right_entities])
-    left_sort = right_sort = right_orders = None
+    left_sort = right_sort = right_sorted = None
     if len(left_entities) * len(right_entities) > config.exact_pairs_limit:
         left_sort, right_sort = sort_keys(list(left_names)), sort_keys(list(right_names))
-        right_orders = [np.argsort(k, kind="stable") for k in right_sort]
+        right_sorted = [presorted(k) for k in right_sort]
     return TypeBlockingInputs(type_index, left_entities, right_entities, left_vectors, right_vectors,
-                              left_keys, right_keys, left_sort, right_sort, key, right_orders)
+                              left_keys, right_keys, left_sort, right_sort, key, right_sorted)
+
+
+def presorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(stable argsort of ``key``, ``key`` in that order): what every shard would otherwise sort again."""
+    order = np.argsort(key, kind="stable")
+    return order, key[order]
 
 
 def rank_left_rows(inputs: TypeBlockingInputs, config: BlockingConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(left row, right row, cosine) of the top-k of every left row of ``inputs`` (a type or a shard of it)."""
     rank = (keyed_neighbourhood_ranker(inputs.left_sort_keys, inputs.right_sort_keys, inputs.left_vectors,
-                                       inputs.right_vectors, config, inputs.right_sort_orders)
+                                       inputs.right_vectors, config, inputs.right_sorted)
             if inputs.sorted_neighbourhood else None)
     return block_names(inputs.left_vectors, inputs.right_vectors, config.top_k, left_keys=inputs.left_keys,
                        right_keys=inputs.right_keys, n_threads=config.n_threads, rank=rank)

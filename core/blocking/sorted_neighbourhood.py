@@ -45,19 +45,22 @@ def sort_keys(names: Sequence[str]) -> list[np.ndarray]:
             np.array([p[::-1] for p in plain], dtype=str)]
 
 
-def window_pairs(left_key: np.ndarray, right_key: np.ndarray, window: int, order: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def window_pairs(left_key: np.ndarray, right_key: np.ndarray, window: int,
+                 sorted_right: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(left row, right row) for each left key and the ``window`` right keys either side of it.
 
-    ``order``: ``np.argsort(right_key, kind="stable")`` when the caller has it already (the shards
-    of one type share the right side, so it is sorted once, not once per shard).
+    ``sorted_right``: (``np.argsort(right_key, kind="stable")``, ``right_key`` in that order) when
+    the caller has them already: the shards of one type share the right side, so it is sorted
+    once, not once per shard.
     """
     if len(left_key) == 0 or len(right_key) == 0:
         z = np.zeros(0, dtype=np.int64)
         return z, z
-    if order is None:
+    if sorted_right is None:
         order = np.argsort(right_key, kind="stable")
-    position = np.searchsorted(right_key[order], left_key)
+        sorted_right = order, right_key[order]
+    order, sorted_key = sorted_right
+    position = np.searchsorted(sorted_key, left_key)
     columns = position[:, None] + np.arange(-window, window)[None, :]
     inside = (columns >= 0) & (columns < len(right_key))
     rows = np.broadcast_to(np.arange(len(left_key))[:, None], columns.shape)[inside]
@@ -65,10 +68,11 @@ def window_pairs(left_key: np.ndarray, right_key: np.ndarray, window: int, order
 
 
 def neighbourhood_pairs(left_keys: list[np.ndarray], right_keys: list[np.ndarray], window: int,
-                        right_orders: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        sorted_right: list[tuple[np.ndarray, np.ndarray]] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (left row, right row) pairs that any of the sort keys puts within ``window``."""
-    orders = right_orders if right_orders is not None else [None] * len(right_keys)
-    pairs = [window_pairs(lk, rk, window, o) for lk, rk, o in zip(left_keys, right_keys, orders)]
+    presorted = sorted_right if sorted_right is not None else [None] * len(right_keys)
+    pairs = [window_pairs(lk, rk, window, s) for lk, rk, s in zip(left_keys, right_keys, presorted)]
     rows = np.concatenate([p[0] for p in pairs])
     cols = np.concatenate([p[1] for p in pairs])
     n_right = max((len(k) for k in right_keys), default=0) or 1
