@@ -142,7 +142,7 @@ def pair_batch(left: PreparedGraph, right: PreparedGraph, left_entities: np.ndar
     ``rng`` is an int seed (scoring: each entity's sample fixed by the seed) or a generator
     (training), from which one int seed is drawn per call (:func:`core.sampling.on_device.step_seed`):
     the draws are the hashed per-edge uniforms either way, so a batch sampled on a GPU
-    (``device`` not CPU: :mod:`core.sampling.on_device`, no host work) holds the same neighbours
+    (``device`` not CPU: :mod:`core.sampling.on_device`, no numpy sampling) holds the same neighbours
     as the numpy sampler gives on the CPU. The batch is returned on ``device`` (CPU when None).
     """
     seed = step_seed(rng)

@@ -4,7 +4,9 @@ On a GPU the numpy sampler makes every step wait for the host: the draws, the bl
 the padding run on the CPU and their tensors are then copied over. Everything here is plain
 integer arithmetic, sorts and scatters, so it runs where the model runs: the graph's CSR arrays
 and sampling weights are copied to the device once (:func:`device_graph`) and a step's sampling
-stays there.
+stays there. Two small host copies remain per graph and step: the seeds and the bottom layer's
+node list go back to numpy (``GraphBatch.seeds``/``input_nodes``), because the model's input
+encoder gathers the entities' features (a scipy CSR matrix) on the host.
 
 The draws are the hashed per-edge uniforms of :func:`core.sampling.neighbours.edge_uniforms`
 (splitmix64), computed with int64 arithmetic that wraps like uint64, so for the same int seed
