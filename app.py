@@ -24,6 +24,8 @@ st.set_page_config(page_title="mualign", layout="wide")
 navigation = st.navigation([
     st.Page("pages/review.py", title="Review", icon="✅", default=True),
     st.Page("pages/search.py", title="Find a pair", icon="🔎"),
+    st.Page("pages/conflicts.py", title="Conflicts", icon="🧩"),
+    st.Page("pages/bulk_accept.py", title="Bulk accept", icon="📦"),
     st.Page("pages/agreement.py", title="Agreement", icon="👥"),
     st.Page("pages/retrain.py", title="Retrain", icon="🔁"),
     st.Page("pages/evaluation.py", title="Evaluation", icon="📈"),

@@ -3,6 +3,7 @@
     python bench/review_latency.py                                  # mualign-demo/movies, 20 presses
     python bench/review_latency.py --project /tmp/demo300/movies -n 30
     python bench/review_latency.py --scale 300                      # build a temporary demo first
+    python bench/review_latency.py --viewport 1400x1500             # another window size (default 1280x720)
 
 Starts ``streamlit run app.py`` on the project with a fresh temporary label database (the
 project's own labels are not touched), opens the review page in Debian's /usr/bin/chromium
@@ -12,6 +13,11 @@ press until the page shows a different pair on its entity cards AND the drawing'
 that same pair: its vis-network has that pair's two centre nodes and its canvas has pixels. That
 is what an analyst waits for: record the decision, rerun the page, explain the new pair (a forward
 pass, not cached: every pair is new), build the pyvis page, load it in the iframe and paint it.
+
+The page carries the analyst's panels (issue 16): the aligned attribute table, the competing
+candidates, the evidence in words above a hop-1 drawing, and the counterfactuals (one forward pass
+per influential neighbour, cached per pair). After each press the bench checks, once the run has
+ended, which of them the new pair's page shows, and reports the share of pages that had them.
 
 A key is pressed only once the previous script run has ended (``stApp``'s
 ``data-test-script-state``): the drawing is on screen before the run ends, and a key pressed
@@ -47,7 +53,8 @@ from _common import REPO, record, write_results
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-VIEWPORT = {"width": 1400, "height": 1500}
+VIEWPORT = {"width": 1280, "height": 720}  # the analyst's smallest screen the page is laid out for
+ANALYST = "bench"  # the page labels nothing without an analyst name (?analyst= in the address)
 TARGET_S = 1.0
 
 # Same page state as tests/app/test_browser.py: the pair on the entity cards, the pair drawn (the
@@ -98,6 +105,16 @@ CARDS_CHANGED_JS = """
 
 SCRIPT_IDLE_JS = """() => document.querySelector('[data-testid="stApp"]')
   ?.getAttribute('data-test-script-state') === 'notRunning'"""
+
+# Which of issue 16's panels the page shows (read once the run has ended).
+PANELS_JS = """() => {
+  const text = document.querySelector('[data-testid="stMain"]')?.innerText || '';
+  return {attributes: Boolean(document.querySelector('[data-testid="stMain"] [data-testid="stTable"]'))
+                      || text.includes('Neither entity has attribute values'),
+          competitors: text.includes('Competing candidates') || text.includes('No competing candidates'),
+          evidence: text.includes('Evidence in words'),
+          counterfactuals: text.includes('Counterfactuals')};
+}"""
 
 
 def mualign_command() -> str:
@@ -187,17 +204,17 @@ def wait(page, script: str, arg, timeout_s: float, what: str):
         raise RuntimeError(f"no {what} within {timeout_s:g} s; the page: {page.evaluate(SNAPSHOT_JS)}") from None
 
 
-def measure(url: str, presses: int, step_timeout_s: float) -> tuple[float, list[dict]]:
+def measure(url: str, presses: int, step_timeout_s: float, viewport: dict | None = None) -> tuple[float, list[dict]]:
     """(cold-start seconds to the first drawn pair, one {pair, nodes, seconds} per press)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, viewport=VIEWPORT)
+            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, viewport=viewport or VIEWPORT)
         try:
             page = context.pages[0]
             start = time.perf_counter()
-            page.goto(url)
+            page.goto(f"{url}/?analyst={ANALYST}")
             state = wait(page, WAIT_FOR_NEXT_PAIR_JS, None, 180, "first pair drawn").json_value()
             cold = time.perf_counter() - start
             print(f"first pair {state['pair'][0]} <-> {state['pair'][1]} drawn ({state['nodes']} nodes) "
@@ -219,10 +236,13 @@ def measure(url: str, presses: int, step_timeout_s: float) -> tuple[float, list[
                 seconds = time.perf_counter() - start
                 wait(page, SCRIPT_IDLE_JS, None, step_timeout_s, f"end of the script run after press {i + 1}")
                 idle = time.perf_counter() - start
+                panels = page.evaluate(PANELS_JS)
                 runs.append({"pair": state["pair"], "nodes": state["nodes"], "seconds": seconds,
-                             "cards_seconds": cards, "idle_seconds": idle})
+                             "cards_seconds": cards, "idle_seconds": idle, "panels": panels})
+                shown = ",".join(name for name, present in panels.items() if present) or "none"
                 print(f"press {i + 1:2d}: {seconds:.3f} s (cards {cards:.3f} s, run ended {idle:.3f} s) -> "
-                      f"{state['pair'][0]} <-> {state['pair'][1]} ({state['nodes']} nodes)", flush=True)
+                      f"{state['pair'][0]} <-> {state['pair'][1]} ({state['nodes']} nodes; panels {shown})",
+                      flush=True)
         finally:
             context.close()
     return cold, runs
@@ -237,6 +257,7 @@ def main() -> None:
     parser.add_argument("-n", "--presses", type=int, default=20)
     parser.add_argument("--step-timeout", type=float, default=60.0, help="seconds to wait for one next pair")
     parser.add_argument("--results", default="review_latency", help="bench/results/NAME.json to write")
+    parser.add_argument("--viewport", default="1280x720", help="browser window WIDTHxHEIGHT (default 1280x720)")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="OMP_NUM_THREADS for the server (default: unset, torch uses one thread per core)")
     args = parser.parse_args()
@@ -244,6 +265,11 @@ def main() -> None:
         sys.exit(f"{CHROMIUM} not found: apt-get install -y chromium")
     if args.presses < 1:
         sys.exit(f"--presses must be at least 1, got {args.presses}")
+    try:
+        width, height = (int(x) for x in args.viewport.lower().split("x"))
+    except ValueError:
+        sys.exit(f"--viewport must be WIDTHxHEIGHT, e.g. 1280x720, got {args.viewport!r}")
+    viewport = {"width": width, "height": height}
 
     with tempfile.TemporaryDirectory(prefix="review-latency-") as work:
         work = Path(work)
@@ -263,7 +289,7 @@ def main() -> None:
         port = free_port()
         server = start_server(project, f"sqlite:///{work / 'labels.sqlite'}", port, log_path, args.torch_threads)
         try:
-            cold, runs = measure(f"http://127.0.0.1:{port}", args.presses, args.step_timeout)
+            cold, runs = measure(f"http://127.0.0.1:{port}", args.presses, args.step_timeout, viewport)
         except Exception:
             print(f"---- streamlit log ----\n{log_path.read_text()}", file=sys.stderr)
             raise
@@ -275,6 +301,7 @@ def main() -> None:
     cards_median = statistics.median(r["cards_seconds"] for r in runs)
     idle_median = statistics.median(r["idle_seconds"] for r in runs)
     met = p90 <= TARGET_S
+    panel_share = {name: sum(r["panels"][name] for r in runs) / len(runs) for name in runs[0]["panels"]}
     # the server inherits OMP_NUM_THREADS when --torch-threads is not given
     threads = args.torch_threads if args.torch_threads is not None else os.environ.get("OMP_NUM_THREADS", "default")
     print(f"dataset={dataset} left_entities={left_entities} torch_threads={threads} cpus={os.cpu_count()} "
@@ -283,10 +310,13 @@ def main() -> None:
           f"target<={TARGET_S:g}s {'met' if met else 'MISSED'} (p90)")
     print(f"  entity cards updated after median {cards_median:.3f} s; the script run ended after median "
           f"{idle_median:.3f} s; cold start (open page to first pair drawn) {cold:.1f} s")
+    print("  panels on the pages after a press: " + ", ".join(f"{name} {share:.0%}" for name, share in panel_share.items())
+          + f" (viewport {width}x{height})")
     common = dict(n=len(seconds), target_s=TARGET_S, project=str(project) if args.scale is None else None,
                   scale=args.scale, left_entities=left_entities, torch_threads=threads,
-                  cpus=os.cpu_count(), load_average_1min=round(os.getloadavg()[0], 2))
-    method = "review-app/chromium: key A to next pair drawn"
+                  cpus=os.cpu_count(), load_average_1min=round(os.getloadavg()[0], 2), viewport=f"{width}x{height}",
+                  panels={name: round(share, 3) for name, share in panel_share.items()})
+    method = "review-app/chromium: key A to next pair drawn (issue 16 panels on the page)"
     records = [record(dataset, method, f"next_pair_seconds_{name}", value, "s", met=value <= TARGET_S, **common)
                for name, value in (("median", median), ("p90", p90), ("max", worst))]
     records.append(record(dataset, "review-app/chromium: key A to next pair's entity cards",

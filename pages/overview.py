@@ -8,6 +8,7 @@ import streamlit as st
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import code
 from ui.project_state import blocking_report, blocking_settings, open_project
+from ui.review_widgets import conflict_overview
 
 ensure_app_navigation()
 directory, dataset = open_project()
@@ -37,3 +38,6 @@ if (report := blocking_report(str(directory))) is not None:  # as stored by `mua
         "per left entity": round(s.candidates_per_left, 2), "pair completeness": s.pair_completeness,
         "reduction ratio": round(s.reduction_ratio, 5), "exact key": s.key or "",
         "seconds": round(s.seconds, 2)} for s in report.per_type]), hide_index=True)
+
+st.subheader("Conflict clusters")
+conflict_overview(str(directory))  # links that cannot all be right (ui.review_widgets, core.review.conflicts)

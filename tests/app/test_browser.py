@@ -282,12 +282,14 @@ def test_analyst_reviews_retrains_and_exports(server, browser_page, demo_project
         README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)  # so a test run leaves the checkout clean
         shutil.copyfile(tmp_path / "1-review.png", README_SCREENSHOT)
 
-    # the drawing shows exactly the two neighbourhoods the model sampled for this pair
+    # the drawing shows the pair and the hop-1 neighbours the model sampled for it (hop 2 is one
+    # click away: tests/app/test_browser_review.py)
     left_hood, right_hood = _neighbourhoods(demo_project, first["pair"])
-    assert first["nodes"] == len(left_hood.nodes) + len(right_hood.nodes)
+    hop1 = ({f"L:{n.entity_id}" for n in left_hood.nodes if n.hop <= 1}
+            | {f"R:{n.entity_id}" for n in right_hood.nodes if n.hop <= 1})
+    assert first["nodes"] == len(hop1)
     drawn_ids = set(_drawing_frame(page).evaluate("network.body.data.nodes.getIds()"))
-    assert drawn_ids == ({f"L:{n.entity_id}" for n in left_hood.nodes}
-                         | {f"R:{n.entity_id}" for n in right_hood.nodes})
+    assert drawn_ids == hop1
 
     # 2. keyboard: A accepts and moves on; A again; U brings the last one back; X rejects it
     _press(page, "a")

@@ -19,7 +19,8 @@ from tests.conftest import write_tiny_project
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install -y chromium)")
 
-APP_PAGES = ["Review", "Find a pair", "Agreement", "Retrain", "Evaluation", "Export", "Project overview"]
+APP_PAGES = ["Review", "Find a pair", "Conflicts", "Bulk accept", "Agreement", "Retrain", "Evaluation", "Export",
+             "Project overview"]
 FIRST_LOAD_MS = 90_000
 STEP_MS = 45_000  # one rerun on a busy 2-core machine
 
