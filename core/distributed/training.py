@@ -28,6 +28,7 @@ every draw is seeded, so the rerun trains the same model.
 
 from __future__ import annotations
 
+import resource
 import tempfile
 import threading
 import time
@@ -222,17 +223,21 @@ def train_worker(config: dict) -> None:
     setup, candidates = ray.get(config["setup"]), ray.get(config["candidates"])
     training = data_parallel_training(setup, config["model_config"], train_config, candidates, rank, world)
     box = config["box"]
-    on_epoch = (lambda stats: ray.get(box.add_epoch.remote(stats))) if rank == 0 else None
-    result = training.run(None, on_epoch)
+
+    def on_epoch(stats: EpochStats) -> None:  # rank 0's positives per second, times the equal shares
+        ray.get(box.add_epoch.remote(replace(stats, positives_per_second=stats.positives_per_second * world)))
+
+    result = training.run(None, on_epoch if rank == 0 else None)
     checksum = float(sum(p.double().sum() for p in training.model.parameters()))
-    sums: list = [None] * world
-    torch.distributed.all_gather_object(sums, checksum)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gathered: list = [None] * world
+    torch.distributed.all_gather_object(gathered, (checksum, peak_mb))
     if rank == 0:
         ray.get(box.put.remote({
             "state": {k: v.detach().cpu().numpy() for k, v in result.model.state_dict().items()},
             "best_epoch": result.best_epoch, "best_valid_pr_auc": result.best_valid_pr_auc,
             "calibration": result.scorer.calibration, "seconds": result.seconds,
-            "replica_checksums": sums}))
+            "replica_checksums": [g[0] for g in gathered], "worker_peak_rss_mb": [g[1] for g in gathered]}))
 
 
 # ------------------------------------------------------------------------- the driver ---------
@@ -242,6 +247,7 @@ class RayTrainResult(TrainResult):
 
     workers: int = 1
     replica_checksums: list | None = None  # the sum of every weight on each worker: all equal
+    worker_peak_rss_mb: list | None = None  # each worker process's peak resident memory
 
 
 def train_on_ray(setup: EncoderSetup, model_config, config: TrainConfig, *, candidates: CandidatePairs | None = None,
@@ -289,7 +295,8 @@ def train_on_ray(setup: EncoderSetup, model_config, config: TrainConfig, *, cand
     scorer = ModelScorer(model, setup, seed=config.seed, calibration=payload["calibration"])
     result = RayTrainResult(model, scorer, list(epochs), payload["best_epoch"], payload["best_valid_pr_auc"],
                             time.perf_counter() - start, workers=engine.workers,
-                            replica_checksums=payload["replica_checksums"])
+                            replica_checksums=payload["replica_checksums"],
+                            worker_peak_rss_mb=payload["worker_peak_rss_mb"])
     ray.kill(box)
     return result
 
