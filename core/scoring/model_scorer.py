@@ -81,13 +81,18 @@ class ModelScorer:
         slope, intercept = self.calibration
         return 1.0 / (1.0 + np.exp(-(slope * np.asarray(scores) + intercept)))
 
-    def calibrate(self, left: np.ndarray, right: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-        """Platt scaling of the score on labelled pairs (typically VALID)."""
+    def calibrate(self, left: np.ndarray, right: np.ndarray, labels: np.ndarray, *,
+                  scores: np.ndarray | None = None) -> tuple[float, float]:
+        """Platt scaling of the score on labelled pairs (typically VALID).
+
+        ``scores``: this scorer's scores of the pairs when already computed (training's last
+        validation), so they are not scored again.
+        """
         from sklearn.linear_model import LogisticRegression
 
         if len(np.unique(labels)) < 2:
             raise ValueError("calibration needs both matches and non-matches")
-        scores = self.score_pairs(left, right).reshape(-1, 1)
+        scores = (self.score_pairs(left, right) if scores is None else np.asarray(scores)).reshape(-1, 1)
         lr = LogisticRegression().fit(scores, labels)
         self.calibration = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
         return self.calibration

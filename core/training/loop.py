@@ -67,6 +67,10 @@ class TrainConfig:
     # Early stopping: a validation PRAUC gain below this counts as no gain (patience runs on), so
     # training stops once the gains are too small to matter instead of after `patience` flat epochs.
     min_improvement: float = 0.0
+    # Validation scores at most about this many pairs after each epoch: on a large project the VALID
+    # queries' candidates run to millions, so a seeded sample of queries (all their candidates) is
+    # scored instead; None scores them all. Small projects (DBLP-ACM: 2,473 pairs) are not sampled.
+    max_valid_pairs: int | None = 200_000
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.epochs < 1 or self.negatives_per_side < 1:
@@ -77,6 +81,8 @@ class TrainConfig:
             raise ValueError(f"lr_scaling must be one of {LR_SCALINGS}, got {self.lr_scaling!r}")
         if self.min_improvement < 0:
             raise ValueError(f"min_improvement must be >= 0, got {self.min_improvement}")
+        if self.max_valid_pairs is not None and self.max_valid_pairs < 1:
+            raise ValueError(f"max_valid_pairs must be >= 1 or None, got {self.max_valid_pairs}")
 
     @property
     def step_learning_rate(self) -> float:
@@ -244,17 +250,31 @@ class ValidationPairs:
     right: np.ndarray
     labels: np.ndarray  # 1 match, 0 non-match
     missed: int
+    last: dict = field(default_factory=dict, compare=False)  # "scores": the latest pr_auc's scores
 
     @classmethod
-    def of(cls, setup: EncoderSetup, candidates: CandidatePairs | None) -> "ValidationPairs | None":
-        """The VALID pairs of ``setup.dataset`` (among ``candidates`` when given); None without VALID links."""
+    def of(cls, setup: EncoderSetup, candidates: CandidatePairs | None, *, max_pairs: int | None = None,
+           seed: int = 0) -> "ValidationPairs | None":
+        """The VALID pairs of ``setup.dataset`` (among ``candidates`` when given); None without VALID links.
+
+        With ``max_pairs``, a larger set is cut to a seeded sample of its left entities (queries),
+        each with all its pairs, so PR-AUC keeps its meaning; ``missed`` shrinks in proportion.
+        """
         links = setup.dataset.links.in_split(Split.VALID)
         if not len(links):
             return None
         if candidates is None:
-            return cls(links.left, links.right, links.label.astype(np.int64), 0)
-        pairs = evaluation_pairs(setup.dataset, candidates, Split.VALID)
-        return cls(pairs.left, pairs.right, pairs.label, int(pairs.missed.sum()))
+            left, right, labels, missed = links.left, links.right, links.label.astype(np.int64), 0
+        else:
+            pairs = evaluation_pairs(setup.dataset, candidates, Split.VALID)
+            left, right, labels, missed = pairs.left, pairs.right, pairs.label, int(pairs.missed.sum())
+        if max_pairs is not None and len(left) > max_pairs:
+            queries = np.unique(left)
+            n_kept = max(1, int(len(queries) * max_pairs / len(left)))
+            kept = np.isin(left, np.random.default_rng(seed).choice(queries, size=n_kept, replace=False))
+            left, right, labels = left[kept], right[kept], labels[kept]
+            missed = int(round(missed * n_kept / len(queries)))
+        return cls(left, right, labels, missed)
 
     @property
     def has_both_labels(self) -> bool:
@@ -265,8 +285,8 @@ class ValidationPairs:
         """PR-AUC of the scorer on these pairs; None when there is no match to find."""
         if self.labels.sum() == 0:
             return None
-        return metrics.pr_auc_score(self.labels, scorer.score_pairs(self.left, self.right),
-                                    n_positives=int(self.labels.sum()) + self.missed)
+        self.last["scores"] = scores = scorer.score_pairs(self.left, self.right)
+        return metrics.pr_auc_score(self.labels, scores, n_positives=int(self.labels.sum()) + self.missed)
 
 
 def train(setup: EncoderSetup, model_config: ModelConfig, config: TrainConfig, *,
@@ -339,7 +359,7 @@ class _Training:
         self.sampler = NegativeSampler.build(setup.left_aligned_types, setup.right_aligned_types,
                                              len(setup.dataset.schema.types), candidates=candidates,
                                              hard_share=config.hard_negative_share)
-        self.valid = ValidationPairs.of(setup, candidates)
+        self.valid = ValidationPairs.of(setup, candidates, max_pairs=config.max_valid_pairs, seed=config.seed)
         self.scorer = ModelScorer(self.model, setup, seed=config.seed)
 
     def run(self, on_step, on_epoch) -> TrainResult:
@@ -372,7 +392,10 @@ class _Training:
         self.model.load_state_dict(best_state)
         result.seconds = time.perf_counter() - start_all
         if self.valid is not None and self.valid.has_both_labels:
-            self.scorer.calibrate(self.valid.left, self.valid.right, self.valid.labels)
+            # the last epoch's validation scores are the kept model's when it was the best: not scored again
+            reuse = result.best_epoch == len(result.history) and "scores" in self.valid.last
+            self.scorer.calibrate(self.valid.left, self.valid.right, self.valid.labels,
+                                  scores=self.valid.last["scores"] if reuse else None)
         return result
 
     def epoch(self, epoch: int, on_step) -> tuple[list[float], int]:
