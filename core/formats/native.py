@@ -237,20 +237,22 @@ _ENTRY_FIELDS = ("name", "left", "right")
 
 def _check_attribute_kinds(entries: list[dict], text: str, path: Path, graphs: dict[str, KnowledgeGraph | None],
                            log: ProblemLog) -> None:
-    """An aligned attribute must be of one kind on both sides.
+    """A number must not be aligned with a date.
 
-    A number paired with a date has no common scale to compare on; the feature builder would
-    drop the pair without a word, so the schema is refused instead.
+    The two have no common scale to compare on, and the feature builder would drop the pair
+    without a word, so the schema is refused instead. A number or date paired with a text
+    column stays allowed: text is never a model input, and a model trained on the number reports
+    the changed kind when its checkpoint is loaded (core.project.checkpoint).
     """
     if graphs["left"] is None or graphs["right"] is None:
         return
     for entry in entries:
         kinds = [graphs[side].attribute_kind(entry[side]) for side in SIDES]
-        if kinds[0] != kinds[1]:
+        if kinds[0] != kinds[1] and "text" not in kinds:
             log.add(path, _line_of(text, json.dumps(entry["left"])),
                     f"attribute {entry.get('name') or entry['left']!r} pairs left {entry['left']!r} ({kinds[0]}) "
-                    f"with right {entry['right']!r} ({kinds[1]}); an aligned attribute must be of one kind on "
-                    "both sides (change a column's :kind in entities.tsv, or leave the pair out)")
+                    f"with right {entry['right']!r} ({kinds[1]}); a number and a date have no common scale "
+                    "(give both columns one :kind in entities.tsv, or leave the pair out)")
 
 
 def default_attribute_pairs(left: KnowledgeGraph, right: KnowledgeGraph):

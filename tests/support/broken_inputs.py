@@ -246,6 +246,24 @@ def _huge_line(size: int) -> Callable[[bytes, str], bytes]:
 
 #: Returned by an edit to put an empty directory where the file was.
 DIRECTORY = b"<directory>"
+#: Returned by an edit to put a named pipe (FIFO) where the file was: reading one waits forever.
+NAMED_PIPE = b"<named pipe>"
+
+
+def _duplicate_key(data: bytes, name: str) -> bytes:
+    """A JSON object's first key written twice, a table header's first column twice; a file
+    without a header gets its first line twice."""
+    import json
+
+    if name.endswith(".json"):
+        document = json.loads(data)
+        key = next(iter(document))
+        return b"{" + json.dumps(key).encode() + b": " + json.dumps(document[key]).encode() + b", " + data.lstrip()[1:]
+    if name.endswith((".tsv", ".csv")):
+        header, _, rest = data.partition(b"\n")
+        first = header.split(_delimiter(name))[0]
+        return header + _delimiter(name) + first + b"\n" + rest
+    return data + _lines(data)[0] + b"\n"
 
 #: name -> edit(bytes of the valid file, file name) -> new bytes, None to delete the file, or
 #: :data:`DIRECTORY`.
@@ -279,6 +297,8 @@ MUTATIONS: dict[str, Callable[[bytes, str], bytes | None]] = {
     "deeply-nested-json": lambda data, name: b"[" * 100_000 + b"]" * 100_000,
     "deleted": lambda data, name: None,
     "directory": lambda data, name: DIRECTORY,
+    "named-pipe": lambda data, name: NAMED_PIPE,
+    "duplicate-key": _duplicate_key,
 }
 
 
@@ -333,6 +353,11 @@ def _replace(path: Path, content: bytes | None) -> None:
         path.unlink(missing_ok=True)
     if content is DIRECTORY:
         path.mkdir(parents=True)
+    elif content is NAMED_PIPE:
+        import os
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(path)
     elif content is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
