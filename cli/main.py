@@ -19,29 +19,11 @@ from pathlib import Path
 from cli.labels_cmd import add_labels_parser
 from cli.server import allowed_host_argument, user_header_argument
 from core.formats.errors import DataError
+from core.model.config import VARIANTS  # torch-free: mualign --help and the label commands never load torch
 
 EXIT_BAD_INPUT = 2
 
 
-class _ModelVariants:
-    """``train --variant``'s choices, read from the model package only when argparse asks.
-
-    The model package loads torch; ``mualign --help`` and the label commands must not.
-    """
-
-    def _names(self) -> tuple[str, ...]:
-        from core.model.cg_mualign import VARIANTS
-
-        return VARIANTS
-
-    def __contains__(self, name) -> bool:
-        return name in self._names()
-
-    def __iter__(self):
-        return iter(self._names())
-
-
-VARIANTS = _ModelVariants()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         _debug_traceback()
         print(f"mualign {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RuntimeError as exc:
+        # a GPU that fails mid-run (out of memory, a launch failure) is the device's, not a bug:
+        # core.model.device.DeviceError says so and how to choose another. Looked up, not
+        # imported: importing it loads torch.
+        device = sys.modules.get("core.model.device")
+        if device is None or not isinstance(exc, device.DeviceError):
+            raise
+        _debug_traceback()
+        print(f"mualign {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
@@ -553,33 +545,24 @@ def _print_epoch(stats) -> None:
 
 
 def check_device(name: str) -> None:
-    """Refuse, before any data is loaded, a ``--device`` this machine cannot train on."""
-    import torch
+    """Refuse, before any data is loaded, a ``--device`` this machine cannot train on.
 
-    if name in ("auto", "cpu"):
-        return
-    kind, _, index = name.partition(":")
-    if kind == "cuda":
-        if not torch.cuda.is_available():
-            build = "" if torch.version.cuda else ", whose torch was built without CUDA"
-            raise ValueError(f"--device {name}: CUDA is not available on this machine{build}; use --device cpu "
-                             "(or auto, which takes a GPU when there is one)")
-        count = torch.cuda.device_count()
-        if index and (not index.isdigit() or int(index) >= count):
-            raise ValueError(f"--device {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}; "
-                             "use one of them or --device cpu")
-        return
-    if name == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValueError("--device mps: Apple's MPS is not available on this machine; use --device cpu")
-        return
-    raise ValueError(f"--device {name!r} is not a device mualign knows; use cpu, cuda, cuda:N or auto")
+    The rule is core.model.device's (names, a probe computation on a GPU); its DeviceError becomes
+    a ValueError here, so ``mualign`` exits 2 with the message (which names the device and says
+    to use ``--device cpu``).
+    """
+    from core.model.device import DeviceError, resolve_device
+
+    try:
+        resolve_device(name)
+    except DeviceError as exc:
+        raise ValueError(f"--device {name}: {exc}") from None
 
 
 def cmd_train(args) -> int:
     check_device(args.device)
     from core.evaluation.harness import format_report
-    from core.model.cg_mualign import ModelConfig
+    from core.model.config import ModelConfig
     from core.project.lifecycle import load_blocked, run_model
     from core.training.loop import TrainConfig
 

@@ -109,7 +109,8 @@ def test_threads_must_be_positive(tmp_path, capsys, value):
 def test_train_on_a_device_that_does_not_exist(tmp_path, capsys):
     project = write_tiny_project(tmp_path / "p")
     code, err = run(capsys, "train", "--project", str(project), "--device", "banana")
-    assert code == 2 and "--device 'banana' is not a device mualign knows" in err and "cpu" in err
+    assert code == 2 and "--device banana: device 'banana' cannot be used: unknown device" in err
+    assert "--device cpu" in err
 
 
 def test_train_on_cuda_without_cuda_says_to_use_cpu(tmp_path, capsys, monkeypatch):
@@ -118,7 +119,19 @@ def test_train_on_cuda_without_cuda_says_to_use_cpu(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     project = write_tiny_project(tmp_path / "p")
     code, err = run(capsys, "train", "--project", str(project), "--device", "cuda")
-    assert code == 2 and "--device cuda: CUDA is not available on this machine" in err and "--device cpu" in err
+    assert code == 2 and "device 'cuda' cannot be used: torch sees no CUDA device" in err and "--device cpu" in err
+
+
+def test_a_device_failing_mid_run_is_a_message(tmp_path, capsys, monkeypatch):
+    import cli.main as cli
+    from core.model.device import DeviceError
+
+    def out_of_memory(args):
+        raise DeviceError("cuda:0", "CUDA out of memory")
+
+    monkeypatch.setattr(cli, "cmd_block", out_of_memory)
+    code, err = run(capsys, "block", "--project", str(tmp_path))
+    assert code == 2 and "device 'cuda:0' cannot be used: CUDA out of memory" in err
 
 
 def test_review_port_out_of_range(tmp_path, capsys):
