@@ -178,7 +178,9 @@ def data_parallel_training(setup: EncoderSetup, model_config, config: TrainConfi
     steps = int(np.ceil((n_links // world) / per_worker)) or 1
     if config.max_steps_per_epoch:
         steps = min(steps, config.max_steps_per_epoch)
-    worker_config = replace(config, batch_size=per_worker, max_steps_per_epoch=steps)
+    # the learning rate is the whole step's (its batch is the global one), not rescaled for the share
+    worker_config = replace(config, batch_size=per_worker, max_steps_per_epoch=steps,
+                            learning_rate=config.step_learning_rate, lr_scaling="none")
     training = loop._Training(setup, model_config, worker_config, candidates, torch.device("cpu"))
     for param in list(training.model.parameters()) + (list(training.head.parameters()) if training.head else []):
         dist.broadcast(param.data, src=0)  # the same start everywhere, whatever each seeded
