@@ -62,7 +62,8 @@ def load_candidates(directory: str):
     FileNotFoundError
         The project has not been blocked; the message says how to block it (shown by the page).
     """
-    from core.formats.native import CANDIDATES_FILE, load_candidates as read
+    from core.formats.native import CANDIDATES_FILE
+    from core.project.cache import load_candidates_cached as read
     from core.project.lifecycle import missing_report_message
 
     if not (Path(directory) / CANDIDATES_FILE).exists():

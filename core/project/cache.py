@@ -313,6 +313,40 @@ def _remember(dataset: AlignmentDataset, directory: Path, sources: dict[str, str
         FEATURE_STORES[getattr(dataset, side)] = FeatureStore(directory, graph_digest)
 
 
+# ----------------------------------------------------------------------------- candidates -----
+def load_candidates_cached(dataset: AlignmentDataset, directory: str | Path):
+    """``core.formats.native.load_candidates(dataset, directory)``, from the cache when it is fresh.
+
+    The entry (``.cache/candidates.bin``) is keyed by the content hash of ``candidates.tsv`` and
+    of the project's source files, so new candidates or changed graphs are read (and checked) from
+    the TSV again. Reading 2.7M candidates from the TSV took 9.7 s.
+    """
+    from core.features import FEATURE_STORES
+    from core.formats.native import CANDIDATES_FILE, load_candidates
+    from core.data.candidates import CandidatePairs
+
+    directory = Path(directory)
+    path = directory / CANDIDATES_FILE
+    store = FEATURE_STORES.get(dataset.left)
+    if store is None or not isinstance(store, FeatureStore) or not path.is_file():
+        return load_candidates(dataset, directory)  # a dataset not opened from this project's cache
+    key = {"graph": store.graph_digest, "candidates": file_digest(path)}
+    arrays, _ = _read_entry(directory / CACHE_DIR, "candidates", key)
+    if arrays is not None:
+        try:
+            candidates = CandidatePairs(arrays["left"], arrays["right"], arrays["type"], arrays["name_score"])
+            if len(candidates) == 0 or (candidates.left.max() < dataset.left.n_entities
+                                        and candidates.right.max() < dataset.right.n_entities):
+                return candidates
+        except (KeyError, ValueError):
+            pass
+    candidates = load_candidates(dataset, directory)
+    _write_entry(directory / CACHE_DIR, "candidates",
+                 {"left": candidates.left, "right": candidates.right, "type": candidates.type,
+                  "name_score": candidates.name_score}, {"sources": key})
+    return candidates
+
+
 # ------------------------------------------------------------------------------- features -----
 @dataclass(frozen=True)
 class FeatureStore:
@@ -337,8 +371,13 @@ class FeatureStore:
                 import scipy.sparse as sp
 
                 shape = tuple(int(v) for v in arrays["shape"])
-                names = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
-                if len(arrays["dense"]) == shape[0]:
+                data, indices, indptr = arrays["data"], arrays["indices"], arrays["indptr"]
+                if len(indptr) == shape[0] + 1 and int(indptr[-1]) == len(indices) == len(data) \
+                        and len(arrays["dense"]) == shape[0]:
+                    # set the arrays directly: the constructor's format check copies every array
+                    # that is a view (all of these are views of the payload): 1.4 s at 2.7M nodes
+                    names = sp.csr_matrix(shape, dtype=data.dtype)
+                    names.data, names.indices, names.indptr = data, indices, indptr
                     return EntityFeatures(names, arrays["dense"])
             except (KeyError, ValueError, TypeError):
                 pass

@@ -112,7 +112,9 @@ def load_blocked(project: str | Path, dataset: AlignmentDataset | None = None
     path = Path(project) / CANDIDATES_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run `mualign block --project {project}` first")
-    candidates = load_candidates(dataset, project)
+    from core.project.cache import load_candidates_cached
+
+    candidates = load_candidates_cached(dataset, project)
     if not len(candidates):
         raise DataError([Problem(str(path), None, "holds no candidate pairs, so there is nothing to score or "
                                                   f"evaluate; run `mualign block --project {project}` again "

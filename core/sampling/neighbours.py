@@ -38,13 +38,35 @@ def relation_weight_table(kg: KnowledgeGraph) -> np.ndarray:
     # edges per (node, relation) -> how many nodes of each type have the relation, and how many edges
     edge_count = np.zeros((n_types, n_rel), dtype=np.float64)
     np.add.at(edge_count, (source_type, adj.relations), 1.0)
-    node_rel = np.unique(source.astype(np.int64) * n_rel + adj.relations)
-    node_count = np.zeros((n_types, n_rel), dtype=np.float64)
-    np.add.at(node_count, (kg.entity_types[node_rel // n_rel], node_rel % n_rel), 1.0)
+    node_count = _nodes_with_relation(kg.entity_types, source, adj.relations, n_types, n_rel)
     with np.errstate(divide="ignore", invalid="ignore"):
         average = np.where(node_count > 0, edge_count / node_count, 0.0)
         weight = np.where(average > 0, average.sum(axis=1, keepdims=True) / average, 0.0)
     return weight
+
+
+#: Largest node x relation mark table (bytes) :func:`_nodes_with_relation` builds.
+MARK_TABLE_LIMIT = 400_000_000
+
+
+def _nodes_with_relation(entity_types: np.ndarray, source: np.ndarray, relations: np.ndarray, n_types: int,
+                         n_rel: int) -> np.ndarray:
+    """(n_types, n_rel): how many nodes of each type have at least one edge of each relation.
+
+    A node x relation mark table and one bincount per relation: linear time, where ``np.unique``
+    over the 12M (node, relation) keys of a 2.7M-node pair took 2.6 s a side.
+    """
+    n = len(entity_types)
+    out = np.zeros((n_types, n_rel), dtype=np.float64)
+    if n * n_rel > MARK_TABLE_LIMIT:  # the mark table would not fit comfortably: count distinct keys instead
+        node_rel = np.unique(source.astype(np.int64) * n_rel + relations)
+        np.add.at(out, (entity_types[node_rel // n_rel], node_rel % n_rel), 1.0)
+        return out
+    seen = np.zeros((n_rel, n), dtype=bool)
+    seen[relations, source] = True
+    for r in range(n_rel):
+        out[:, r] = np.bincount(entity_types[seen[r]], minlength=n_types)
+    return out
 
 
 def edge_weights(kg: KnowledgeGraph, table: np.ndarray | None = None) -> np.ndarray:

@@ -187,3 +187,44 @@ def test_a_manifest_that_declares_an_object_array_is_not_trusted(project):
     dataset, outcome = open_project(project)
     assert not outcome.used and outcome.reason.startswith("inconsistent")
     assert_same_dataset(dataset, load_project(project))
+
+
+def _blocked(project, music):
+    from core.formats.native import save_candidates
+
+    dataset, _ = open_project(project)
+    save_candidates(dataset, music[1], project)
+    return dataset
+
+
+def test_candidates_are_read_from_the_cache_when_the_file_and_graphs_are_unchanged(project, music, monkeypatch):
+    from core.formats import native
+    from core.project.cache import load_candidates_cached
+
+    dataset = _blocked(project, music)
+    first = load_candidates_cached(dataset, project)
+    parsed = []
+    real = native.load_candidates
+    monkeypatch.setattr(native, "load_candidates", lambda *a: parsed.append(1) or real(*a))
+    again = load_candidates_cached(open_project(project)[0], project)
+    assert parsed == []
+    for field in ("left", "right", "type", "name_score"):
+        assert np.array_equal(getattr(first, field), getattr(again, field))
+        assert getattr(first, field).dtype == getattr(again, field).dtype
+    # a changed candidates.tsv is read and checked again
+    lines = (project / "candidates.tsv").read_text().splitlines(keepends=True)
+    (project / "candidates.tsv").write_text("".join(lines[:-1]))
+    fewer = load_candidates_cached(open_project(project)[0], project)
+    assert parsed == [1] and len(fewer) == len(first) - 1
+    # and a bad one still fails with its line, whatever the cache holds
+    (project / "candidates.tsv").write_text("".join(lines[:-1]) + "nobody\tnowhere\tsong\t0.5\n")
+    with pytest.raises(DataError, match="candidates.tsv"):
+        load_candidates_cached(open_project(project)[0], project)
+
+
+def test_candidates_of_a_dataset_not_opened_from_the_cache_are_parsed(project, music, music_dataset):
+    from core.project.cache import load_candidates_cached
+
+    _blocked(project, music)
+    assert len(load_candidates_cached(load_project(project), project)) == len(music[1])
+    assert not (project / CACHE_DIR / "candidates.json").exists()

@@ -119,3 +119,18 @@ def test_a_seeded_sample_does_not_depend_on_the_other_seeds_of_the_batch():
     alone = neighbours_of(3, np.array([3]))
     assert len(alone) == 5
     assert neighbours_of(3, np.array([1, 3, 250])) == alone == neighbours_of(3, np.arange(100))
+
+
+def test_nodes_per_relation_count_each_node_once_however_many_edges(monkeypatch):
+    from core.sampling import neighbours
+
+    rng = np.random.default_rng(0)
+    types = rng.integers(0, 3, 500).astype(np.int32)
+    source = np.sort(rng.integers(0, 500, 4000))
+    relations = rng.integers(0, 6, 4000).astype(np.int32)
+    keys = np.unique(source.astype(np.int64) * 6 + relations)
+    expected = np.zeros((3, 6))
+    np.add.at(expected, (types[keys // 6], keys % 6), 1.0)
+    assert np.array_equal(neighbours._nodes_with_relation(types, source, relations, 3, 6), expected)
+    monkeypatch.setattr(neighbours, "MARK_TABLE_LIMIT", 0)  # the path for graphs too big for a mark table
+    assert np.array_equal(neighbours._nodes_with_relation(types, source, relations, 3, 6), expected)
