@@ -1,0 +1,23 @@
+"""The match decision: from the evidence on a candidate pair to "same entity or not", and why.
+
+Blocking (:mod:`core.blocking`) proposes candidate pairs and CG-MuAlign (:mod:`core.model`)
+scores them; this package owns what turns all the evidence on a pair into a decision an analyst
+can trust and question:
+
+* :mod:`~core.matching.feature_block`: a named float matrix whose columns carry a group
+  (name, one per attribute, structure, gnn), the unit every other module passes around.
+* :mod:`~core.matching.comparisons`: Magellan-style comparison features for the name and every
+  aligned attribute (string, number and date comparisons, missing-value flags), vectorised over
+  all candidate pairs, with defaults chosen from the value kind and user overrides.
+* :mod:`~core.matching.propagation`: structural evidence that does not read names: each entity's
+  profile over the known anchor links, the cosine of two profiles, neighbour-name overlap per
+  relation, and top-k candidates from structure alone.
+* :mod:`~core.matching.combiner`: the learned combiner (gradient boosting with one feature group
+  per tree, or logistic regression) fitted on TRAIN, tuned, thresholded and calibrated on VALID.
+  Its log-odds split exactly into per-group contributions, the waterfall that explains a decision.
+* :mod:`~core.matching.assignment`: collective one-to-one decisions over each type's candidate
+  graph, and detecting from training links whether a type is one-to-one.
+
+Everything here is a pure function of arrays (or a frozen record built from them): no I/O except
+the combiner's explicit save/load, no printing, no dependence on the app or the label store.
+"""
