@@ -319,7 +319,8 @@ def test_analyst_reviews_retrains_and_exports(server, browser_page, demo_project
     assert log == [("accept", *first["pair"]), ("accept", *second["pair"]), ("undo", *second["pair"]),
                    ("reject", *second["pair"])]
 
-    # 4. retrain one epoch: a new version becomes active
+    # 4. retrain one epoch: a new version is stored; it becomes active at once only when it is
+    #    better on the validation pairs, otherwise the analyst makes it active by hand
     active_file = demo_project / "models" / "ACTIVE"
     before = active_file.read_text().strip()
     _go_to(page, "Retrain")
@@ -329,11 +330,18 @@ def test_analyst_reviews_retrains_and_exports(server, browser_page, demo_project
     epochs.fill("1")
     epochs.press("Tab")  # commit the number before submitting
     page.get_by_role("button", name="Train a new version").click()
-    success = page.get_by_test_id("stAlertContentSuccess").filter(has_text="New model version")
-    expect(success).to_be_visible(timeout=TRAIN_MS)
-    version = re.search(r"New model version (\S+) is active", success.inner_text()).group(1)
+    outcome = page.get_by_text(re.compile(r"New model version \S+ is (active|stored but not active)"))
+    expect(outcome).to_be_visible(timeout=TRAIN_MS)
+    message = outcome.inner_text()
+    version = re.search(r"New model version (\S+) is", message).group(1)
     assert version != before
-    assert active_file.read_text().strip() == version
+    if "is active" in message:
+        assert active_file.read_text().strip() == version
+    else:  # not better: the previous version stays active until the analyst chooses
+        assert active_file.read_text().strip() == before
+        page.get_by_role("button", name=f"Make {version} active").click()
+        expect(page.get_by_text(re.compile(rf"Active model:\s*{version}"))).to_be_visible(timeout=FIRST_LOAD_MS)
+        assert active_file.read_text().strip() == version
     expect(page.get_by_text("Validation split, before and after")).to_be_visible()
     page.screenshot(path=tmp_path / "3-retrained.png")
 

@@ -11,11 +11,13 @@ each page run short.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE_JS, _free_port, streamlit_server
 from tests.conftest import write_tiny_project
+from tests.support.signing_proxy import signing_proxy
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install -y chromium)")
 
@@ -35,6 +37,15 @@ def browser():
             yield browser
         finally:
             browser.close()
+
+
+def _blocked_tiny_project(directory):
+    """The tiny project as ``mualign import`` then ``mualign block`` leave it (the app never blocks)."""
+    from core.project.lifecycle import block_project
+
+    project = write_tiny_project(directory)
+    block_project(project)
+    return project
 
 
 def _page(browser, **options):
@@ -77,9 +88,18 @@ def _events(db_url: str, project: str) -> list[tuple]:
 
 
 def _wait_for_events(page, db_url: str, project: str, count: int) -> list[tuple]:
-    """The label log once it holds ``count`` events (a click's rerun writes, then draws the next pair)."""
-    _idle(page)
-    logged = _events(db_url, project)
+    """The label log once it holds ``count`` events (a click's rerun writes, then draws the next pair).
+
+    Polled: right after a click the script may not have started its rerun yet, so one look at an
+    idle page can come before the write. More than ``count`` events is a failure at once.
+    """
+    deadline = time.monotonic() + STEP_MS / 1000
+    while True:
+        _idle(page)
+        logged = _events(db_url, project)
+        if len(logged) >= count or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
     assert len(logged) == count, logged
     return logged
 
@@ -98,7 +118,7 @@ def _cold_start_on(page, url: str, path: str, heading: str) -> None:
 def test_analyst_name_after_a_page_switch_a_reload_and_a_server_restart_on_a_deep_link(browser, tmp_path):
     from playwright.sync_api import expect
 
-    project = write_tiny_project(tmp_path / "tiny")
+    project = _blocked_tiny_project(tmp_path / "tiny")
     work = tmp_path / "server"
     work.mkdir()
     port = _free_port()
@@ -159,12 +179,14 @@ def test_analyst_name_after_a_page_switch_a_reload_and_a_server_restart_on_a_dee
 def test_behind_a_proxy_the_header_names_the_analyst(browser, tmp_path):
     from playwright.sync_api import expect
 
-    project = write_tiny_project(tmp_path / "tiny")
+    project = _blocked_tiny_project(tmp_path / "tiny")
     work = tmp_path / "server"
     work.mkdir()
-    with streamlit_server(project, work, user_header="X-Forwarded-User") as (url, db_url):
-        page = _page(browser, extra_http_headers={"X-Forwarded-User": "dora"})
-        page.goto(f"{url}/?analyst=mallory")  # the address cannot claim another name
+    with streamlit_server(project, work, user_header="X-Forwarded-User") as (url, db_url), \
+            signing_proxy(int(url.rsplit(":", 1)[1]), "X-Forwarded-User", "dora") as proxy:
+        # the browser's own header is dropped by the proxy, and the address cannot claim a name
+        page = _page(browser, extra_http_headers={"X-Forwarded-User": "mallory"})
+        page.goto(f"{proxy}/?analyst=mallory")
         expect(page.get_by_role("heading", name="Review candidate pairs")).to_be_visible(timeout=FIRST_LOAD_MS)
         _idle(page, FIRST_LOAD_MS)
         expect(_box(page)).to_have_value("dora")
