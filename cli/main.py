@@ -182,8 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="PRAUC, F1 (threshold from the validation split), Recall at precision 0.95, "
                                    "Hit@1 and MRR, per aligned type and overall.")
     p.add_argument("--project", type=Path, required=True)
-    p.add_argument("--method", choices=["name-tfidf", "name-logreg", "model"], default="name-tfidf",
-                   help="a name baseline, or 'model' for the project's active CG-MuAlign model")
+    p.add_argument("--method", choices=["mualign", "model", "name-tfidf", "name-logreg"], default=None,
+                   help="mualign (default once a model is trained): the matcher over the active model's "
+                        "distances, the project's default score; model: the active CG-MuAlign model's "
+                        "distance alone; or a name baseline (the default before any training, and with "
+                        "--kg-protocol)")
     p.add_argument("--split", choices=["test", "valid"], default="test")
     p.add_argument("--kg-protocol", action="store_true",
                    help="also rank each true match among all right entities of its type (Hits@1/10, MRR)")
@@ -230,9 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_options(p)
     p.set_defaults(run=cmd_score)
 
-    p = sub.add_parser("explain", help="print the attention evidence behind one pair's score",
-                       description="For LEFT_ID and RIGHT_ID: each side's sampled neighbours with cross-graph "
-                                   "attention alpha, self-attention beta, combined weight w and closest counterpart.")
+    p = sub.add_parser("explain", help="print why a pair is decided as it is, and the attention evidence",
+                       description="For LEFT_ID and RIGHT_ID: the matcher's match log-odds as a waterfall of "
+                                   "per-group contributions (baseline, name, each attribute, structure, gnn; they "
+                                   "add up to the log-odds, then the probability), then each side's sampled "
+                                   "neighbours with cross-graph attention alpha, self-attention beta, combined "
+                                   "weight w and closest counterpart.")
     p.add_argument("left_id")
     p.add_argument("right_id")
     p.add_argument("--project", type=Path, required=True)
@@ -259,14 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_options(p)
     p.set_defaults(run=cmd_review)
 
-    p = sub.add_parser("export", help="write the project in another tool's format (dgl: a DGL graph pair)",
-                       description="--format dgl: both graphs as DGL heterographs (typed nodes, (head type, relation, "
-                                   "tail type) edges) with the alignment (links, splits, candidates) as tensors, "
-                                   "written with dgl.save_graphs, plus the node ids and names; for training your "
-                                   "own DGL models on the aligned pair (see core/project/dgl_export.py).")
+    p = sub.add_parser("export", help="write the decided links (links) or the project as a DGL graph pair (dgl)",
+                       description="--format links: the pairs the active version decides are matches (the "
+                                   "matcher's threshold, then its 1-to-1 step where a type is one-to-one; a "
+                                   "version without a matcher: calibrated probability >= 0.5) as a TSV "
+                                   "left_id, right_id, type, probability. --format dgl: both graphs as DGL "
+                                   "heterographs (typed nodes, (head type, relation, tail type) edges) with the "
+                                   "alignment (links, splits, candidates) as tensors, written with "
+                                   "dgl.save_graphs, plus the node ids and names; for training your own DGL "
+                                   "models on the aligned pair (see core/project/dgl_export.py).")
     p.add_argument("--project", type=Path, required=True)
-    p.add_argument("--format", choices=["dgl"], default="dgl")
-    p.add_argument("--out", type=Path, required=True, help="folder to write (created if absent)")
+    p.add_argument("--format", choices=["dgl", "links"], default="dgl")
+    p.add_argument("--out", type=Path, required=True,
+                   help="dgl: folder to write (created if absent); links: the TSV file to write")
     p.set_defaults(run=cmd_export)
     add_labels_parser(sub)
     return parser
@@ -458,12 +469,23 @@ def cmd_block(args) -> int:
 def cmd_evaluate(args) -> int:
     from core.data.links import Split
     from core.evaluation.harness import format_report
-    from core.project.lifecycle import evaluate_method
+    from core.project.lifecycle import evaluate_with_decisions, format_decisions
+    from core.project.model_versions import active_version
 
-    progress = scoring_progress("scoring pairs") if args.method == "model" else None
-    report = evaluate_method(args.project, args.method, split=Split(args.split), kg_protocol=args.kg_protocol,
-                             on_progress=progress)
-    print(format_report(report))
+    method = args.method
+    if method is None:  # the default score once a model is trained; name similarity before
+        method = "name-tfidf" if args.kg_protocol or active_version(args.project) is None else "mualign"
+        if method == "name-tfidf" and not args.kg_protocol:
+            print("mualign evaluate: no model trained yet, so the name-only baseline (name-tfidf) is "
+                  f"evaluated; `mualign train --project {args.project}` fits the default scorer", file=sys.stderr)
+    progress = scoring_progress("scoring pairs") if method in ("model", "mualign") else None
+    result = evaluate_with_decisions(args.project, method, split=Split(args.split), kg_protocol=args.kg_protocol,
+                                     on_progress=progress)
+    if result.note:
+        print(f"mualign evaluate: {result.note}", file=sys.stderr)
+    print(format_report(result.report))
+    if line := format_decisions(result):
+        print(line)
     return 0
 
 
@@ -505,8 +527,9 @@ def _build_demo(args) -> None:
                             on_epoch=_print_epoch)
         print(f"model {trained.version} saved as {trained.checkpoint} (best epoch {trained.best_epoch})\n")
         print(format_report(trained.report))
-        _, scores = score_candidates(path, result.dataset, result.candidates, trained.scorer, trained.version,
-                                     on_progress=scoring_progress("scoring candidates"))
+        print_matcher(trained)
+        _, scores = score_candidates(path, result.dataset, result.candidates, trained.default_scorer,
+                                     trained.version, on_progress=scoring_progress("scoring candidates"))
         print(f"scored every candidate pair: {scores}")
 
 
@@ -587,7 +610,27 @@ def cmd_train(args) -> int:
     print(f"model {trained.version} saved as {trained.checkpoint} and made active (best epoch {trained.best_epoch}, "
           f"{trained.seconds:.0f}s)")
     print(format_report(trained.report))
+    print_matcher(trained)
     return 0
+
+
+def print_matcher(trained) -> None:
+    """The matcher fitted with a new version: where it is, its fit time and its TEST figures."""
+    from core.evaluation.harness import format_report
+    from core.project.lifecycle import format_decisions
+    from core.project.model_versions import matcher_dir
+
+    fitted = trained.matcher
+    if fitted is None:
+        return
+    if fitted.scorer is None:
+        print(f"\n{fitted.note}")
+        return
+    print(f"\nmatcher fitted over the model's distances in {fitted.seconds:.1f}s, stored in "
+          f"{matcher_dir(trained.checkpoint.parent.parent, trained.version)}; it is the version's default score "
+          f"(threshold {fitted.scorer.threshold:.3f} on the probability, chosen on VALID)")
+    print(format_report(trained.matcher_report.report))
+    print(format_decisions(trained.matcher_report))
 
 
 def _progress_bar():
@@ -633,10 +676,11 @@ def scoring_progress(label: str):
 
 
 def cmd_score(args) -> int:
-    from core.project.lifecycle import active_scorer, load_blocked, score_candidates
+    from core.project.lifecycle import active_scorer, evaluation_scorer, load_blocked, score_candidates
 
     dataset, candidates = load_blocked(args.project)
     scorer, info = active_scorer(args.project, dataset, model_path=args.model)
+    version = info.version if args.model else _active(args.project)
     start = time.perf_counter()
     with _engine_session(args) as engine:
         progress = scoring_progress("scoring candidates")
@@ -644,16 +688,29 @@ def cmd_score(args) -> int:
             from core.distributed.scoring import RayScorer
 
             scorer, progress = RayScorer(scorer, engine, on_progress=progress), None
-        frame, path = score_candidates(args.project, dataset, candidates, scorer, info.version, on_progress=progress)
+        scorer, note = evaluation_scorer(args.project, version, dataset, candidates, scorer)
+        if note:
+            print(f"mualign score: {note}", file=sys.stderr)
+        frame, path = score_candidates(args.project, dataset, candidates, scorer, version, on_progress=progress)
     seconds = time.perf_counter() - start
-    print(f"scored {len(frame):,} candidate pairs with model {info.version} in {seconds:.1f}s "
+    print(f"scored {len(frame):,} candidate pairs with model {version} in {seconds:.1f}s "
           f"({len(frame) / max(seconds, 1e-9):,.0f} pairs/s); wrote {path}")
     top = frame[frame["rank"] <= args.top_k]
-    print(top.head(args.limit * args.top_k).to_string(index=False))
+    shown = [c for c in frame.columns if not c.startswith("contribution:") and c != "baseline"]
+    print(top[shown].head(args.limit * args.top_k).to_string(index=False))
     return 0
 
 
+def _active(project: Path) -> str:
+    from core.project.model_versions import active_model_path, active_version
+
+    active_model_path(project)  # no version: says which command trains one
+    return active_version(project)
+
+
 def cmd_export(args) -> int:
+    if args.format == "links":
+        return _export_links(args)
     from core.formats.native import CANDIDATES_FILE
     from core.project.dgl_export import export_dgl
     from core.project.lifecycle import load_blocked, load_dataset
@@ -668,10 +725,25 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _export_links(args) -> int:
+    from core.formats.textio import atomic_write_text
+    from core.project.lifecycle import decided_links
+
+    if args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a directory; --format links writes one TSV file (e.g. {args.out}/links.tsv)")
+    links, version, note = decided_links(args.project)
+    if note:
+        print(f"mualign export: {note}", file=sys.stderr)
+    atomic_write_text(args.out, links.to_csv(sep="\t", index=False, lineterminator="\n"))
+    print(f"wrote {len(links):,} decided links of model version {version} to {args.out}")
+    return 0
+
+
 def cmd_explain(args) -> int:
     from core.explanations.attention import explain_pair, format_explanation
+    from core.explanations.waterfall import format_waterfall
     from core.formats.native import aligned_types_of_entities
-    from core.project.lifecycle import active_scorer, load_dataset
+    from core.project.lifecycle import active_scorer, load_dataset, pair_waterfall
 
     dataset = load_dataset(args.project)
     (left,), (right,) = dataset.left.indices_of([args.left_id]), dataset.right.indices_of([args.right_id])
@@ -685,6 +757,11 @@ def cmd_explain(args) -> int:
         raise ValueError(f"{args.left_id!r} is a left {own[0]!r} and {args.right_id!r} a right {own[1]!r}, which "
                          "schema.json does not align: only a pair of one aligned type has a score to explain")
     scorer, info = active_scorer(args.project, dataset, model_path=args.model)
+    version = info.version if args.model else _active(args.project)
+    waterfall, note = pair_waterfall(args.project, version, dataset, scorer, int(left), int(right))
+    print(f"model version {version}: pair {args.left_id} <-> {args.right_id}")
+    print(format_waterfall(waterfall) if waterfall is not None else f"({note})")
+    print()
     print(format_explanation(explain_pair(scorer, int(left), int(right), model_version=info.version)))
     return 0
 

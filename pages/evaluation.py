@@ -12,7 +12,7 @@ from core.evaluation.metrics import precision_recall_curve_points, precision_rec
 from ui.label_state import analyst_labels, current_labels_frame
 from ui.navigation import ensure_app_navigation
 from ui.project_state import (active_version, blocking_report, blocking_settings, load_candidates, load_dataset,
-                              load_model, open_project)
+                              load_version_scorer, open_project)
 
 
 @st.cache_resource(show_spinner="Evaluating…", max_entries=16)
@@ -29,9 +29,13 @@ def _evaluation(directory: str, method: str, split: str, labelled: tuple = ()):
 
     seed, candidates = load_dataset(directory), load_candidates(directory)
     dataset, _ = with_analyst_labels(seed, [AnalystLabel(*label) for label in labelled])
-    scorer = (make_scorer(method, seed, candidates, config=blocking_config(directory)) if method.startswith("name-")
-              else load_model(directory, method)[0])
-    report = evaluate(dataset, candidates, scorer, split=Split(split))
+    threshold = None
+    if method.startswith("name-"):
+        scorer = make_scorer(method, seed, candidates, config=blocking_config(directory))
+    else:  # the version's matcher (its probability, its own threshold), or the model for an old version
+        scorer = load_version_scorer(directory, method)[0]
+        threshold = getattr(scorer, "threshold", None)
+    report = evaluate(dataset, candidates, scorer, split=Split(split), threshold=threshold)
     pairs, scores = scored_pairs(dataset, candidates, scorer, Split(split))
     return report, pairs, scores
 
@@ -42,12 +46,16 @@ def _version_summary(directory: str, version: str) -> dict:
     from core.project.checkpoint import read_checkpoint
     from core.project.model_versions import model_path
 
+    from core.project.model_versions import has_matcher, version_info
+
     info, _ = read_checkpoint(model_path(directory, version))
     config, metrics = info.model_config, info.metrics
+    matcher = version_info(directory, version) if has_matcher(directory, version) else {}
     return {"version": version, "variant": config.variant_name, "layers": config.n_layers,
             "cap": config.neighbour_cap, "hidden": config.hidden, "best epoch": metrics.get("best_epoch"),
             "valid PRAUC": metrics.get("valid_pr_auc"), "test PRAUC": metrics.get("test_pr_auc"),
-            "test F1": metrics.get("test_f1")}
+            "test F1": metrics.get("test_f1"), "matcher": "yes" if has_matcher(directory, version) else "no",
+            "matcher test F1": matcher.get("test_decided_f1", matcher.get("test_f1"))}
 
 
 def _metric_rows(report) -> list[dict]:

@@ -23,12 +23,14 @@ from ui.label_state import (ANALYST_PROMPT, analyst_name, current_labels_frame, 
                             log_entries)
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import literal
-from ui.project_state import active_version, load_candidates, load_model, load_queue, load_scores, open_project, score_types
+from core.project.model_versions import gnn_version
+from ui.project_state import (active_version, load_candidates, load_model, load_queue, load_scores, load_version_scorer,
+                              open_project, score_types)
 from ui.review_widgets import (aligned_attribute_table, blind_mode_toggle, claim_pair, compact_layout,
                                competitor_panel, counterfactual_panel, decisions_per_hour_of, draw_pair,
                                entity_heading, entity_name, evidence_words_panel, expert_tables, explanation_of,
                                last_decisions, next_pairs, other_analysts_note, prefetch, progress_panel, record,
-                               release_my_pair, remembered_selectbox, undo_last_decision)
+                               release_my_pair, remembered_selectbox, undo_last_decision, waterfall_panel)
 
 ensure_app_navigation()
 directory, dataset = open_project()
@@ -109,8 +111,10 @@ with middle:
         figures = st.columns(2)
         figures[0].metric("Match probability", "-" if pd.isna(probability) else f"{probability:.1%}",
                           help=f"type {pair['type']} · rank {int(pair['rank'])} of the left entity's candidates")
-        figures[1].metric("Score", f"{pair['score']:.3f}",
-                          help="-distance between the two embeddings (higher = more alike)")
+        matcher_table = "decided" in pair.index
+        figures[1].metric("Log-odds" if matcher_table else "Score", f"{pair['score']:.3f}",
+                          help="the matcher's match log-odds (its parts are listed beside the drawing)"
+                          if matcher_table else "-distance between the two embeddings (higher = more alike)")
     first_row, second_row = st.columns(2), st.columns(2)
     first_row[0].button("Accept", type="primary", shortcut="A", on_click=record, args=("accept", names),
                         kwargs=context, width="stretch", key=f"accept:{pair_id}", disabled=not analyst)
@@ -131,6 +135,11 @@ facts, picture = st.columns([9, 14])
 explanation = words = None
 with facts:
     aligned_attribute_table(dataset, pair["left_id"], pair["right_id"])
+    if version is not None and not blind:
+        version_scorer, matcher_note = load_version_scorer(str(directory), version)
+        if matcher_note:
+            st.caption(literal(f"Probabilities: {matcher_note}."))
+        waterfall_panel(pair, getattr(version_scorer, "threshold", None))
 with picture:
     if blind:
         st.caption("Blind mode: the neighbourhood drawing is hidden (its edges show the model's attention).")
@@ -138,7 +147,7 @@ with picture:
         st.info("No model yet: the attention drawing needs one. Train it on the **Retrain** page "
                 "(or run `mualign train`).")
     else:
-        scorer, _ = load_model(str(directory), version)
+        scorer, _ = load_model(str(directory), gnn_version(version))
         explanation = explanation_of(str(directory), version, scorer, dataset, pair["left_id"], pair["right_id"])
         from core.review.evidence_words import evidence_in_words
 

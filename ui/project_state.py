@@ -156,15 +156,32 @@ def load_model(directory: str, version: str):
     return load_scorer(model_path(directory, version), load_dataset(directory))
 
 
+@st.cache_resource(show_spinner="Loading the matcher…", max_entries=4)
+def load_version_scorer(directory: str, version: str):
+    """(scorer, note) of a version: its matcher over the model's distances, or (the model, why not).
+
+    A version stored before the matcher (issue 15) scores with the model's calibrated probability;
+    ``note`` says so, for the pages to show.
+    """
+    from core.project.lifecycle import evaluation_scorer
+    from core.project.model_versions import gnn_version
+
+    model, _ = load_model(directory, gnn_version(version))  # a matcher revision shares its GNN
+    return evaluation_scorer(directory, version, load_dataset(directory), load_candidates(directory), model)
+
+
 @st.cache_resource(show_spinner="Scoring the candidate pairs…", max_entries=4)
 def load_scores(directory: str, version: str | None):
-    """The score table of ``version`` (name similarity when there is no model yet)."""
+    """The score table of ``version`` (name similarity when there is no model yet).
+
+    The matcher's probability, decisions and contributions for a version that has a matcher.
+    """
     from core.project.score_table import name_only_scores, stored_or_scored
 
     dataset, candidates = load_dataset(directory), load_candidates(directory)
     if version is None:
         return name_only_scores(dataset, candidates)
-    scorer, _ = load_model(directory, version)
+    scorer, _ = load_version_scorer(directory, version)
     return stored_or_scored(directory, dataset, candidates, scorer, version)
 
 

@@ -841,3 +841,23 @@ def conflict_overview(directory: str) -> None:
     st.dataframe(counts, hide_index=True)
     st.page_link("pages/conflicts.py", label=f"Review the {int(counts['clusters'].sum()):,} conflicts as groups",
                  icon="🧩")
+
+
+def waterfall_panel(pair, threshold: float | None) -> None:
+    """Why the matcher decides this pair as it does: its log-odds by evidence group (issue 15).
+
+    Plain text in a code block (no HTML, so attribute names from the data cannot inject markup),
+    one short line per group, so it sits beside the drawing within the 1280x720 layout.
+    """
+    from core.explanations.waterfall import compact_waterfall_lines, waterfall_of_row
+
+    waterfall = waterfall_of_row(pair.to_dict(), threshold=threshold)
+    if waterfall is None:
+        return
+    verdict = "match" if waterfall.decided else "no match"
+    if waterfall.decided is not None and threshold is not None \
+            and waterfall.decided != (waterfall.probability >= threshold):
+        verdict += " (1-to-1 step)"
+    st.caption(f"**Why this decision**: the matcher's log-odds, evidence group by group (█ for a match, "
+               f"░ against) · decided: **{verdict}**")
+    st.code("\n".join(compact_waterfall_lines(waterfall)), language=None)

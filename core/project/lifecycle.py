@@ -41,8 +41,9 @@ from core.formats.textio import atomic_write_text, parse_json, read_text
 from core.scoring.name_baselines import NameLogRegScorer, NameTfidfScorer
 
 METHODS = ("name-tfidf", "name-logreg")
-#: Methods ``evaluate_method`` accepts: the name baselines and the project's active model.
-EVALUATION_METHODS = (*METHODS, "model")
+#: Methods ``evaluate_method`` accepts: the project's default scorer (the matcher over the active
+#: model's distances, issue 15), the active model's distance alone, and the name baselines.
+EVALUATION_METHODS = ("mualign", "model", *METHODS)
 BLOCKING_REPORT_FILE = "blocking_report.json"
 REPORT_FORMAT = "mualign-blocking-report"
 REPORT_FORMAT_VERSION = 1
@@ -278,11 +279,43 @@ class ProgressScorer:
 def evaluate_method(project: str | Path, method: str, *, split: Split = Split.TEST, kg_protocol: bool = False,
                     dataset: AlignmentDataset | None = None, candidates: CandidatePairs | None = None,
                     model_path: str | Path | None = None, on_progress: Progress | None = None) -> EvalReport:
-    """Evaluate a name baseline or the active model (``method="model"``) on the blocked candidates.
+    """Evaluate the project's default scorer, the active model, or a name baseline on the blocked candidates.
 
-    Name scorers use the n-gram settings of the stored blocking. ``kg_protocol`` needs a scorer
-    that ranks all right entities of a type (name-tfidf): any other is refused before scoring.
+    ``mualign`` is the matcher of the active version over its model's distances (its probability,
+    thresholded where the matcher's own threshold is, chosen on VALID); a version stored before
+    the matcher is evaluated as ``model`` (:func:`evaluation_scorer` says so). Name scorers use the
+    n-gram settings of the stored blocking. ``kg_protocol`` needs a scorer that ranks all right
+    entities of a type (name-tfidf): any other is refused before scoring.
     """
+    return evaluate_with_decisions(project, method, split=split, kg_protocol=kg_protocol, dataset=dataset,
+                                   candidates=candidates, model_path=model_path, on_progress=on_progress).report
+
+
+@dataclass(frozen=True)
+class DecisionMetrics:
+    """Precision/recall/F1 of the matcher's decided pairs (threshold, then the 1-to-1 step) on a split.
+
+    Recall counts the split's true matches that blocking lost as missed, as the harness does.
+    """
+
+    n_decided: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    report: EvalReport
+    decisions: DecisionMetrics | None = None  # the matcher's decided pairs (None for other methods)
+    note: str = ""  # e.g. why ``mualign`` fell back to the model's probability
+
+
+def evaluate_with_decisions(project: str | Path, method: str, *, split: Split = Split.TEST,
+                            kg_protocol: bool = False, dataset: AlignmentDataset | None = None,
+                            candidates: CandidatePairs | None = None, model_path: str | Path | None = None,
+                            on_progress: Progress | None = None) -> Evaluation:
+    """:func:`evaluate_method`, plus the matcher's decided pairs judged on the split."""
     if method not in EVALUATION_METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {EVALUATION_METHODS}")
     if kg_protocol and method != "name-tfidf":
@@ -290,15 +323,202 @@ def evaluate_method(project: str | Path, method: str, *, split: Split = Split.TE
                          f"{method!r} scores candidate pairs only (drop --kg-protocol or use --method name-tfidf)")
     if candidates is None:
         dataset, candidates = load_blocked(project, dataset)
-    if method == "model":
-        scorer, _ = active_scorer(project, dataset, model_path=model_path)
+    note, threshold = "", None
+    if method in ("model", "mualign"):
+        model, info = active_scorer(project, dataset, model_path=model_path)
+        if on_progress is not None:
+            model = ProgressScorer(model, on_progress)
+        scorer = model
+        if method == "mualign":
+            version = info.version if model_path is not None else active_version_or_none(project)
+            scorer, note = evaluation_scorer(project, version, dataset, candidates, model)
+            threshold = getattr(scorer, "threshold", None)
     else:
         scorer = make_scorer(method, dataset, candidates, config=blocking_config(project))
+        if on_progress is not None:
+            scorer = ProgressScorer(scorer, on_progress)
     if kg_protocol and not hasattr(scorer, "score_matrix"):
         raise ValueError(f"scorer {scorer.name!r} cannot rank all right entities (no score_matrix)")
-    if on_progress is not None:
-        scorer = ProgressScorer(scorer, on_progress)
-    return evaluate(dataset, candidates, scorer, split=split, kg_protocol=kg_protocol)
+    report = evaluate(dataset, candidates, scorer, split=split, kg_protocol=kg_protocol, threshold=threshold)
+    decisions = decided_metrics(dataset, candidates, scorer, split) if hasattr(scorer, "match_scores") else None
+    return Evaluation(report, decisions, note)
+
+
+def active_version_or_none(project: str | Path) -> str | None:
+    from core.project.model_versions import active_version
+
+    return active_version(project)
+
+
+def evaluation_scorer(project: str | Path, version: str | None, dataset: AlignmentDataset,
+                      candidates: CandidatePairs, model) -> tuple[object, str]:
+    """(the version's matcher scorer, "") or, for a version without a matcher, (``model``, why not)."""
+    scorer = version_matcher_scorer(project, version, dataset, candidates, model) if version else None
+    if scorer is None:
+        return model, no_matcher_note(version)
+    return scorer, ""
+
+
+def no_matcher_note(version: str | None) -> str:
+    """What to tell a user whose model version has no matcher (stored before issue 15)."""
+    return (f"model version {version} has no matcher (it was stored before mualign fitted one), so its "
+            "probabilities are the model's calibrated probability; `mualign train` or the Retrain page "
+            "fits a matcher with the next version")
+
+
+def decided_metrics(dataset: AlignmentDataset, candidates: CandidatePairs, scorer, split: Split) -> DecisionMetrics:
+    """Precision, recall and F1 of the pairs the matcher decides are matches, among the split's judged pairs."""
+    from core.evaluation.harness import evaluation_pairs
+    from core.evaluation.metrics import precision_recall_f1
+
+    pairs = evaluation_pairs(dataset, candidates, split)
+    decided = scorer.match_scores(pairs.left, pairs.right, pairs.type).decided
+    n_positives = int(pairs.label.sum() + pairs.missed.sum())
+    if n_positives == 0:
+        return DecisionMetrics(int(decided.sum()), None, None, None)
+    precision, recall, f1 = precision_recall_f1(pairs.label, decided.astype(np.float64), 0.5, n_positives=n_positives)
+    return DecisionMetrics(int(decided.sum()), precision, recall, f1)
+
+
+def format_decisions(evaluation: Evaluation) -> str:
+    """One line on the decided pairs, for the CLI (empty for methods without decisions)."""
+    d = evaluation.decisions
+    if d is None:
+        return ""
+    def fmt(value):
+        return "-" if value is None else f"{value:.3f}"
+    return (f"decided pairs (threshold, then the 1-to-1 step where it applies): {d.n_decided:,} "
+            f"P {fmt(d.precision)} R {fmt(d.recall)} F1 {fmt(d.f1)}")
+
+
+# ------------------------------------------------------------------------------ the matcher ----
+def version_matcher_scorer(project: str | Path, version: str, dataset: AlignmentDataset,
+                           candidates: CandidatePairs, model, *, gnn=None):
+    """The matcher scorer of a stored version, or None when the version has no matcher.
+
+    ``model`` gives the distances (the version's GNN); ``gnn``, a
+    :class:`~core.scoring.matcher_scorer.CachedDistances` already holding them (from the stored
+    score table), saves running it again. The accepted labels the matcher was fitted from are
+    its anchors again (``version.json``), so it scores as it was validated.
+    """
+    from core.project.model_versions import has_matcher, matcher_dir, version_info
+    from core.scoring.matcher_scorer import CachedDistances, MatcherScorer
+
+    if not has_matcher(project, version):
+        return None
+    from core.matching.matcher import load_matcher
+
+    matcher = load_matcher(matcher_dir(project, version))
+    info = version_info(project, version)
+    accepted = _label_pairs(dataset, info.get("accepted_labels"))
+    rejected = _label_pairs(dataset, info.get("rejected_labels"))
+    extra = accepted if len(accepted[0]) else None
+    fitted_on = without_labelled_pairs(dataset, np.concatenate([accepted[0], rejected[0]]),
+                                       np.concatenate([accepted[1], rejected[1]]))
+    if gnn is None:
+        gnn = CachedDistances(model, dataset.right.n_entities)
+    return MatcherScorer(matcher, model, fitted_on, candidates, gnn=gnn, extra_matches=extra)
+
+
+def _label_pairs(dataset: AlignmentDataset, pairs) -> tuple[np.ndarray, np.ndarray]:
+    """(left, right) indices of ``[[left id, right id], ...]`` from ``version.json`` (unknown ids left out)."""
+    pairs = [p for p in (pairs or []) if isinstance(p, (list, tuple)) and len(p) == 2]
+    left = dataset.left.indices_of([str(a) for a, _ in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+    right = dataset.right.indices_of([str(b) for _, b in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+    keep = (left >= 0) & (right >= 0)
+    return left[keep].astype(np.int64), right[keep].astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class FittedMatcher:
+    """A matcher fitted for a model version, or why none could be (``scorer`` None)."""
+
+    scorer: object  # MatcherScorer, or None
+    seconds: float
+    note: str = ""
+    info: dict | None = None  # what version.json records
+
+
+def label_arrays(dataset: AlignmentDataset, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Analyst labels (``AnalystLabel``) as the matcher's ``labels`` tuple (left, right, is_match).
+
+    Labels naming an unknown entity or two entities of different aligned types are left out, as
+    ``core.review.labels_as_links`` leaves them out of a retrain.
+    """
+    from core.formats.native import aligned_types_of_entities
+
+    labels = list(labels)
+    left = dataset.left.indices_of([label.left_id for label in labels])
+    right = dataset.right.indices_of([label.right_id for label in labels])
+    is_match = np.array([label.is_match for label in labels], dtype=bool)
+    keep = (left >= 0) & (right >= 0)
+    left_type = aligned_types_of_entities(dataset.left, dataset.schema, "left")[np.where(keep, left, 0)]
+    right_type = aligned_types_of_entities(dataset.right, dataset.schema, "right")[np.where(keep, right, 0)]
+    keep &= (left_type == right_type) & (left_type >= 0)
+    return left[keep].astype(np.int64), right[keep].astype(np.int64), is_match[keep]
+
+
+def without_labelled_pairs(dataset: AlignmentDataset, left: np.ndarray, right: np.ndarray) -> AlignmentDataset:
+    """``dataset`` without the links of the labelled pairs: the labels stand for them in a fit.
+
+    A labelled pair that was a VALID or TEST link would otherwise be a training label and a
+    validation (or test) pair at once; as in a retrain, the analyst's word moves it to training.
+    """
+    from dataclasses import replace
+
+    from core.data.candidates import pair_keys
+
+    if not len(left):
+        return dataset
+    n_right = dataset.right.n_entities
+    links = dataset.links
+    keep = ~np.isin(pair_keys(links.left, links.right, n_right), pair_keys(left, right, n_right))
+    return replace(dataset, links=links.select(keep))
+
+
+def fit_version_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, model, *, labels=(),
+                        gnn=None, seed: int = 0, config=None) -> FittedMatcher:
+    """Fit the matcher over ``candidates`` with ``model``'s distances as its gnn input (issue 15).
+
+    ``labels``: analysts' accept/reject labels (``AnalystLabel``), fitted like TRAIN links; the
+    accepted ones are also anchors when scoring. ``gnn``: a ``CachedDistances`` of ``model``
+    already holding the candidates' distances (the default computes them once here). A project
+    the matcher cannot be fitted on (too few links to learn from or to validate on) gets no
+    matcher and a note saying why: the version then scores with the model's probability.
+    """
+    import time
+
+    from core.scoring.matcher_scorer import MatcherScorer, candidate_distances
+
+    start = time.perf_counter()
+    left, right, is_match = label_arrays(dataset, labels)
+    fit_data = without_labelled_pairs(dataset, left, right)
+    gnn = gnn if gnn is not None else candidate_distances(model, dataset, candidates)
+    from core.matching.matcher import fit_matcher
+
+    try:
+        matcher = fit_matcher(fit_data, candidates, gnn=gnn, labels=(left, right, is_match) if len(left) else None,
+                              config=config, seed=seed)
+    except ValueError as exc:
+        return FittedMatcher(None, time.perf_counter() - start,
+                             f"no matcher fitted ({exc}); this version scores with the model's probability")
+    extra = (left[is_match], right[is_match]) if is_match.any() else None
+    scorer = MatcherScorer(matcher, model, fit_data, candidates, gnn=gnn, extra_matches=extra)
+    seconds = time.perf_counter() - start
+    accepted = [[str(a), str(b)] for a, b in zip(dataset.left.entity_ids[left[is_match]],
+                                                 dataset.right.entity_ids[right[is_match]])]
+    rejected = [[str(a), str(b)] for a, b in zip(dataset.left.entity_ids[left[~is_match]],
+                                                 dataset.right.entity_ids[right[~is_match]])]
+    info = {"fit_seconds": round(seconds, 3), "seed": seed, "accepted_labels": accepted, "rejected_labels": rejected,
+            "describe": _jsonable(matcher.describe())}
+    return FittedMatcher(scorer, seconds, "", info)
+
+
+def _jsonable(value):
+    """``describe()`` as plain JSON (numpy numbers and tuples made lists and floats)."""
+    import json
+
+    return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,17 +546,27 @@ class TrainedModel:
     checkpoint: Path
     best_epoch: int
     seconds: float
-    report: EvalReport
+    report: EvalReport  # the model's distance alone, on TEST
     scorer: object = None  # the trained core.scoring.model_scorer.ModelScorer
+    matcher: FittedMatcher | None = None  # the matcher fitted over its distances (issue 15)
+    matcher_report: Evaluation | None = None  # the matcher on TEST (None without one)
+
+    @property
+    def default_scorer(self):
+        """What the version scores with: the matcher where one was fitted, else the model."""
+        return self.matcher.scorer if self.matcher is not None and self.matcher.scorer is not None else self.scorer
 
 
 def run_model(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, train_config, *,
               model_config=None, on_step=None, on_epoch=None, name: str = "cg-mualign", trainer=None,
-              activate: bool = True) -> TrainedModel:
-    """Train, store as a new active model version, and evaluate on TEST.
+              activate: bool = True, fit_matcher: bool = True, labels=(), matcher_dataset=None) -> TrainedModel:
+    """Train, fit the matcher over the model's distances, store both as a new version, evaluate on TEST.
 
     ``activate=False`` stores the version without making it active (a retrain activates it only
-    when it is better on validation, see ``core.project.retrain``).
+    when it is better on validation, see ``core.project.retrain``). ``labels`` (analyst labels)
+    and ``matcher_dataset`` (the project's own links, when ``dataset`` has the labels merged in
+    as training links for the GNN) are what the matcher is fitted from; see
+    :func:`fit_version_matcher`.
 
     ``trainer`` has :func:`core.training.loop.train`'s signature and result (the default; ``--engine
     ray`` passes the data-parallel one).
@@ -352,24 +582,114 @@ def run_model(project: str | Path, dataset: AlignmentDataset, candidates: Candid
                                 on_epoch=on_epoch)
     result.scorer.name = name
     report = evaluate(dataset, candidates, result.scorer, split=Split.TEST)
-    # Checkpoint complete under its final name first, then the active pointer (crash-safe order).
-    version, final = store_version(project, result.scorer, train_config=train_config.to_dict(),
-                                   metrics={"best_epoch": result.best_epoch, "valid_pr_auc": result.best_valid_pr_auc,
-                                            "test_pr_auc": report.overall.pr_auc, "test_f1": report.overall.f1},
-                                   activate=activate)
-    return TrainedModel(version, final, result.best_epoch, result.seconds, report, result.scorer)
+    matcher = matcher_report = None
+    if fit_matcher:
+        matcher = fit_version_matcher(matcher_dataset or dataset, candidates, result.scorer, labels=labels,
+                                      seed=train_config.seed)
+        if matcher.scorer is not None:
+            scorer = matcher.scorer
+            matcher_report = Evaluation(evaluate(dataset, candidates, scorer, split=Split.TEST,
+                                                 threshold=scorer.threshold),
+                                        decided_metrics(dataset, candidates, scorer, Split.TEST))
+    metrics = {"best_epoch": result.best_epoch, "valid_pr_auc": result.best_valid_pr_auc,
+               "test_pr_auc": report.overall.pr_auc, "test_f1": report.overall.f1}
+    matcher_info = None
+    if matcher_report is not None:
+        overall = matcher_report.report.overall
+        matcher_info = {**matcher.info, "test_pr_auc": overall.pr_auc, "test_f1": overall.f1,
+                        "test_decided_f1": matcher_report.decisions.f1}
+    # Checkpoint and matcher complete under their final names first, then the active pointer (crash-safe order).
+    version, final = store_version(project, result.scorer, train_config=train_config.to_dict(), metrics=metrics,
+                                   activate=activate,
+                                   matcher=matcher.scorer.matcher if matcher_info is not None else None,
+                                   matcher_info=matcher_info)
+    return TrainedModel(version, final, result.best_epoch, result.seconds, report, result.scorer, matcher,
+                        matcher_report)
 
 
 def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
                      version: str, *, on_progress: Progress | None = None):
     """Score every candidate; write ``scores.tsv`` (ids, type, score, distance, probability, rank).
 
-    The same table is kept as ``scores/scores-<version>.tsv`` for the review app.
+    With a matcher scorer the table holds the matcher's probability, log-odds (``score``),
+    decision and per-group contributions (``core.project.score_table``). The same table is kept
+    as ``scores/scores-<version>.tsv`` for the review app.
     """
     from core.project.score_table import model_scores, scores_path, write_scores
 
+    restore = None
     if on_progress is not None:
-        scorer = ProgressScorer(scorer, on_progress)
-    frame = model_scores(dataset, candidates, scorer, version)
+        if hasattr(scorer, "match_scores"):  # the GNN's distances are what takes the time
+            restore = scorer.gnn.model
+            scorer.gnn.model = ProgressScorer(restore, on_progress)
+        else:
+            scorer = ProgressScorer(scorer, on_progress)
+    try:
+        frame = model_scores(dataset, candidates, scorer, version)
+    finally:
+        if restore is not None:
+            scorer.gnn.model = restore
     write_scores(frame, scores_path(project, version))
     return frame, write_scores(frame, Path(project) / "scores.tsv")
+
+
+# ---------------------------------------------------------------- decided links, why a decision ----
+def version_scores(project: str | Path, version: str, dataset: AlignmentDataset, candidates: CandidatePairs,
+                   model) -> tuple[object, str, object]:
+    """(score table, note, scorer) of ``version``: its stored table when it is current, else scored and stored.
+
+    The scorer is the version's matcher scorer, or ``model`` (with a note) for a version without one.
+    """
+    from core.project.score_table import stored_or_scored
+
+    scorer, note = evaluation_scorer(project, version, dataset, candidates, model)
+    return stored_or_scored(project, dataset, candidates, scorer, version), note, scorer
+
+
+def decided_links(project: str | Path) -> tuple[object, str, str]:
+    """(links, version, note): the pairs the active version decides are matches, best first.
+
+    The matcher's decisions (its threshold, then the 1-to-1 step where a type is one-to-one);
+    for a version without a matcher, calibrated probability >= 0.5 (the note says so). Columns
+    ``left_id, right_id, type, probability``.
+    """
+    from core.project.model_versions import active_version
+    from core.project.score_table import decided_pairs
+
+    dataset, candidates = load_blocked(project)
+    model, _ = active_scorer(project, dataset)
+    version = active_version(project)
+    frame, note, _ = version_scores(project, version, dataset, candidates, model)
+    links = decided_pairs(frame)[["left_id", "right_id", "type", "probability"]]
+    links = links.sort_values(["type", "probability", "left_id", "right_id"], ascending=[True, False, True, True],
+                              kind="stable").reset_index(drop=True)
+    return links, version, note
+
+
+def pair_waterfall(project: str | Path, version: str, dataset: AlignmentDataset, model, left: int, right: int):
+    """(waterfall, "") of one pair under ``version``'s matcher, or (None, why there is none).
+
+    A candidate pair is read from the version's score table (written when it is missing), so the
+    figures are those the review page shows; a pair blocking did not propose is scored alone.
+    """
+    from core.explanations.waterfall import build_waterfall, waterfall_of_row
+
+    try:
+        _, candidates = load_blocked(project, dataset)
+    except FileNotFoundError:
+        candidates = None
+    if candidates is None:
+        return None, "the project is not blocked, so the matcher has no candidates to score"
+    scorer = version_matcher_scorer(project, version, dataset, candidates, model)
+    if scorer is None:
+        return None, no_matcher_note(version)
+    if candidates.contains(np.array([left]), np.array([right]), dataset.right.n_entities)[0]:
+        frame, _, _ = version_scores(project, version, dataset, candidates, model)
+        left_id, right_id = dataset.left.entity_ids[left], dataset.right.entity_ids[right]
+        row = frame[(frame["left_id"] == str(left_id)) & (frame["right_id"] == str(right_id))]
+        if len(row):
+            return waterfall_of_row(row.iloc[0].to_dict(), threshold=scorer.threshold), ""
+    scores = scorer.match_scores(np.array([left]), np.array([right]))
+    return build_waterfall(scores.baseline, scores.group_names, scores.contributions[0],
+                           log_odds=scores.log_odds[0], probability=scores.probability[0],
+                           decided=bool(scores.decided[0]), threshold=scorer.threshold), ""

@@ -6,6 +6,11 @@ previous and the new model are judged on the same validation pairs (those no ana
 and the decisions of the still-undecided candidates are compared: how many pairs would now be
 called the other way. The new version becomes active only when it is better on validation
 (:func:`activation`); a worse one waits beside the active one for the analyst to choose.
+
+Each version carries the matcher fitted over its model's distances (issue 15), and the matcher
+is what is judged. :func:`refit_matcher` is the quick path: it keeps the active version's GNN,
+reuses the distances its score table holds, and refits only the matcher from the project's links
+plus the labels, as a matcher revision (``<gnn version>.m<N>``) under the same activation rule.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ class RetrainResult:
     changed: pd.DataFrame  # undecided candidates whose decision flipped (see core.review.queue)
     activated: bool = True  # whether the new version was made active (see ``activation``)
     reason: str = ""  # why (or why not), for the page
+    matcher_note: str = ""  # why the version has no matcher, when it has none
 
 
 def retrain(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, labels: list[AnalystLabel],
@@ -90,18 +96,96 @@ def retrain(project: str | Path, dataset: AlignmentDataset, candidates: Candidat
 
     merged, merge = with_analyst_labels(dataset, labels)
     trained = run_model(project, merged, candidates, train_config, model_config=model_config,
-                        on_step=on_step, on_epoch=on_epoch, activate=False)
-    after = evaluate(merged, candidates, trained.scorer, split=Split.VALID).overall
+                        on_step=on_step, on_epoch=on_epoch, activate=False, labels=labels, matcher_dataset=dataset)
+    new = trained.default_scorer  # the matcher over the new model's distances, where one was fitted
+    after = evaluate(merged, candidates, new, split=Split.VALID).overall
     before = evaluate(merged, candidates, previous, split=Split.VALID).overall if previous is not None else None
     verdict = activation(before, after)
     if always_activate and not verdict.activate:
         verdict = Activation(True, f"made active as asked, although {verdict.reason}")
     if verdict.activate:
         set_active(project, trained.version)  # the checkpoint is complete under its name: crash-safe order
-    scores = model_scores(dataset, candidates, trained.scorer, trained.version)
+    scores = model_scores(dataset, candidates, new, trained.version)
     write_scores(scores, scores_path(project, trained.version))
     decided = {pair_key(label.left_id, label.right_id) for label in labels}
     changed = (changed_decisions(previous_scores, scores, exclude=decided) if previous_scores is not None
                else scores.iloc[0:0])
+    note = trained.matcher.note if trained.matcher is not None else ""
     return RetrainResult(trained.version, trained.best_epoch, trained.seconds, merge, before, after, scores, changed,
-                         verdict.activate, verdict.reason)
+                         verdict.activate, verdict.reason, note)
+
+
+@dataclass(frozen=True, eq=False)
+class RefitResult:
+    """A matcher refitted from labels over the active version's GNN: a new matcher revision."""
+
+    version: str  # the revision's id, ``<gnn version>.m<N>``
+    based_on: str  # the version whose GNN it keeps
+    seconds: float  # the whole refit: fit, validation of both, the new score table
+    fit_seconds: float
+    labels: LabelMerge
+    valid_before: MetricSet | None
+    valid_after: MetricSet
+    scores: pd.DataFrame
+    changed: pd.DataFrame
+    activated: bool
+    reason: str
+
+
+def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs,
+                  labels: list[AnalystLabel], *, version: str, model, previous=None,
+                  previous_scores: pd.DataFrame | None = None, seed: int = 0,
+                  always_activate: bool = False) -> RefitResult:
+    """Refit the matcher of ``version`` from the project's links plus ``labels``, keeping its GNN.
+
+    ``model`` is ``version``'s GNN scorer; ``previous`` the scorer the active version scores with
+    (judged against the new matcher on the same validation pairs, :func:`activation`);
+    ``previous_scores`` its score table, whose ``distance`` column (the GNN's, whatever the
+    version's matcher) spares running the GNN again when it was made by the same GNN. Takes
+    seconds: only pairs outside that table reach the model.
+
+    Raises
+    ------
+    ValueError
+        The matcher cannot be fitted on this project (too few links); nothing is stored.
+    """
+    import time
+
+    from core.project.lifecycle import fit_version_matcher
+    from core.project.model_versions import gnn_version, next_revision, set_active, store_matcher
+    from core.project.score_table import model_scores, scores_path, write_scores
+    from core.review.queue import changed_decisions, pair_key
+    from core.scoring.matcher_scorer import CachedDistances
+
+    start = time.perf_counter()
+    merged, merge = with_analyst_labels(dataset, labels)
+    known = {}
+    if previous_scores is not None and len(previous_scores) and \
+            gnn_version(str(previous_scores["model_version"].iloc[0])) == gnn_version(version):
+        left = dataset.left.indices_of(previous_scores["left_id"].astype(str).to_numpy())
+        right = dataset.right.indices_of(previous_scores["right_id"].astype(str).to_numpy())
+        ok = (left >= 0) & (right >= 0) & previous_scores["distance"].notna().to_numpy()
+        known = dict(left=left[ok], right=right[ok], distances=previous_scores["distance"].to_numpy()[ok])
+    gnn = CachedDistances(model, dataset.right.n_entities, **known)
+    fitted = fit_version_matcher(dataset, candidates, model, labels=labels, gnn=gnn, seed=seed)
+    if fitted.scorer is None:
+        raise ValueError(fitted.note)
+    after = evaluate(merged, candidates, fitted.scorer, split=Split.VALID).overall
+    before = evaluate(merged, candidates, previous, split=Split.VALID).overall if previous is not None else None
+    verdict = activation(before, after)
+    if always_activate and not verdict.activate:
+        verdict = Activation(True, f"made active as asked, although {verdict.reason}")
+    new_version = next_revision(project, version)
+    store_matcher(project, new_version, fitted.scorer.matcher,
+                  info={"gnn_version": gnn_version(version), "revision": int(new_version.rsplit(".m", 1)[1]),
+                        "refit_of": version, **fitted.info,
+                        "valid_pr_auc": after.pr_auc, "valid_f1": after.f1})
+    scores = model_scores(dataset, candidates, fitted.scorer, new_version)
+    write_scores(scores, scores_path(project, new_version))  # before ACTIVE names it: the app reads it at once
+    if verdict.activate:
+        set_active(project, new_version)
+    decided = {pair_key(label.left_id, label.right_id) for label in labels}
+    changed = (changed_decisions(previous_scores, scores, exclude=decided) if previous_scores is not None
+               else scores.iloc[0:0])
+    return RefitResult(new_version, version, time.perf_counter() - start, fitted.seconds, merge, before, after,
+                       scores, changed, verdict.activate, verdict.reason)

@@ -7,6 +7,14 @@ others, and recomputed only when the version or the candidate set changes.
 
 Without a trained model the table holds the name-only TF-IDF similarity (``model_version``
 ``name-tfidf``, no probability), so a fresh project can be reviewed before any training.
+
+A model version with a matcher (issue 15) fills the table from the matcher: ``probability`` is
+its calibrated match probability, ``score`` its log-odds (what ``rank`` orders by), ``distance``
+still the GNN's, and four more kinds of columns follow the nine above: ``decided`` (1 where the
+matcher decides a match: its threshold, then the 1-to-1 step where it applies), ``baseline`` (the
+log-odds before any evidence) and one ``contribution:<group>`` per comparison group, which add up
+with ``baseline`` to ``score`` (the waterfall the review page and ``mualign explain`` draw). A
+version without a matcher writes the nine columns as before.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ NAME_ONLY = "name-tfidf"
 COLUMNS = ["left_id", "right_id", "type", "name_score", "score", "distance", "probability", "rank", "model_version"]
 #: Columns that must read back as numbers (``distance`` and ``probability`` may be blank: NaN).
 NUMERIC_COLUMNS = ("name_score", "score", "distance", "probability", "rank")
+#: The matcher's columns (after COLUMNS); ``contribution:<group>`` columns follow them.
+DECIDED, BASELINE, CONTRIBUTION = "decided", "baseline", "contribution:"
 
 
 def scores_path(project: str | Path, version: str) -> Path:
@@ -36,20 +46,54 @@ def name_only_scores(dataset: AlignmentDataset, candidates: CandidatePairs) -> p
 
 
 def model_scores(dataset: AlignmentDataset, candidates: CandidatePairs, scorer, version: str) -> pd.DataFrame:
-    """-distance, distance and calibrated probability of every candidate under ``scorer``."""
+    """Every candidate under ``scorer``: the matcher's figures (a ``MatcherScorer``), else the model's.
+
+    The model's: -distance, distance and calibrated probability.
+    """
     frame = candidates.to_frame(dataset.left.entity_ids, dataset.right.entity_ids, dataset.schema.type_names)
     distance = scorer.distances(candidates.left, candidates.right)
+    if hasattr(scorer, "all_candidates"):
+        matched = scorer.all_candidates()
+        extra = {DECIDED: np.asarray(matched.decided).astype(np.int8),
+                 BASELINE: np.full(len(frame), round(float(matched.baseline), 6))}
+        contributions = np.asarray(matched.contributions, dtype=np.float64).reshape(len(frame), -1)
+        for j, group in enumerate(matched.group_names):
+            extra[CONTRIBUTION + group] = np.round(contributions[:, j], 6)
+        return _finish(frame.assign(**extra), np.asarray(matched.log_odds, dtype=np.float64), distance,
+                       np.asarray(matched.probability, dtype=np.float64), version, extra=list(extra))
     probability = scorer.probability_of_score(-distance) if scorer.calibration else None
     return _finish(frame, -distance, distance, probability, version)
 
 
-def _finish(frame: pd.DataFrame, score: np.ndarray, distance, probability, version: str) -> pd.DataFrame:
+def _finish(frame: pd.DataFrame, score: np.ndarray, distance, probability, version: str,
+            extra: list[str] = ()) -> pd.DataFrame:
     frame = frame.assign(score=np.round(score, 6),
                          distance=np.nan if distance is None else np.round(distance, 6),
                          probability=np.nan if probability is None else np.round(probability, 6))
     frame["rank"] = frame.groupby("left_id")["score"].rank(ascending=False, method="first").astype(int)
     frame["model_version"] = version
-    return frame.sort_values(["type", "left_id", "rank"], kind="stable").reset_index(drop=True)[COLUMNS]
+    return frame.sort_values(["type", "left_id", "rank"], kind="stable").reset_index(drop=True)[COLUMNS + list(extra)]
+
+
+def has_matcher_columns(frame: pd.DataFrame) -> bool:
+    """Whether a score table was written from a matcher (decisions and contributions present)."""
+    return DECIDED in frame.columns and BASELINE in frame.columns
+
+
+def contribution_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith(CONTRIBUTION)]
+
+
+def decided_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The pairs the scores decide are matches: the matcher's ``decided`` column, else probability >= 0.5.
+
+    A table without probabilities (name similarity only) decides nothing.
+    """
+    if has_matcher_columns(frame):
+        return frame[frame[DECIDED].astype(int) == 1].reset_index(drop=True)
+    if "probability" in frame and frame["probability"].notna().all() and len(frame):
+        return frame[frame["probability"] >= 0.5].reset_index(drop=True)
+    return frame.iloc[0:0]
 
 
 def read_scores(path: Path) -> pd.DataFrame:
@@ -86,6 +130,16 @@ def _numbers_throughout(frame: pd.DataFrame) -> bool:
     return bool(np.isfinite(frame[["score", "rank"]].to_numpy(dtype=np.float64)).all())
 
 
+def _matcher_columns_fit(frame: pd.DataFrame, scorer) -> bool:
+    """A matcher scorer's table must hold its numeric columns; a model's table must not claim them."""
+    if not hasattr(scorer, "all_candidates"):
+        return not has_matcher_columns(frame)
+    columns = [DECIDED, BASELINE, *contribution_columns(frame)]
+    return (has_matcher_columns(frame) and len(columns) > 2
+            and all(pd.api.types.is_numeric_dtype(frame[c]) for c in columns)
+            and bool(np.isfinite(frame[columns].to_numpy(dtype=np.float64)).all()))
+
+
 def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
                      version: str) -> pd.DataFrame:
     """The stored table of ``version`` if it covers exactly these candidates, else score and store.
@@ -98,7 +152,8 @@ def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates:
         try:
             frame = read_scores(path)
             usable = (set(COLUMNS) <= set(frame.columns) and (frame["model_version"] == version).all()
-                      and _numbers_throughout(frame) and _same_pairs(frame, dataset, candidates))
+                      and _numbers_throughout(frame) and _same_pairs(frame, dataset, candidates)
+                      and _matcher_columns_fit(frame, scorer))
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
             usable = False  # a damaged cache file (cut by a crash, edited by hand): compute it anew
         if usable:

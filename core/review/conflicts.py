@@ -6,8 +6,9 @@ m11, one of the two links is wrong, and deciding them one by one hides that. Spl
 studio shows the same idea: look at the connected component, not the edge.
 
 Per aligned type, the links are the **accepted** labels plus the model's **predicted** matches
-(probability, or score without a calibrated model, at or above the threshold) that no analyst
-has rejected. They form a bipartite graph (networkx; nodes ``("left", id)`` and
+that no analyst has rejected: the matcher's decided pairs where the score table holds them
+(issue 15: its threshold, then its 1-to-1 step), else the probability (or the score without a
+calibrated model) at or above the threshold. They form a bipartite graph (networkx; nodes ``("left", id)`` and
 ``("right", id)``), and each connected component is one cluster. A cluster is a **conflict** when:
 
 - **one-to-many**: in a one-to-one type, an entity has two or more links in it; or
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import networkx as nx
 import pandas as pd
 
-from core.review.queue import decision_value
+from core.review.queue import decision_value, predicted_matches
 
 ACCEPTED, PREDICTED = "accepted", "predicted"
 ONE_TO_MANY, CONTRADICTION = "one-to-many", "contradiction"
@@ -83,8 +84,9 @@ def cluster_links(scores: pd.DataFrame, labels: pd.DataFrame, *, threshold: floa
     Returns one row per pair: ``left_id, right_id, type, source, probability``.
     """
     value = decision_value(scores)
-    predicted = scores.loc[value >= threshold, ["left_id", "right_id", "type"]].assign(
-        source=PREDICTED, probability=value[value >= threshold].to_numpy())
+    mask = predicted_matches(scores, threshold)  # the matcher's decisions where the table holds them
+    predicted = scores.loc[mask, ["left_id", "right_id", "type"]].assign(
+        source=PREDICTED, probability=value[mask].to_numpy())
     decided = labels[["left_id", "right_id", "decision"]].astype({"left_id": str, "right_id": str})
     accepted = labels.loc[labels["decision"] == "accept", ["left_id", "right_id", "type"]].assign(source=ACCEPTED)
     known = predicted.merge(decided, on=["left_id", "right_id"], how="left")

@@ -93,7 +93,13 @@ def decision_value(frame: pd.DataFrame) -> pd.Series:
 
 
 def predicted_matches(frame: pd.DataFrame, threshold: float = 0.5) -> pd.Series:
-    """Boolean per row: the model's decision at ``threshold``."""
+    """Boolean per row: the matcher's decision where the table holds one, else the model's at ``threshold``.
+
+    A table written from a matcher (issue 15) carries ``decided``: its threshold chosen on VALID,
+    then the 1-to-1 step where a type is one-to-one, which a probability cut alone cannot say.
+    """
+    if "decided" in frame and frame["decided"].notna().all():
+        return frame["decided"].astype(int) == 1
     return decision_value(frame) >= threshold
 
 
