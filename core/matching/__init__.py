@@ -17,6 +17,12 @@ can trust and question:
   Its log-odds split exactly into per-group contributions, the waterfall that explains a decision.
 * :mod:`~core.matching.assignment`: collective one-to-one decisions over each type's candidate
   graph, and detecting from training links whether a type is one-to-one.
+* :mod:`~core.matching.pair_features`: all of the above gathered for the candidate pairs of an
+  :class:`~core.data.dataset.AlignmentDataset` (specs from the schema and column dtypes, the
+  structure from aligned relations, the GNN distance when given).
+* :mod:`~core.matching.matcher`: the end-to-end matcher (``fit_matcher``, ``Matcher.score``,
+  ``load_matcher``): which pairs teach what, iterations that add confident matches as anchors,
+  the one-to-one step, and saving with a format tag and version.
 
 Everything here is a pure function of arrays (or a frozen record built from them): no I/O except
 the combiner's explicit save/load, no printing, no dependence on the app or the label store.

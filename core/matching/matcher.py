@@ -1,0 +1,630 @@
+"""The end-to-end matcher: candidate pairs of a dataset -> calibrated match probabilities, decisions, and why.
+
+:func:`fit_matcher` builds the evidence of :mod:`~core.matching.pair_features` (name, aligned
+attributes, structure, optionally the CG-MuAlign distance), fits the combiner of
+:mod:`~core.matching.combiner` and decides which aligned types are one-to-one;
+:meth:`Matcher.score` replays the same steps on any candidate pairs.
+
+Which pairs teach what (no TEST link reaches a fit):
+
+* **TRAIN rows**, per aligned type: where the TRAIN split holds labelled non-matches
+  (DeepMatcher-style benchmarks) its labelled pairs as they are; otherwise the TRAIN matches as
+  positives and the other blocked candidates of their left entities as negatives (the
+  confusions the matcher will face), leaving out pairs known to match from TRAIN or VALID.
+  Analyst labels are added as TRAIN rows (a label overrides a split row of the same pair).
+* **VALID rows**, built the same way from the VALID split, drive only choices: early stopping,
+  the hyper-parameter grid, Platt scaling and the F1 threshold.
+* **Anchors** for the structural profiles: the TRAIN matches and the analyst's matches at fit
+  time; the TRAIN matches plus ``extra_matches`` (accepted labels) at score time. Each pair's
+  profiles ignore the anchors that involve its own entities, so a TRAIN pair is not told its
+  own label.
+
+**Iterations** (``rounds``): after a round is scored, the confident mutual matches (decided,
+probability at least ``confident_probability``, each the other's best candidate) join the
+anchors, the structural columns are recomputed, and a new combiner is fitted on the same rows.
+:meth:`Matcher.score` replays every round, so scoring sees anchors found the same way as the
+fit did. ``rounds=0`` is one combiner with the known anchors only.
+
+**Collective decision**: for each one-to-one type (``one_to_one="auto"``: a type the schema
+declares one-to-one, else one whose TRAIN matches look one-to-one by
+:func:`~core.matching.assignment.detect_one_to_one`), a pair is decided a match only if the
+joint assignment over that type's candidates keeps it and its probability reaches the threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from core.data.candidates import CandidatePairs, pair_keys
+from core.data.dataset import AlignmentDataset
+from core.data.links import Split
+from core.matching.assignment import Objective, assign_one_to_one, detect_one_to_one
+from core.matching.combiner import FittedCombiner, MatcherConfig, fit_combiner, load_combiner
+from core.matching.comparisons import ComparisonSpec
+from core.matching.feature_block import FeatureBlock, concat_blocks
+from core.matching.pair_features import (
+    GnnDistance,
+    anchor_pair_features,
+    comparison_specs,
+    gnn_pair_features,
+    static_pair_features,
+    structure_context,
+)
+
+__all__ = [
+    "MATCHER_DIR",
+    "FILE_FORMAT",
+    "FILE_VERSION",
+    "GnnDistance",
+    "MatchingConfig",
+    "MatchScores",
+    "Matcher",
+    "fit_matcher",
+    "load_matcher",
+    "training_rows",
+    "informative_columns",
+    "select_columns",
+]
+
+#: Sub-directory name inside a model version directory.
+MATCHER_DIR = "matcher"
+FILE_FORMAT = "mualign.matching.matcher"
+FILE_VERSION = 1
+_ONE_TO_ONE_MODES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    """Every knob of the end-to-end matcher (``to_dict``/``from_dict`` for JSON).
+
+    Parameters
+    ----------
+    combiner : MatcherConfig
+        The learner (gradient boosting by default, logistic regression as the simple option).
+    use_attributes : bool
+        Compare the schema's aligned attributes (the name is always compared).
+    use_structure : bool
+        Anchor-profile propagation and neighbour-name overlap along aligned relations.
+    use_gnn : bool
+        Add the CG-MuAlign distance when a ``gnn`` callable is given to the fit.
+    one_to_one : 'auto', 'on' or 'off'
+        'auto': types the schema declares one-to-one, else detected on TRAIN matches; 'on': every
+        type; 'off': none.
+    rounds : int
+        Iterations after the first fit in which confident mutual matches become anchors (0: none).
+    comparisons : dict, optional
+        User overrides of the comparisons, keyed by "name" or an aligned attribute.
+    confident_probability : float
+        Lowest probability at which a decided mutual-best pair becomes an anchor for the next round.
+    hops : int
+        Walk length of the anchor profiles.
+    type_column : bool
+        Give each group a copy of the pair's aligned-type code, so a group's trees can weigh its
+        evidence differently per type (a year mismatch means more for films than for genres)
+        while contributions stay per group. Only when the schema has several types.
+    """
+
+    combiner: MatcherConfig = MatcherConfig()
+    use_attributes: bool = True
+    use_structure: bool = True
+    use_gnn: bool = True
+    one_to_one: str = "auto"
+    rounds: int = 1
+    comparisons: dict | None = None
+    confident_probability: float = 0.9
+    hops: int = 2
+    type_column: bool = True
+
+    def __post_init__(self) -> None:
+        if self.one_to_one not in _ONE_TO_ONE_MODES:
+            raise ValueError(f"one_to_one must be one of {list(_ONE_TO_ONE_MODES)}, got {self.one_to_one!r}")
+        if self.rounds < 0:
+            raise ValueError(f"rounds must be >= 0, got {self.rounds}")
+        if not 0.5 <= self.confident_probability <= 1.0:
+            raise ValueError(f"confident_probability must lie in [0.5, 1], got {self.confident_probability}")
+        if self.hops < 1:
+            raise ValueError(f"hops must be >= 1, got {self.hops}")
+        if isinstance(self.combiner, dict):
+            object.__setattr__(self, "combiner", MatcherConfig.from_dict(self.combiner))
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["combiner"] = self.combiner.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MatchingConfig":
+        """Build from parsed JSON; unknown keys are an error naming them."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown matching settings {unknown}; known: {sorted(known)}")
+        data = dict(data)
+        if isinstance(data.get("combiner"), dict):
+            combiner = dict(data["combiner"])
+            for key in ("learning_rates", "max_leaf_nodes", "l2_regularizations", "logreg_cs"):
+                if key in combiner:
+                    combiner[key] = tuple(combiner[key])
+            data["combiner"] = MatcherConfig.from_dict(combiner)
+        return cls(**data)
+
+
+@dataclass(frozen=True, eq=False)
+class MatchScores:
+    """One row per candidate pair, in the order of the candidates given.
+
+    ``log_odds == baseline + contributions.sum(1)`` and ``probability == sigmoid(log_odds)``.
+    ``assigned`` says which pairs the one-to-one step kept (False for every pair of a type it does
+    not apply to), ``one_to_one`` which pairs' type it applies to; ``anchors_per_round`` how
+    many new anchors each iteration added.
+    """
+
+    probability: np.ndarray
+    log_odds: np.ndarray
+    contributions: np.ndarray
+    group_names: tuple[str, ...]
+    baseline: float
+    decided: np.ndarray
+    assigned: np.ndarray | None = None
+    one_to_one: np.ndarray | None = None
+    anchors_per_round: tuple[int, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.probability)
+
+
+@dataclass(frozen=True, eq=False)
+class Matcher:
+    """A fitted matcher: one combiner per round, the comparisons, and the one-to-one types."""
+
+    config: MatchingConfig
+    combiners: tuple[FittedCombiner, ...]
+    specs: tuple[ComparisonSpec, ...]
+    type_names: tuple[str, ...]
+    one_to_one_types: tuple[str, ...]
+    uses_gnn: bool
+    uses_structure: bool
+    fit_seconds: float = 0.0
+    rounds_report: tuple[dict, ...] = field(default=())
+
+    @property
+    def threshold(self) -> float:
+        """Probability threshold of a match, chosen for F1 on VALID (last round's combiner)."""
+        return float(self.combiners[-1].threshold)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.combiners[-1].feature_names
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return self.combiners[-1].group_names
+
+    # ---- scoring --------------------------------------------------------------------------
+    def score(self, dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: GnnDistance | None = None,
+              extra_matches: tuple[np.ndarray, np.ndarray] | None = None) -> MatchScores:
+        """Probability, log-odds, per-group contributions and decision of every candidate pair.
+
+        Parameters
+        ----------
+        dataset : AlignmentDataset
+            The graphs the matcher was fitted on (or graphs with the same schema).
+        candidates : CandidatePairs
+        gnn : callable, optional
+            Required when the matcher was fitted with the GNN distance.
+        extra_matches : (left, right) int arrays, optional
+            Accepted labels: anchors beside the TRAIN matches.
+
+        Raises
+        ------
+        ValueError
+            Aligned types differ from the fit's, or a GNN-fitted matcher gets no ``gnn``.
+        """
+        self._check_dataset(dataset)
+        if self.uses_gnn and gnn is None:
+            raise ValueError("this matcher was fitted with the CG-MuAlign distance; pass gnn= (the model's "
+                             "distance callable), or refit with use_gnn=False")
+        left, right = np.asarray(candidates.left, dtype=np.int64), np.asarray(candidates.right, dtype=np.int64)
+        types = np.asarray(candidates.type, dtype=np.int64)
+        evidence = _Evidence.build(dataset, left, right, types, self.specs, self.config,
+                                   self.uses_structure, gnn if self.uses_gnn else None)
+        anchor_left, anchor_right = _known_anchors(dataset, extra_matches)
+        one_to_one = np.isin(types, [self.type_names.index(t) for t in self.one_to_one_types])
+        added = []
+        for r, combiner in enumerate(self.combiners):
+            block = select_columns(evidence.block(anchor_left, anchor_right), combiner.feature_names)
+            if r == len(self.combiners) - 1:
+                break
+            probability = combiner.predict_proba(block)
+            decided, _ = _decide(left, right, types, probability, combiner.threshold, one_to_one)
+            new = _confident_mutual(left, right, probability, decided, self.config.confident_probability,
+                                    anchor_left, anchor_right)
+            added.append(int(new.sum()))
+            anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
+        combiner = self.combiners[-1]
+        log_odds = combiner.log_odds(block)
+        probability = 1.0 / (1.0 + np.exp(-log_odds))
+        decided, assigned = _decide(left, right, types, probability, combiner.threshold, one_to_one)
+        return MatchScores(probability=probability, log_odds=log_odds, contributions=combiner.contributions(block),
+                           group_names=combiner.group_names, baseline=float(combiner.baseline_log_odds),
+                           decided=decided, assigned=assigned, one_to_one=one_to_one,
+                           anchors_per_round=tuple(added))
+
+    def _check_dataset(self, dataset: AlignmentDataset) -> None:
+        if tuple(dataset.schema.type_names) != self.type_names:
+            raise ValueError(f"the matcher was fitted for aligned types {list(self.type_names)}, "
+                             f"the dataset has {list(dataset.schema.type_names)}; refit the matcher")
+
+    # ---- persistence and summary ------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        """Write ``matcher.json`` and one ``combiner_{round}.joblib`` per round into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = []
+        for r, combiner in enumerate(self.combiners):
+            name = f"combiner_{r}.joblib"
+            combiner.save(directory / name)
+            files.append(name)
+        manifest = {
+            "format": FILE_FORMAT, "version": FILE_VERSION, "config": self.config.to_dict(),
+            "specs": [{"attribute": s.attribute, "kind": s.kind.value, "comparisons": list(s.comparisons),
+                       "left_column": s.left_column, "right_column": s.right_column} for s in self.specs],
+            "type_names": list(self.type_names), "one_to_one_types": list(self.one_to_one_types),
+            "uses_gnn": self.uses_gnn, "uses_structure": self.uses_structure,
+            "fit_seconds": self.fit_seconds, "rounds_report": list(self.rounds_report),
+            "combiner_files": files,
+        }
+        (directory / "matcher.json").write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n",
+                                                encoding="utf-8")
+
+    def describe(self) -> dict:
+        """A summary for the UI and CLI: groups, threshold, fit time, VALID metrics, rounds."""
+        last = self.combiners[-1]
+        return {
+            "combiner": self.config.combiner.kind.value, "groups": list(self.group_names),
+            "n_features": len(self.feature_names), "threshold": self.threshold,
+            "fit_seconds": round(self.fit_seconds, 3), "valid_f1": float(last.valid_f1),
+            "valid_average_precision": float(last.valid_average_precision),
+            "hyper_parameters": dict(last.hyper_parameters), "rounds": list(self.rounds_report),
+            "one_to_one_types": list(self.one_to_one_types), "uses_gnn": self.uses_gnn,
+            "uses_structure": self.uses_structure,
+        }
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def load_matcher(directory: str | Path) -> Matcher:
+    """Read a matcher written by :meth:`Matcher.save`.
+
+    Raises
+    ------
+    ValueError
+        No ``matcher.json`` in the directory, a file that is not a matcher manifest, a version
+        this code cannot read, or a missing combiner file; each message names the file.
+    """
+    directory = Path(directory)
+    path = directory / "matcher.json"
+    if not path.is_file():
+        raise ValueError(f"{path}: no matcher here (matcher.json missing); fit the matcher first")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a readable matcher manifest ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FILE_FORMAT:
+        raise ValueError(f"{path}: not a mualign matcher manifest (expected format {FILE_FORMAT!r})")
+    if manifest.get("version") != FILE_VERSION:
+        raise ValueError(f"{path}: matcher version {manifest.get('version')!r}, this code reads version "
+                         f"{FILE_VERSION}; refit the matcher")
+    combiners = []
+    for name in manifest["combiner_files"]:
+        if not (directory / name).is_file():
+            raise ValueError(f"{directory / name}: combiner file listed in {path} is missing")
+        combiners.append(load_combiner(directory / name))
+    specs = tuple(ComparisonSpec(s["attribute"], s["kind"], tuple(s["comparisons"]), s["left_column"],
+                                 s["right_column"]) for s in manifest["specs"])
+    return Matcher(config=MatchingConfig.from_dict(manifest["config"]), combiners=tuple(combiners), specs=specs,
+                   type_names=tuple(manifest["type_names"]), one_to_one_types=tuple(manifest["one_to_one_types"]),
+                   uses_gnn=bool(manifest["uses_gnn"]), uses_structure=bool(manifest["uses_structure"]),
+                   fit_seconds=float(manifest["fit_seconds"]), rounds_report=tuple(manifest["rounds_report"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Evidence for a fixed set of pairs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Evidence:
+    """The anchor-free columns of a set of pairs, computed once; anchor columns per call."""
+
+    left: np.ndarray
+    right: np.ndarray
+    types: np.ndarray
+    static: FeatureBlock
+    gnn: FeatureBlock | None
+    context: object
+    type_groups: bool
+
+    @classmethod
+    def build(cls, dataset, left, right, types, specs, config: MatchingConfig, use_structure: bool,
+              gnn: GnnDistance | None) -> "_Evidence":
+        static = static_pair_features(dataset, left, right, specs=specs, use_structure=use_structure)
+        context = structure_context(dataset, hops=config.hops) if use_structure else None
+        gnn_block = gnn_pair_features(gnn, left, right) if gnn is not None else None
+        type_groups = config.type_column and len(dataset.schema.types) > 1
+        return cls(left, right, types, static, gnn_block, context, type_groups)
+
+    def block(self, anchor_left: np.ndarray, anchor_right: np.ndarray) -> FeatureBlock:
+        blocks = [self.static]
+        if self.context is not None:
+            blocks.append(anchor_pair_features(self.context, self.left, self.right, anchor_left, anchor_right))
+        if self.gnn is not None:
+            blocks.append(self.gnn)
+        block = concat_blocks(blocks)
+        if not self.type_groups:
+            return block
+        groups = block.group_names
+        codes = np.repeat(self.types.astype(np.float64)[:, None], len(groups), axis=1)
+        return concat_blocks([block, FeatureBlock(tuple(f"{g}.aligned_type" for g in groups), groups, codes)])
+
+
+def informative_columns(block: FeatureBlock) -> tuple[str, ...]:
+    """Columns with at least two distinct non-missing values among these (TRAIN) rows.
+
+    A column that is constant or missing on every TRAIN row (an attribute no training pair has,
+    a relation without edges) cannot teach the combiner anything, and gradient boosting cannot
+    bin it.
+    """
+    out = []
+    for j, name in enumerate(block.names):
+        column = block.values[:, j]
+        present = column[~np.isnan(column)]
+        if len(present) and (present != present[0]).any():
+            out.append(name)
+    return tuple(out)
+
+
+def select_columns(block: FeatureBlock, names: tuple[str, ...]) -> FeatureBlock:
+    """The block's columns ``names``, in that order.
+
+    Raises
+    ------
+    ValueError
+        A column the matcher was fitted on is not produced for these pairs (different schema
+        attributes or relations than at fit time).
+    """
+    position = {n: j for j, n in enumerate(block.names)}
+    absent = [n for n in names if n not in position]
+    if absent:
+        raise ValueError(f"the matcher was fitted on columns this dataset does not produce: {absent}; "
+                         "the schema's attributes or relations changed since the fit, refit the matcher")
+    index = [position[n] for n in names]
+    return FeatureBlock(tuple(names), tuple(block.groups[j] for j in index), block.values[:, index])
+
+
+def _known_anchors(dataset: AlignmentDataset, extra_matches) -> tuple[np.ndarray, np.ndarray]:
+    """TRAIN matches plus the extra matches given (accepted labels)."""
+    train = dataset.links.in_split(Split.TRAIN).positives()
+    left, right = np.asarray(train.left, dtype=np.int64), np.asarray(train.right, dtype=np.int64)
+    if extra_matches is not None:
+        extra_left, extra_right = (np.asarray(a, dtype=np.int64).reshape(-1) for a in extra_matches)
+        if len(extra_left) != len(extra_right):
+            raise ValueError(f"extra_matches: {len(extra_left)} left and {len(extra_right)} right entities")
+        left, right = np.r_[left, extra_left], np.r_[right, extra_right]
+    return left, right
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions
+# --------------------------------------------------------------------------------------------
+
+
+def _decide(left, right, types, probability, threshold: float, one_to_one: np.ndarray):
+    """(decided, assigned): threshold, and for one-to-one types the joint assignment too.
+
+    The assignment may keep only pairs at or above the threshold; under a threshold below 0.5
+    the objective is the expected number of matches (log-odds would refuse pairs under 0.5).
+    Repeated pairs are decided once and share the decision.
+    """
+    decided = probability >= threshold
+    assigned = np.zeros(len(left), dtype=bool)
+    if not one_to_one.any():
+        return decided, assigned
+    objective = Objective.LOG_ODDS if threshold >= 0.5 else Objective.PROBABILITY
+    floor = np.nextafter(threshold, -np.inf)
+    for t in np.unique(types[one_to_one]):
+        rows = np.flatnonzero(types == t)
+        keys = np.column_stack([left[rows], right[rows]])
+        unique, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        kept, _ = assign_one_to_one(unique[:, 0], unique[:, 1], probability[rows[first]],
+                                    min_probability=floor, objective=objective)
+        assigned[rows] = kept[inverse.reshape(-1)]
+        decided[rows] &= assigned[rows]
+    return decided, assigned
+
+
+def _confident_mutual(left, right, probability, decided, min_probability: float, anchor_left, anchor_right):
+    """Decided pairs at ``min_probability`` or more that are each other's best, new entities only."""
+    n = len(left)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((np.arange(n), -probability))
+    best_left = np.full(int(left.max()) + 1, -1, dtype=np.int64)
+    best_right = np.full(int(right.max()) + 1, -1, dtype=np.int64)
+    # reversed assignment leaves the first (highest) position per entity
+    best_left[left[order[::-1]]] = order[::-1]
+    best_right[right[order[::-1]]] = order[::-1]
+    rows = np.arange(n)
+    mutual = (best_left[left] == rows) & (best_right[right] == rows)
+    fresh = ~np.isin(left, anchor_left) & ~np.isin(right, anchor_right)
+    return decided & mutual & (probability >= min_probability) & fresh
+
+
+# --------------------------------------------------------------------------------------------
+# Fitting
+# --------------------------------------------------------------------------------------------
+
+
+def training_rows(dataset: AlignmentDataset, candidates: CandidatePairs, split: Split,
+                  *, exclude_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(left, right, type, label) rows that ``split`` (TRAIN or VALID) contributes to a fit.
+
+    Per aligned type: where the split has labelled non-matches, its labelled pairs; otherwise
+    its matches and, as non-matches, the other candidates of their left entities, leaving out
+    pairs known to match from the TRAIN or VALID splits. TEST links are never read. Pairs whose
+    key (:func:`~core.data.candidates.pair_keys`) is in ``exclude_keys`` are dropped.
+
+    Raises
+    ------
+    ValueError
+        For TEST or UNUSED, which never teach anything.
+    """
+    if split not in (Split.TRAIN, Split.VALID):
+        raise ValueError(f"fit rows come from TRAIN or VALID only, not {split.value}")
+    n_right = dataset.right.n_entities
+    links = dataset.links.in_split(split)
+    known = dataset.links.in_split(Split.TRAIN, Split.VALID).positives()
+    known_keys = pair_keys(known.left, known.right, n_right)
+    labelled_types = np.unique(links.type[links.label == 0])
+    labelled = links.select(np.isin(links.type, labelled_types))
+    positives = links.positives().select(~np.isin(links.positives().type, labelled_types))
+    from_left = np.isin(candidates.left, positives.left) & ~np.isin(candidates.type, labelled_types)
+    negatives = candidates.select(from_left & ~np.isin(candidates.pair_keys(n_right), known_keys))
+    left = np.concatenate([labelled.left, positives.left, negatives.left]).astype(np.int64)
+    right = np.concatenate([labelled.right, positives.right, negatives.right]).astype(np.int64)
+    types = np.concatenate([labelled.type, positives.type, negatives.type]).astype(np.int64)
+    labels = np.concatenate([labelled.label, np.ones(len(positives)), np.zeros(len(negatives))]).astype(np.int64)
+    keys = pair_keys(left, right, n_right)
+    _, first = np.unique(keys, return_index=True)  # a pair listed twice counts once
+    keep = np.zeros(len(keys), dtype=bool)
+    keep[first] = True
+    if exclude_keys is not None:
+        keep &= ~np.isin(keys, exclude_keys)
+    return left[keep], right[keep], types[keep], labels[keep]
+
+
+def _label_rows(dataset: AlignmentDataset, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Analyst labels as rows; the type comes from the left entity's type through the schema."""
+    left, right, is_match = (np.asarray(a).reshape(-1) for a in labels)
+    if not (len(left) == len(right) == len(is_match)):
+        raise ValueError(f"labels: {len(left)} left, {len(right)} right and {len(is_match)} decisions; "
+                         "expected one of each per labelled pair")
+    left, right = left.astype(np.int64), right.astype(np.int64)
+    aligned = np.array([dataset.schema.aligned_type_of("left", t) for t in dataset.left.type_names], dtype=np.int64)
+    types = aligned[dataset.left.entity_types[left]] if len(left) else np.zeros(0, dtype=np.int64)
+    if (types < 0).any():
+        raise ValueError("labels include left entities of a type the schema does not align")
+    return left, right, types, is_match.astype(bool).astype(np.int64)
+
+
+def _one_to_one_types(dataset: AlignmentDataset, mode: str, match_left, match_right, match_types) -> tuple[str, ...]:
+    names = tuple(dataset.schema.type_names)
+    if mode == "off":
+        return ()
+    if mode == "on":
+        return names
+    declared = getattr(dataset.schema, "one_to_one", None)
+    if declared is not None:
+        return tuple(t for t in names if t in set(declared))
+    return tuple(t for i, t in enumerate(names)
+                 if detect_one_to_one(match_left[match_types == i], match_right[match_types == i]).is_one_to_one)
+
+
+def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: GnnDistance | None = None,
+                labels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                config: MatchingConfig | None = None, seed: int = 0) -> Matcher:
+    """Fit the end-to-end matcher on TRAIN (+ labels), with every choice made on VALID.
+
+    Parameters
+    ----------
+    dataset : AlignmentDataset
+    candidates : CandidatePairs
+        The blocked candidates: negatives come from them, and iterations score them.
+    gnn : callable, optional
+        ``(left, right) -> distance``, e.g. ``ModelScorer.distances``; used when
+        ``config.use_gnn``.
+    labels : (left, right, is_match), optional
+        Analyst labels, used like TRAIN rows; their matches are anchors too.
+    config : MatchingConfig, optional
+    seed : int
+        Replaces ``config.combiner.seed``.
+
+    Raises
+    ------
+    ValueError
+        TRAIN or VALID rows without both matches and non-matches.
+    """
+    start = time.perf_counter()
+    config = config or MatchingConfig()
+    config = replace(config, combiner=replace(config.combiner, seed=seed))
+    n_right = dataset.right.n_entities
+    label_rows = _label_rows(dataset, labels) if labels is not None else None
+    label_keys = pair_keys(label_rows[0], label_rows[1], n_right) if label_rows is not None else None
+    train = training_rows(dataset, candidates, Split.TRAIN, exclude_keys=label_keys)
+    if label_rows is not None:
+        train = tuple(np.concatenate([a, b]) for a, b in zip(train, label_rows))
+    train_keys = pair_keys(train[0], train[1], n_right)
+    valid = training_rows(dataset, candidates, Split.VALID, exclude_keys=train_keys)
+    for label, rows in (("TRAIN", train), ("VALID", valid)):
+        if len(np.unique(rows[3])) < 2:
+            raise ValueError(f"the {label} rows have {int(rows[3].sum())} matches and {int((rows[3] == 0).sum())} "
+                             "non-matches; fitting the matcher needs both (add links or labels)")
+    anchor_left, anchor_right = _known_anchors(dataset, None)
+    if label_rows is not None:
+        matched = label_rows[3] == 1
+        anchor_left, anchor_right = np.r_[anchor_left, label_rows[0][matched]], np.r_[anchor_right, label_rows[1][matched]]
+    train_matches = train[3] == 1
+    one_to_one_types = _one_to_one_types(dataset, config.one_to_one, train[0][train_matches],
+                                         train[1][train_matches], train[2][train_matches])
+
+    # One set of pairs: the fit rows, then (for iterations) every candidate not already a row.
+    n_rows = len(train[0]) + len(valid[0])
+    left = np.concatenate([train[0], valid[0]])
+    right = np.concatenate([train[1], valid[1]])
+    types = np.concatenate([train[2], valid[2]])
+    if config.rounds > 0:
+        extra = ~np.isin(candidates.pair_keys(n_right), pair_keys(left, right, n_right))
+        left = np.r_[left, candidates.left[extra]].astype(np.int64)
+        right = np.r_[right, candidates.right[extra]].astype(np.int64)
+        types = np.r_[types, candidates.type[extra]].astype(np.int64)
+    specs = comparison_specs(dataset, config.comparisons, use_attributes=config.use_attributes)
+    use_structure = config.use_structure and bool(dataset.schema.relations)
+    use_gnn = config.use_gnn and gnn is not None
+    evidence = _Evidence.build(dataset, left, right, types, specs, config, use_structure, gnn if use_gnn else None)
+    is_train = np.arange(len(left)) < len(train[0])
+    is_valid = (np.arange(len(left)) >= len(train[0])) & (np.arange(len(left)) < n_rows)
+    one_to_one = np.isin(types, [dataset.schema.type_names.index(t) for t in one_to_one_types])
+
+    combiners, report = [], []
+    for r in range(config.rounds + 1):
+        block = evidence.block(anchor_left, anchor_right)
+        block = select_columns(block, informative_columns(block.select_rows(is_train)))
+        combiner = fit_combiner(block.select_rows(is_train), train[3], block.select_rows(is_valid), valid[3],
+                                config=config.combiner)
+        combiners.append(combiner)
+        entry = {"round": r, "anchors": int(len(np.unique(np.column_stack([anchor_left, anchor_right]), axis=0))),
+                 "valid_f1": float(combiner.valid_f1),
+                 "valid_average_precision": float(combiner.valid_average_precision),
+                 "threshold": float(combiner.threshold)}
+        report.append(entry)
+        if r == config.rounds:
+            break
+        probability = combiner.predict_proba(block)
+        decided, _ = _decide(left, right, types, probability, combiner.threshold, one_to_one)
+        new = _confident_mutual(left, right, probability, decided, config.confident_probability,
+                                anchor_left, anchor_right)
+        entry["new_anchors"] = int(new.sum())
+        anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
+    return Matcher(config=config, combiners=tuple(combiners), specs=specs,
+                   type_names=tuple(dataset.schema.type_names), one_to_one_types=one_to_one_types,
+                   uses_gnn=use_gnn, uses_structure=use_structure, fit_seconds=time.perf_counter() - start,
+                   rounds_report=tuple(report))

@@ -1,0 +1,335 @@
+"""The evidence on candidate pairs of a dataset: one FeatureBlock from names, attributes, structure and the GNN.
+
+This module turns an :class:`~core.data.dataset.AlignmentDataset` and N (left, right) entity
+pairs into the columns the combiner learns from, by calling the building blocks of this package
+on the dataset's own arrays:
+
+* **name**: every string comparison of the two display names (group ``"name"``).
+* **attributes**: every attribute the schema aligns, compared by its value kind, which comes from
+  the knowledge graphs' column dtypes (number, date, text); one group per attribute,
+  ``"attr:<aligned name>"``. The user's overrides (:func:`comparison_specs`) switch comparisons
+  off or on. A type that has no value for an attribute gets NaN similarities and the
+  ``missing_on_both`` flag, so one matcher serves every aligned type.
+* **structure** (group ``"structure"``): the anchor-profile cosines of
+  :mod:`~core.matching.propagation` (hops 1..2; anchors are known links, each pair blind to its
+  own), and per aligned relation the Jaccard of normalised neighbour names and the cosine of the
+  neighbours' summed character 3-gram TF-IDF name vectors (a fuzzy version that still scores
+  "J. Smith" against "John Smith": the authors of two papers, the artist of two songs).
+* **gnn**: the CG-MuAlign distance of each pair, when a distance callable is given.
+
+Work is split into the part that does not depend on anchors (:func:`static_pair_features`,
+computed once) and the part that does (:func:`anchor_pair_features`, recomputed when iteration
+adds anchors). No label is read here: which pairs are anchors is the caller's decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from core.data.dataset import AlignmentDataset
+from core.matching.comparisons import (
+    NAME_ATTRIBUTE,
+    ComparisonSpec,
+    apply_comparison_overrides,
+    compare_attributes,
+    default_spec,
+    normalise_text,
+    parse_comparison_overrides,
+)
+from core.matching.feature_block import FeatureBlock, concat_blocks
+from core.matching.propagation import (
+    STRUCTURE_GROUP,
+    AnchorProfiles,
+    anchor_profile_features,
+    anchor_profiles,
+    neighbour_name_features,
+)
+from core.matching.sparse_rows import rowwise_cosine
+
+__all__ = [
+    "ATTRIBUTE_PREFIX",
+    "GNN_GROUP",
+    "GnnDistance",
+    "attribute_group",
+    "comparison_specs",
+    "aligned_adjacencies",
+    "static_pair_features",
+    "StructureContext",
+    "structure_context",
+    "anchor_pair_features",
+    "gnn_pair_features",
+    "build_pair_features",
+]
+
+#: Group (and column prefix) of an aligned attribute: ``"attr:year"``; keeps an attribute called
+#: "name" apart from the display name.
+ATTRIBUTE_PREFIX = "attr:"
+GNN_GROUP = "gnn"
+
+#: (left entity indices, right entity indices) -> distance per pair, lower = closer.
+GnnDistance = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def attribute_group(aligned_name: str) -> str:
+    """The group/column prefix of an aligned attribute (``"year"`` -> ``"attr:year"``)."""
+    return f"{ATTRIBUTE_PREFIX}{aligned_name}"
+
+
+# --------------------------------------------------------------------------------------------
+# Which comparisons
+# --------------------------------------------------------------------------------------------
+
+
+def _attribute_kind(dataset: AlignmentDataset, left_column: str, right_column: str) -> str:
+    """The comparison kind of an aligned attribute: its dtype kind, or text when the sides disagree.
+
+    A schema may pair a number or a date with text (one source stores "1999" as a string); such
+    values are compared as strings, which both sides can become.
+    """
+    kinds = {dataset.left.attribute_kind(left_column), dataset.right.attribute_kind(right_column)}
+    return kinds.pop() if len(kinds) == 1 else "text"
+
+
+def comparison_specs(dataset: AlignmentDataset, overrides: Mapping | None = None,
+                     *, use_attributes: bool = True) -> tuple[ComparisonSpec, ...]:
+    """Default comparisons for the name and every aligned attribute, with the user's overrides.
+
+    Parameters
+    ----------
+    dataset : AlignmentDataset
+        The schema's aligned attributes and the graphs' column dtypes decide the kinds.
+    overrides : mapping, optional
+        The ``comparisons`` object of the schema/mapping JSON, keyed by ``"name"`` or an aligned
+        attribute name (see :func:`~core.matching.comparisons.parse_comparison_overrides`), e.g.
+        ``{"year": {"off": ["relative_difference"]}, "name": {"off": ["length_ratio"]}}``.
+    use_attributes : bool
+        False: the name spec only.
+
+    Raises
+    ------
+    ValueError
+        An override that does not parse, or names an attribute the schema does not align, or a
+        schema attribute whose column is missing from a graph.
+    """
+    specs = [default_spec(NAME_ATTRIBUTE, "string")]
+    if use_attributes:
+        for c in dataset.schema.attributes:
+            for side, kg, column in (("left", dataset.left, c.left), ("right", dataset.right, c.right)):
+                if column not in kg.attributes.columns:
+                    raise ValueError(f"schema attribute {c.name!r}: the {side} graph has no column {column!r}; "
+                                     f"its columns: {list(kg.attributes.columns)}")
+            specs.append(default_spec(attribute_group(c.name), _attribute_kind(dataset, c.left, c.right),
+                                      left_column=c.left, right_column=c.right))
+    if not overrides:
+        return tuple(specs)
+    parsed = parse_comparison_overrides(overrides)
+    renamed = {(a if a == NAME_ATTRIBUTE else attribute_group(a)): o for a, o in parsed.items()}
+    if not use_attributes:
+        renamed = {a: o for a, o in renamed.items() if a == NAME_ATTRIBUTE}
+    return apply_comparison_overrides(specs, renamed)
+
+
+# --------------------------------------------------------------------------------------------
+# Anchor-free evidence
+# --------------------------------------------------------------------------------------------
+
+
+def aligned_adjacencies(dataset: AlignmentDataset) -> tuple[dict[str, sp.csr_matrix], dict[str, sp.csr_matrix]]:
+    """(left, right) adjacency per aligned relation, keyed by the aligned relation name.
+
+    A relation the schema aligns but a graph lacks gets an empty matrix on that side.
+    """
+    out = []
+    for side, kg in (("left", dataset.left), ("right", dataset.right)):
+        n = kg.n_entities
+        matrices = {}
+        for c in dataset.schema.relations:
+            name = getattr(c, side)
+            sel = (np.asarray(kg.relations) == kg.relation_names.index(name)) if name in kg.relation_names \
+                else np.zeros(len(kg.relations), dtype=bool)
+            matrices[c.name] = sp.csr_matrix((np.ones(int(sel.sum())), (np.asarray(kg.heads)[sel],
+                                                                         np.asarray(kg.tails)[sel])), shape=(n, n))
+        out.append(matrices)
+    return out[0], out[1]
+
+
+def _attribute_values(dataset: AlignmentDataset, specs, left: np.ndarray, right: np.ndarray):
+    """Per spec, the left and right values of each pair, and the TF-IDF corpus of string specs."""
+    left_values, right_values, corpora = {}, {}, {}
+    for spec in specs:
+        if spec.attribute == NAME_ATTRIBUTE:
+            lv, rv = np.asarray(dataset.left.names, dtype=object), np.asarray(dataset.right.names, dtype=object)
+        else:
+            lv = dataset.left.attributes[spec.left_column].to_numpy()
+            rv = dataset.right.attributes[spec.right_column].to_numpy()
+            if spec.kind.value == "string":  # a number or date paired with text: compare the text
+                lv, rv = _as_text(lv), _as_text(rv)
+        left_values[spec.attribute], right_values[spec.attribute] = lv[left], rv[right]
+        if spec.kind.value == "string":
+            corpora[spec.attribute] = pd.unique(np.concatenate([lv, rv]).astype(object))
+    return left_values, right_values, corpora
+
+
+def _as_text(values: np.ndarray) -> np.ndarray:
+    if np.issubdtype(values.dtype, np.datetime64):
+        series = pd.Series(values)
+        return series.dt.strftime("%Y-%m-%d").where(series.notna(), None).to_numpy(dtype=object)
+    return values.astype(object)
+
+
+def _neighbour_text_vectors(adjacency: sp.csr_matrix, name_vectors: sp.csr_matrix) -> sp.csr_matrix:
+    """Each entity's neighbours' name vectors summed (either direction, repeated triples once)."""
+    binary = (adjacency != 0).astype(np.float64)
+    return sp.csr_matrix((binary + binary.T) @ name_vectors)
+
+
+def neighbour_text_cosines(left_adjacencies: Mapping[str, sp.csr_matrix], right_adjacencies: Mapping[str, sp.csr_matrix],
+                           left_names: np.ndarray, right_names: np.ndarray, left: np.ndarray, right: np.ndarray,
+                           *, group: str = STRUCTURE_GROUP) -> FeatureBlock:
+    """Columns ``structure.{relation}.neighbour_text_cosine``: fuzzy overlap of neighbour names.
+
+    The neighbours' character 3-gram TF-IDF name vectors (one vocabulary and IDF for both sides)
+    are summed per entity and relation; the column is the cosine of the two sums, NaN where an
+    entity has no named neighbour along the relation. Unlike the Jaccard of exact names it
+    credits spelling variants and abbreviations ("J. Smith", "John Smith").
+    """
+    left_text, _ = normalise_text(left_names)
+    right_text, _ = normalise_text(right_names)
+    corpus = [t for t in pd.unique(np.concatenate([left_text, right_text])) if t]
+    relations = list(left_adjacencies)
+    if not corpus or not relations:
+        return FeatureBlock((), (), np.zeros((len(left), 0)))
+    vectoriser = TfidfVectorizer(lowercase=False, analyzer="char_wb", ngram_range=(3, 3), dtype=np.float64).fit(corpus)
+    left_vectors, right_vectors = vectoriser.transform(list(left_text)), vectoriser.transform(list(right_text))
+    columns = []
+    for r in relations:
+        lv = _neighbour_text_vectors(left_adjacencies[r], left_vectors)[np.asarray(left)]
+        rv = _neighbour_text_vectors(right_adjacencies[r], right_vectors)[np.asarray(right)]
+        columns.append(rowwise_cosine(lv, rv))
+    names = tuple(f"{group}.{r}.neighbour_text_cosine" for r in relations)
+    return FeatureBlock(names, (group,) * len(names), np.column_stack(columns))
+
+
+def static_pair_features(dataset: AlignmentDataset, left: np.ndarray, right: np.ndarray, *,
+                         specs: tuple[ComparisonSpec, ...], use_structure: bool = True) -> FeatureBlock:
+    """Evidence that needs no anchors: name and attribute comparisons, neighbour-name overlap.
+
+    Parameters
+    ----------
+    dataset : AlignmentDataset
+    left, right : (N,) int arrays
+        Entity indices of each pair.
+    specs : tuple of ComparisonSpec
+        From :func:`comparison_specs` (the name spec first).
+    use_structure : bool
+        Add the per-relation neighbour-name columns (none when the schema aligns no relation).
+
+    Returns
+    -------
+    FeatureBlock
+        Columns of every spec, then ``structure.{relation}.neighbour_name_jaccard`` and
+        ``...neighbour_text_cosine`` per aligned relation.
+    """
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    left_values, right_values, corpora = _attribute_values(dataset, specs, left, right)
+    blocks = [compare_attributes(specs, left_values, right_values, corpora=corpora)]
+    if use_structure and dataset.schema.relations:
+        left_adj, right_adj = aligned_adjacencies(dataset)
+        names = (np.asarray(dataset.left.names, dtype=object), np.asarray(dataset.right.names, dtype=object))
+        blocks.append(neighbour_name_features(left_adj, right_adj, *names, left, right))
+        blocks.append(neighbour_text_cosines(left_adj, right_adj, *names, left, right))
+    return concat_blocks(blocks)
+
+
+# --------------------------------------------------------------------------------------------
+# Anchor evidence
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class StructureContext:
+    """Both sides' aligned adjacencies, built once and reused for every set of anchors."""
+
+    left_adjacencies: tuple[sp.csr_matrix, ...]
+    right_adjacencies: tuple[sp.csr_matrix, ...]
+    n_left: int
+    n_right: int
+    hops: int = 2
+
+    def profiles(self, anchor_left: np.ndarray, anchor_right: np.ndarray) -> tuple[AnchorProfiles, AnchorProfiles]:
+        """Anchor profiles of both sides for these anchor links (column k = link k on both sides)."""
+        return (anchor_profiles(self.left_adjacencies, anchor_left, n_entities=self.n_left, hops=self.hops),
+                anchor_profiles(self.right_adjacencies, anchor_right, n_entities=self.n_right, hops=self.hops))
+
+
+def structure_context(dataset: AlignmentDataset, *, hops: int = 2) -> StructureContext | None:
+    """The walk's inputs for this dataset; None when the schema aligns no relation (no structure)."""
+    if not dataset.schema.relations:
+        return None
+    left_adj, right_adj = aligned_adjacencies(dataset)
+    return StructureContext(tuple(left_adj.values()), tuple(right_adj.values()),
+                            dataset.left.n_entities, dataset.right.n_entities, hops)
+
+
+def anchor_pair_features(context: StructureContext, left: np.ndarray, right: np.ndarray,
+                         anchor_left: np.ndarray, anchor_right: np.ndarray) -> FeatureBlock:
+    """Columns ``structure.anchor_hop{h}_cosine`` for these anchors, each pair blind to its own anchors.
+
+    With no anchor at all every value is NaN (no evidence), with the same columns, so a matcher
+    fitted with anchors can score a dataset that has none yet.
+    """
+    links = np.column_stack([np.asarray(anchor_left, dtype=np.int64).reshape(-1),
+                             np.asarray(anchor_right, dtype=np.int64).reshape(-1)])
+    links = np.unique(links, axis=0)  # a link given twice would count twice in the profiles
+    left_profiles, right_profiles = context.profiles(links[:, 0], links[:, 1])
+    return anchor_profile_features(left_profiles, right_profiles, np.asarray(left, dtype=np.int64),
+                                   np.asarray(right, dtype=np.int64))
+
+
+def gnn_pair_features(gnn: GnnDistance, left: np.ndarray, right: np.ndarray) -> FeatureBlock:
+    """Column ``gnn.distance`` (lower = closer) from the trained model's distance callable.
+
+    Raises
+    ------
+    ValueError
+        The callable returns the wrong number of values or a non-finite distance.
+    """
+    distance = np.asarray(gnn(np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)), dtype=np.float64)
+    if distance.shape != (len(left),):
+        raise ValueError(f"the GNN distance returned shape {distance.shape} for {len(left)} pairs")
+    if not np.isfinite(distance).all():
+        raise ValueError("the GNN distance returned NaN or infinite values")
+    return FeatureBlock((f"{GNN_GROUP}.distance",), (GNN_GROUP,), distance[:, None])
+
+
+def build_pair_features(dataset: AlignmentDataset, left: np.ndarray, right: np.ndarray, *,
+                        specs: tuple[ComparisonSpec, ...] | None = None,
+                        anchors: tuple[np.ndarray, np.ndarray] | None = None,
+                        use_attributes: bool = True, use_structure: bool = True,
+                        gnn: GnnDistance | None = None, hops: int = 2) -> FeatureBlock:
+    """Every column for N pairs in one call (the matcher calls the parts separately to reuse them).
+
+    Parameters
+    ----------
+    specs : optional
+        Default: :func:`comparison_specs` of the dataset (attributes only if ``use_attributes``).
+    anchors : (anchor_left, anchor_right), optional
+        Known links for the anchor profiles; None: no anchor columns.
+    gnn : callable, optional
+        Adds the ``gnn`` group.
+    """
+    if specs is None:
+        specs = comparison_specs(dataset, use_attributes=use_attributes)
+    blocks = [static_pair_features(dataset, left, right, specs=specs, use_structure=use_structure)]
+    context = structure_context(dataset, hops=hops) if use_structure else None
+    if context is not None and anchors is not None:
+        blocks.append(anchor_pair_features(context, left, right, *anchors))
+    if gnn is not None:
+        blocks.append(gnn_pair_features(gnn, left, right))
+    return concat_blocks(blocks)
