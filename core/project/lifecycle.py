@@ -613,10 +613,13 @@ def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates:
 
     With a matcher scorer the table holds the matcher's probability, log-odds (``score``),
     decision and per-group contributions (``core.project.score_table``). The same table is kept
-    as ``scores/scores-<version>.tsv`` for the review app.
+    as ``scores/scores-<version>.tsv`` for the review app. A bare model scorer of a version that
+    has a matcher is scored through that matcher: a version's table always holds its default score.
     """
     from core.project.score_table import model_scores, scores_path, write_scores
 
+    if not hasattr(scorer, "match_scores"):
+        scorer = version_matcher_scorer(project, version, dataset, candidates, scorer) or scorer
     restore = None
     if on_progress is not None:
         if hasattr(scorer, "match_scores"):  # the GNN's distances are what takes the time

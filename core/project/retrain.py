@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core.review.labels_as_links import AnalystLabel, LabelMerge, with_analyst_labels
@@ -165,7 +166,8 @@ def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: Ca
         left = dataset.left.indices_of(previous_scores["left_id"].astype(str).to_numpy())
         right = dataset.right.indices_of(previous_scores["right_id"].astype(str).to_numpy())
         ok = (left >= 0) & (right >= 0) & previous_scores["distance"].notna().to_numpy()
-        known = dict(left=left[ok], right=right[ok], distances=previous_scores["distance"].to_numpy()[ok])
+        distances = previous_scores["distance"].to_numpy(dtype=np.float64)[ok]
+        known = dict(left=left[ok], right=right[ok], distances=distances.astype(np.float32).astype(np.float64))
     gnn = CachedDistances(model, dataset.right.n_entities, **known)
     fitted = fit_version_matcher(dataset, candidates, model, labels=labels, gnn=gnn, seed=seed)
     if fitted.scorer is None:

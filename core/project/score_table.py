@@ -67,8 +67,12 @@ def model_scores(dataset: AlignmentDataset, candidates: CandidatePairs, scorer, 
 
 def _finish(frame: pd.DataFrame, score: np.ndarray, distance, probability, version: str,
             extra: list[str] = ()) -> pd.DataFrame:
+    # The distance keeps the model's float32 precision (written as float32's shortest text, which reads
+    # back to the same float32): a quick refit of the matcher reads it from this table instead of
+    # running the GNN, and must see the numbers a fresh scoring would give (rounded ones can move a
+    # pair across one of the matcher's tree splits).
     frame = frame.assign(score=np.round(score, 6),
-                         distance=np.nan if distance is None else np.round(distance, 6),
+                         distance=np.nan if distance is None else np.asarray(distance, dtype=np.float32),
                          probability=np.nan if probability is None else np.round(probability, 6))
     frame["rank"] = frame.groupby("left_id")["score"].rank(ascending=False, method="first").astype(int)
     frame["model_version"] = version
