@@ -149,3 +149,23 @@ def test_text_paired_with_number_is_compared_as_text():
     assert specs[1].kind.value == "string"
     block = static_pair_features(mixed, LEFT[:1], RIGHT[:1], specs=specs)
     assert column(block, "attr:year.exact").tolist() == [1.0]
+
+
+def test_fast_own_anchor_free_cosine_equals_the_masked_reference():
+    """Random graphs and anchors: the corrected dot product gives profile_cosine's values."""
+    import scipy.sparse as sp
+
+    from core.matching.pair_features import own_anchor_free_cosine
+    from core.matching.propagation import anchor_profiles, profile_cosine
+
+    rng = np.random.default_rng(3)
+    n = 60
+    adjacency = [sp.random(n, n, density=0.05, random_state=s, format="csr") for s in (1, 2)]
+    anchor_left, anchor_right = rng.choice(n, 20, replace=False), rng.choice(n, 20, replace=False)
+    left_p = anchor_profiles([adjacency[0]], anchor_left, n_entities=n)
+    right_p = anchor_profiles([adjacency[1]], anchor_right, n_entities=n)
+    left = np.r_[anchor_left[:10], rng.integers(0, n, 300)]
+    right = np.r_[anchor_right[:10], rng.integers(0, n, 300)]
+    for hop in (1, 2):
+        same(own_anchor_free_cosine(left_p, right_p, left, right, hop=hop),
+             profile_cosine(left_p, right_p, left, right, hop=hop))
