@@ -731,6 +731,11 @@ def _export_links(args) -> int:
 
     if args.out.is_dir():
         raise ValueError(f"--out {args.out} is a directory; --format links writes one TSV file (e.g. {args.out}/links.tsv)")
+    own = {(args.project / name).resolve() for name in ("links.tsv", "schema.json", "candidates.tsv", "scores.tsv",
+                                                        "blocking_report.json")}
+    if args.out.resolve() in own:
+        raise ValueError(f"--out {args.out} is one of the project's own files; write the links elsewhere "
+                         "(e.g. decided-links.tsv)")
     links, version, note = decided_links(args.project)
     if note:
         print(f"mualign export: {note}", file=sys.stderr)
