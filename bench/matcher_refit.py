@@ -1,0 +1,114 @@
+"""Quick refit of the matcher from labels (issue 15): the Retrain page's button, timed on the demo movies.
+
+Builds the demo movies project as ``mualign demo`` does (default scale 300, seed 0), trains the
+GNN (``--epochs``, not timed) with its matcher, then plays analysts: ``--labels`` pairs of VALID
+entities (their true matches accepted, other candidates rejected). It then times
+:func:`core.project.retrain.refit_matcher` as the page calls it (the previous version's scorer and
+score table already loaded, as the app's cache holds them), ``--repeats`` times, each refit a new
+matcher revision. Parts: the matcher's fit alone and the whole refit (fit, both versions judged on
+validation, the new score table written). Target: <= 5 s for the whole refit.
+
+    python bench/matcher_refit.py [--scale 300] [--epochs 2] [--labels 40] [--repeats 3] [--threads 2]
+
+Writes bench/results/matcher_refit.json; the load average is printed beside each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._common import record, write_results  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--labels", type=int, default=40, help="accepted + rejected labels (half each)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="keep the project here instead of a temporary directory")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+    from core.data.links import Split
+    from core.demo.writing import write_demo
+    from core.evaluation.harness import evaluation_pairs
+    from core.project.checkpoint import load_scorer
+    from core.project.lifecycle import (load_blocked, run_baselines, run_model, score_candidates,
+                                        version_matcher_scorer)
+    from core.project.model_versions import active_version, model_path
+    from core.project.retrain import refit_matcher
+    from core.project.score_table import read_scores
+    from core.review.labels_as_links import AnalystLabel
+    from core.training.loop import TrainConfig
+
+    root = args.keep or Path(tempfile.mkdtemp(prefix="mualign-refit-"))
+    try:
+        project = write_demo(root, scale=args.scale, seed=args.seed)["movies"]
+        run = run_baselines(project, methods=())
+        trained = run_model(project, run.dataset, run.candidates, TrainConfig(epochs=args.epochs, seed=args.seed))
+        score_candidates(project, run.dataset, run.candidates, trained.default_scorer, trained.version)
+        dataset, candidates = load_blocked(project)
+        version = active_version(project)
+        print(f"demo movies scale {args.scale}: {len(candidates):,} candidates, model {version}, matcher fit at "
+              f"training {trained.matcher.seconds:.2f} s (load {os.getloadavg()[0]:.2f})", flush=True)
+
+        pairs = evaluation_pairs(dataset, candidates, Split.VALID)
+        ids = [(str(dataset.left.entity_ids[a]), str(dataset.right.entity_ids[b]), bool(y))
+               for a, b, y in zip(pairs.left, pairs.right, pairs.label)]
+        half = args.labels // 2
+        labels = ([AnalystLabel(*x) for x in ids if x[2]][:half] + [AnalystLabel(*x) for x in ids if not x[2]][:half])
+
+        # What the app's cache holds when the analyst clicks: the model, its scorer, its table.
+        model, _ = load_scorer(model_path(project, version), dataset)
+        previous = version_matcher_scorer(project, version, dataset, candidates, model)
+        previous.all_candidates()
+        previous_scores = read_scores(project / "scores.tsv")
+
+        records, totals, fits = [], [], []
+        for repeat in range(args.repeats):
+            load = os.getloadavg()[0]
+            start = time.perf_counter()
+            result = refit_matcher(project, dataset, candidates, labels, version=version, model=model,
+                                   previous=previous, previous_scores=previous_scores, seed=args.seed)
+            total = time.perf_counter() - start
+            totals.append(total)
+            fits.append(result.fit_seconds)
+            print(f"refit {repeat + 1}: {result.version} total {total:.2f} s (matcher fit {result.fit_seconds:.2f} s), "
+                  f"valid PRAUC {result.valid_before.pr_auc:.4f} -> {result.valid_after.pr_auc:.4f}, "
+                  f"labels {len(labels)}, load {load:.2f}", flush=True)
+            for metric, value in (("refit_seconds", total), ("refit_fit_seconds", result.fit_seconds)):
+                records.append(record("demo_movies", "mualign", metric, round(value, 3), "s", args.seed,
+                                      repeat=repeat, load_average=round(load, 2), candidates=len(candidates),
+                                      labels=len(labels), scale=args.scale, threads=args.threads))
+        median = statistics.median(totals)
+        load = os.getloadavg()[0]
+        verdict = "met" if median <= 5.0 else "NOT met"
+        print(f"quick refit on demo movies ({len(candidates):,} candidates, {len(labels)} labels): median "
+              f"{median:.2f} s over {args.repeats} (fit {statistics.median(fits):.2f} s); target <= 5 s {verdict} "
+              f"(load {load:.2f})")
+        records.append(record("demo_movies", "mualign", "refit_seconds_median", round(median, 3), "s", args.seed,
+                              load_average=round(load, 2), target="<= 5 s", verdict=verdict,
+                              candidates=len(candidates), labels=len(labels), scale=args.scale,
+                              threads=args.threads))
+        print(f"wrote {write_results('matcher_refit', records)}")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
