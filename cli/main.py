@@ -175,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(n log n) instead of the exact TF-IDF product (default 1e10)")
     p.add_argument("--window", type=int, default=10,
                    help="sorted-neighbourhood names taken either side of each left name, per sort key (default 10)")
+    p.add_argument("--structure-top-k", type=int, default=10, metavar="K", help="also keep each left entity's top K right entities by anchor-profile similarity when the project has TRAIN links (names need not share a character); 0: names only (default 10)")
     _engine_options(p)
     p.set_defaults(run=cmd_block)
 
@@ -443,7 +444,8 @@ def _blocking_config(args):
             raise ValueError(f"--key expects TYPE=ATTRIBUTE, got {item!r}")
         keys.append((type_name, attribute))
     return BlockingConfig(top_k=args.top_k, ngram_range=tuple(args.ngram), keys=tuple(keys),
-                          exact_pairs_limit=args.exact_limit, window=args.window)
+                          exact_pairs_limit=args.exact_limit, window=args.window,
+                          structure_top_k=getattr(args, "structure_top_k", 10))
 
 
 def cmd_block(args) -> int:

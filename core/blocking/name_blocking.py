@@ -33,6 +33,7 @@ from sparse_dot_topn import sp_matmul_topn
 
 from core.data.candidates import CandidatePairs
 from core.data.dataset import AlignmentDataset
+from core.data.links import Split
 from core.blocking.sorted_neighbourhood import neighbourhood_pairs, sort_keys
 
 RankRows = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -53,10 +54,20 @@ class BlockingConfig:
     n_threads: int = 2
     exact_pairs_limit: int = 10_000_000_000  # above: sorted neighbourhood, see the module docstring
     window: int = 10  # sorted-neighbourhood right names taken either side, per sort key
+    # Candidates from structure (core.blocking.structural), added to the name candidates when the
+    # dataset has TRAIN links: each left entity's top k by anchor-profile cosine; 0 switches it off.
+    structure_top_k: int = 10
+    structure_hops: int = 2
+    embedding_top_k: int = 10  # used only when block() is given a trained model's embeddings
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        for name in ("structure_top_k", "embedding_top_k"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 switches the source off), got {getattr(self, name)}")
+        if self.structure_hops < 1:
+            raise ValueError(f"structure_hops must be >= 1, got {self.structure_hops}")
         lo, hi = self.ngram_range
         if not 1 <= lo <= hi:
             raise ValueError(f"ngram_range must satisfy 1 <= min <= max, got {self.ngram_range}")
@@ -68,8 +79,26 @@ class BlockingConfig:
 
 
 @dataclass(frozen=True)
+class SourceStats:
+    """What one candidate source (``name``, ``structure``, ``embedding``) proposed for a type, on its own.
+
+    ``held_out_kept`` counts the known matches that are not anchors (not TRAIN links): the
+    structure source finds anchors trivially, so this is the completeness that tells sources apart.
+    """
+
+    source: str
+    n_candidates: int
+    gold_kept: int
+    held_out_kept: int | None = None
+
+
+@dataclass(frozen=True)
 class TypeBlockingStats:
-    """Blocking quality for one aligned type."""
+    """Blocking quality for one aligned type.
+
+    ``sources`` is filled when more than one source made the candidates (the counts above are
+    then the union's); a report written before sources existed reads with ``()``.
+    """
 
     type: str
     n_left: int
@@ -83,11 +112,30 @@ class TypeBlockingStats:
     seconds: float
     key: str | None = None
     sorted_neighbourhood: bool = False  # the type exceeded exact_pairs_limit
+    n_held_out: int | None = None  # known matches that are not anchors (None: not measured)
+    held_out_kept: int | None = None
+    sources: tuple[SourceStats, ...] = ()
+
+    def __post_init__(self) -> None:
+        # A report read back from JSON holds each source as a dict.
+        if any(isinstance(s, dict) for s in self.sources):
+            object.__setattr__(self, "sources", tuple(SourceStats(**s) if isinstance(s, dict) else s
+                                                      for s in self.sources))
+        else:
+            object.__setattr__(self, "sources", tuple(self.sources))
 
     @property
     def pair_completeness(self) -> float | None:
         """Share of known true matches that survive blocking (None when no truth is known)."""
         return self.gold_kept / self.n_gold if self.n_gold else None
+
+    @property
+    def held_out_completeness(self) -> float | None:
+        """Share of the non-anchor known matches that survive blocking (None when not measured)."""
+        return self.held_out_kept / self.n_held_out if self.n_held_out else None
+
+    def source(self, name: str) -> SourceStats | None:
+        return next((s for s in self.sources if s.source == name), None)
 
     @property
     def reduction_ratio(self) -> float:
@@ -113,6 +161,33 @@ class BlockingReport:
     @property
     def seconds(self) -> float:
         return sum(s.seconds for s in self.per_type)
+
+    @property
+    def held_out_completeness(self) -> float | None:
+        held = sum(s.n_held_out or 0 for s in self.per_type)
+        return sum(s.held_out_kept or 0 for s in self.per_type) / held if held else None
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        """The sources that made the candidates, in report order (empty for name blocking alone)."""
+        seen: list[str] = []
+        for stats in self.per_type:
+            seen += [s.source for s in stats.sources if s.source not in seen]
+        return tuple(seen)
+
+    def source_completeness(self, source: str, *, held_out: bool = False) -> float | None:
+        """Pair completeness of one source on its own, over all types (held-out matches only if asked)."""
+        found = [(t, t.source(source)) for t in self.per_type]
+        if held_out:
+            total = sum(t.n_held_out or 0 for t, s in found if s is not None)
+            kept = sum(s.held_out_kept or 0 for _, s in found if s is not None)
+        else:
+            total = sum(t.n_gold for t, s in found if s is not None)
+            kept = sum(s.gold_kept for _, s in found if s is not None)
+        return kept / total if total else None
+
+    def source_candidates(self, source: str) -> int:
+        return sum(s.n_candidates for t in self.per_type if (s := t.source(source)) is not None)
 
 
 # --------------------------------------------------------------------------- pure pieces ------
@@ -354,11 +429,45 @@ def type_candidates(dataset: AlignmentDataset, inputs: TypeBlockingInputs, rows:
     return pairs, stats
 
 
-def block(dataset: AlignmentDataset, config: BlockingConfig | None = None) -> tuple[CandidatePairs, BlockingReport]:
+def block(dataset: AlignmentDataset, config: BlockingConfig | None = None, *,
+          extra_anchors: tuple[np.ndarray, np.ndarray] | None = None,
+          embeddings: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[CandidatePairs, BlockingReport]:
     """Candidate pairs for every aligned type, with blocking quality measured on the known links.
+
+    Names first; then, when the dataset has TRAIN links and ``config.structure_top_k > 0`` (or
+    ``embeddings`` are given), the structure and embedding sources of
+    :func:`core.blocking.structural.union_candidates` are added, with per-source stats.
+    ``extra_anchors`` (accepted labels) join the TRAIN links as anchors.
 
     Returns pairs sorted by type, left entity and decreasing name score.
     """
+    config = config or BlockingConfig()
+    candidates, report = block_by_name(dataset, config)
+    return add_other_sources(dataset, candidates, report, extra_anchors=extra_anchors, embeddings=embeddings)
+
+
+def add_other_sources(dataset: AlignmentDataset, candidates: CandidatePairs, report: BlockingReport, *,
+                      extra_anchors: tuple[np.ndarray, np.ndarray] | None = None,
+                      embeddings: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[CandidatePairs, BlockingReport]:
+    """Name candidates (of :func:`block_by_name` or the distributed engine) joined with the other sources.
+
+    Unchanged when no other source applies (``structure_top_k == 0`` or no anchor, and no embeddings).
+    """
+    config = report.config
+    has_anchors = extra_anchors is not None and len(extra_anchors[0]) > 0
+    has_anchors = has_anchors or bool(((dataset.links.label == 1) & (dataset.links.split == Split.TRAIN.code)).any())
+    structure = config.structure_top_k > 0 and has_anchors
+    embedding = embeddings is not None and config.embedding_top_k > 0
+    if not (structure or embedding):
+        return candidates, report
+    from core.blocking.structural import union_candidates  # it builds on this module
+
+    return union_candidates(dataset, candidates, report, extra_anchors=extra_anchors, embeddings=embeddings)
+
+
+def block_by_name(dataset: AlignmentDataset, config: BlockingConfig | None = None
+                  ) -> tuple[CandidatePairs, BlockingReport]:
+    """Name candidates only (top-k TF-IDF cosine per left entity), sorted by type, left entity, decreasing score."""
     config = config or BlockingConfig()
     gold = dataset.gold_pairs()
     parts, stats = [], []

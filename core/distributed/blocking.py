@@ -18,7 +18,8 @@ import time
 import numpy as np
 from dataclasses import replace
 
-from core.blocking.name_blocking import (BlockingConfig, BlockingReport, TypeBlockingInputs, rank_left_rows,
+from core.blocking.name_blocking import (BlockingConfig, BlockingReport, TypeBlockingInputs, add_other_sources,
+                                         rank_left_rows,
                                          type_blocking_inputs, type_candidates)
 from core.data.candidates import CandidatePairs
 from core.data.dataset import AlignmentDataset
@@ -76,4 +77,5 @@ def block_on_ray(dataset: AlignmentDataset, config: BlockingConfig | None = None
         pairs, type_stats = collect(*previous)
         parts.append(pairs)
         stats.append(type_stats)
-    return CandidatePairs.concat(parts), BlockingReport(tuple(stats), config)
+    # the other sources (structure) are computed on the driver, as the local path does
+    return add_other_sources(dataset, CandidatePairs.concat(parts), BlockingReport(tuple(stats), config))

@@ -24,6 +24,11 @@ What the import makes of the files:
 - ``names="translated"`` takes KG1's names from ``ent_ids_1_trans_en`` (ZeroEA's English
   translations, which make many more links match by name): a name shortcut, to be reported
   separately from results with the original names.
+- ``names="ids"`` replaces every entity's name, on both sides, by its id (``"10500"``): the
+  *structure-only* setting of the EA literature (GCN-Align, Dual-AMN), where only the triples
+  and the seed links can align entities. Ids carry no meaning across the KGs: a TEST link is
+  ``(i, 10500 + i)`` while the seeds pair unrelated numbers, so nothing learnt on seeds from
+  the digits transfers to TEST.
 - **One entity type**, ``"entity"``, on both sides (the files carry no types), aligned as
   ``"entity"``. No attributes.
 - **Relations** correspond only where the same local name exists on both sides (75 names in
@@ -71,6 +76,7 @@ class NameSource(str, Enum):
 
     URI = "uri"
     TRANSLATED = "translated"
+    IDS = "ids"  # structure only: every name (both sides) is the entity's id
 
 
 class SplitProtocol(str, Enum):
@@ -96,8 +102,9 @@ def load_dbp15k(directory: str | Path, *, names: str = "uri", split: str = "jape
     ----------
     directory : path
         Folder holding ``ent_ids_1/2``, ``rel_ids_1/2``, ``triples_1/2`` and ``ref_ent_ids``.
-    names : {"uri", "translated"}
-        Left names from the URIs, or from ``ent_ids_1_trans_en`` (a name shortcut).
+    names : {"uri", "translated", "ids"}
+        Left names from the URIs, or from ``ent_ids_1_trans_en`` (a name shortcut), or every
+        name on both sides replaced by its entity id (structure only).
     split : {"jape", "random"}
         Seeds are the last 30 % of ``ref_ent_ids`` (``"jape"``), or a random 30 % drawn with
         ``seed`` (``"random"``); the rest is TEST.
@@ -154,7 +161,12 @@ def load_dbp15k(directory: str | Path, *, names: str = "uri", split: str = "jape
     for s in SIDES:
         side = s["side"]
         ents = entities[side]
-        names_ = left_names if (side == "left" and left_names is not None) else _entity_names(ents["uri"])
+        if name_source is NameSource.IDS:
+            names_ = ents["id"].astype(str).to_numpy(dtype=object)
+        elif side == "left" and left_names is not None:
+            names_ = left_names
+        else:
+            names_ = _entity_names(ents["uri"])
         graphs[side] = _graph(ents, relations[side], triples[side], clean_names(names_))
     shared = sorted(set(graphs["left"].relation_names) & set(graphs["right"].relation_names))
     schema = SchemaMapping(types=(Correspondence(ENTITY_TYPE, ENTITY_TYPE, ENTITY_TYPE),),

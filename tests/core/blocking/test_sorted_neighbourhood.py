@@ -61,8 +61,9 @@ def test_a_changed_first_letter_is_found_through_the_reversed_key():
 
 def test_block_switches_to_sorted_neighbourhood_above_the_limit_and_keeps_the_true_matches(music):
     pair, _ = music
-    exact, exact_report = block(pair.dataset, BlockingConfig(top_k=10))
-    approx, approx_report = block(pair.dataset, BlockingConfig(top_k=10, exact_pairs_limit=0, window=10))
+    exact, exact_report = block(pair.dataset, BlockingConfig(top_k=10, structure_top_k=0))
+    approx, approx_report = block(pair.dataset, BlockingConfig(top_k=10, exact_pairs_limit=0, window=10,
+                                                                      structure_top_k=0))
     assert not any(s.sorted_neighbourhood for s in exact_report.per_type)
     assert all(s.sorted_neighbourhood for s in approx_report.per_type)
     assert approx_report.pair_completeness >= exact_report.pair_completeness - 0.03

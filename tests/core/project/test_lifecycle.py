@@ -20,7 +20,8 @@ from tests.conftest import write_tiny_project
 
 def test_block_stores_the_report_of_the_candidates_it_wrote(tmp_path, capsys):
     project = write_tiny_project(tmp_path / "p")
-    assert main(["block", "--project", str(project), "--top-k", "1", "--key", "film=year"]) == 0
+    assert main(["block", "--project", str(project), "--top-k", "1", "--key", "film=year",
+                 "--structure-top-k", "0"]) == 0
     assert "blocking_report.json" in capsys.readouterr().out
     report = lifecycle.load_blocking_report(project)
     assert report is not None

@@ -1,0 +1,278 @@
+"""Candidates from structure and from embeddings, unioned with the name candidates per type.
+
+Name blocking (:mod:`core.blocking.name_blocking`) never proposes a pair whose names share no
+character n-gram: another script or language, a renamed product, or a graph whose names are
+bare ids. Two more sources close that gap, each a top-k per left entity of the same aligned type:
+
+- **structure**: the cosine of *anchor profiles* (:mod:`core.matching.propagation`). Anchors are
+  the TRAIN links (and, where the caller has them, accepted labels); each entity's profile says
+  which anchors it reaches in 0..``structure_hops`` random-walk steps over its graph's triples.
+  Two entities whose neighbours are linked to each other get similar profiles whatever their
+  names. The walk uses *every* relation of each graph, not only the aligned ones: it merges
+  relations anyway, and on a cross-lingual pair (DBP15K FR-EN) only 75 of 900+ relation names
+  are shared.
+- **embedding**: the cosine of per-entity vectors from a trained model (any ``(n, d)`` matrix
+  per side), top k by a blocked dense product, so ``n_left x n_right`` is never held at once.
+
+:func:`union_candidates` joins the sources with the name candidates, keeps each pair once with
+its name cosine as ``name_score`` (0 where names share nothing), respects the exact keys of
+:class:`~core.blocking.name_blocking.BlockingConfig` as name blocking does, and records per
+source how many pairs it proposed and how many known matches it kept
+(:class:`~core.blocking.name_blocking.SourceStats`). Because the TRAIN links are anchors, the
+structure source finds them trivially (an anchor's hop-0 profile is its own link), so the
+completeness that matters is the one on *held-out* matches (links that are not anchors:
+VALID, TEST, UNUSED), reported beside the overall one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from core.blocking.name_blocking import (BlockingConfig, BlockingReport, SourceStats, TypeBlockingStats,
+                                         fit_name_vectors, key_codes, pair_cosines)
+from core.data.candidates import CandidatePairs, pair_keys
+from core.data.dataset import AlignmentDataset
+from core.data.kg import KnowledgeGraph
+from core.data.links import Split
+from core.matching.propagation import (AnchorProfiles, StructuralCandidates, anchor_profiles, combined_profile,
+                                       structural_candidates)
+
+__all__ = ["SOURCES", "Anchors", "anchor_links", "graph_adjacency", "side_profiles", "embedding_candidates",
+           "union_candidates"]
+
+#: Candidate sources, in the order they are reported; "union" is the candidates kept.
+SOURCES = ("name", "structure", "embedding")
+
+
+@dataclass(frozen=True, eq=False)
+class Anchors:
+    """Known links used as anchors: parallel (left, right) entity arrays, one row per link."""
+
+    left: np.ndarray
+    right: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+
+def anchor_links(dataset: AlignmentDataset, extra: tuple[np.ndarray, np.ndarray] | None = None) -> Anchors:
+    """TRAIN positive links plus ``extra`` (accepted labels: (left, right) arrays), each pair once.
+
+    VALID and TEST links are never anchors: they measure what the anchors find.
+    """
+    train = dataset.links.positives().in_split(Split.TRAIN)
+    left, right = [train.left.astype(np.int64)], [train.right.astype(np.int64)]
+    if extra is not None:
+        left.append(np.asarray(extra[0], dtype=np.int64))
+        right.append(np.asarray(extra[1], dtype=np.int64))
+    left, right = np.concatenate(left), np.concatenate(right)
+    _, first = np.unique(pair_keys(left, right, dataset.right.n_entities), return_index=True)
+    first = np.sort(first)
+    return Anchors(left[first], right[first])
+
+
+def graph_adjacency(kg: KnowledgeGraph) -> sp.csr_matrix:
+    """(n, n) binary adjacency of every triple of the graph, relations merged (direction is added by the walk)."""
+    n = kg.n_entities
+    ones = np.ones(len(kg.heads))
+    return sp.csr_matrix((ones, (np.asarray(kg.heads, dtype=np.int64), np.asarray(kg.tails, dtype=np.int64))),
+                         shape=(n, n))
+
+
+def side_profiles(dataset: AlignmentDataset, anchors: Anchors, *, hops: int = 2
+                  ) -> tuple[AnchorProfiles, AnchorProfiles]:
+    """(left, right) anchor profiles over each graph's triples; column k is anchor link k on both sides."""
+    left = anchor_profiles([graph_adjacency(dataset.left)], anchors.left, n_entities=dataset.left.n_entities,
+                           hops=hops)
+    right = anchor_profiles([graph_adjacency(dataset.right)], anchors.right, n_entities=dataset.right.n_entities,
+                            hops=hops)
+    return left, right
+
+
+def embedding_candidates(left_embeddings: np.ndarray, right_embeddings: np.ndarray, top_k: int, *,
+                         left_rows: np.ndarray | None = None, right_rows: np.ndarray | None = None,
+                         chunk: int = 2048) -> StructuralCandidates:
+    """Each left entity's ``top_k`` right entities by cosine of their embedding rows.
+
+    Parameters
+    ----------
+    left_embeddings, right_embeddings : (n_left, d) and (n_right, d) float arrays
+        One row per entity of each graph (NumPy, on the host: never a GPU tensor), e.g. a trained
+        model's per-entity output. Rows are L2-normalised here; a zero row matches nothing.
+    top_k : int
+    left_rows, right_rows : int arrays, optional
+        Restrict to these entities (one aligned type); returned indices are entity indices.
+    chunk : int
+        Left rows per dense block: memory is ``chunk x len(right_rows)`` floats.
+
+    Returns
+    -------
+    StructuralCandidates
+        Best first per left entity; only pairs of positive cosine.
+
+    Examples
+    --------
+    >>> left = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> right = np.array([[0.0, 2.0], [3.0, 0.1]])
+    >>> c = embedding_candidates(left, right, 1)
+    >>> c.left.tolist(), c.right.tolist()
+    ([0, 1], [1, 0])
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    left_embeddings = np.asarray(left_embeddings, dtype=np.float32)
+    right_embeddings = np.asarray(right_embeddings, dtype=np.float32)
+    if left_embeddings.ndim != 2 or right_embeddings.ndim != 2 or left_embeddings.shape[1] != right_embeddings.shape[1]:
+        raise ValueError(f"embeddings must be (n, d) on both sides with the same d, got {left_embeddings.shape} "
+                         f"and {right_embeddings.shape}")
+    left_rows = np.arange(len(left_embeddings)) if left_rows is None else np.asarray(left_rows, dtype=np.int64)
+    right_rows = np.arange(len(right_embeddings)) if right_rows is None else np.asarray(right_rows, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    if len(left_rows) == 0 or len(right_rows) == 0:
+        return StructuralCandidates(empty, empty, np.zeros(0))
+    right = _unit_rows(right_embeddings[right_rows])
+    k = min(top_k, len(right_rows))
+    lefts, rights, sims = [], [], []
+    for start in range(0, len(left_rows), chunk):
+        rows = left_rows[start:start + chunk]
+        sim = _unit_rows(left_embeddings[rows]) @ right.T
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < sim.shape[1] else np.tile(np.arange(k), (len(rows), 1))
+        top_sim = np.take_along_axis(sim, top, axis=1)
+        order = np.argsort(-top_sim, axis=1, kind="stable")
+        top, top_sim = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sim, order, axis=1)
+        keep = top_sim > 0
+        lefts.append(np.repeat(rows, keep.sum(axis=1)))
+        rights.append(right_rows[top[keep]])
+        sims.append(top_sim[keep].astype(np.float64))
+    return StructuralCandidates(np.concatenate(lefts), np.concatenate(rights), np.concatenate(sims))
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def _key_conflict(dataset: AlignmentDataset, type_index: int, key: str | None, left: np.ndarray,
+                  right: np.ndarray) -> np.ndarray:
+    """Whether each pair's exact keys are both present and differ (name blocking's rule)."""
+    if key is None or len(left) == 0:
+        return np.zeros(len(left), dtype=bool)
+    column = {c.name: (c.left, c.right) for c in dataset.schema.attributes}[key]
+    left_codes, right_codes = key_codes(dataset.left.attributes[column[0]].iloc[left].reset_index(drop=True),
+                                        dataset.right.attributes[column[1]].iloc[right].reset_index(drop=True))
+    return (left_codes >= 0) & (right_codes >= 0) & (left_codes != right_codes)
+
+
+def _source_stats(source: str, left: np.ndarray, right: np.ndarray, gold_keys: np.ndarray, held_out_keys: np.ndarray,
+                  n_right: int) -> SourceStats:
+    keys = np.unique(pair_keys(left, right, n_right))
+    return SourceStats(source=source, n_candidates=len(keys), gold_kept=int(np.isin(gold_keys, keys).sum()),
+                       held_out_kept=int(np.isin(held_out_keys, keys).sum()))
+
+
+def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs, name_report: BlockingReport, *,
+                     config: BlockingConfig | None = None, extra_anchors: tuple[np.ndarray, np.ndarray] | None = None,
+                     embeddings: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[CandidatePairs, BlockingReport]:
+    """Name candidates joined with structure (and embedding) candidates per type, with per-source stats.
+
+    Parameters
+    ----------
+    dataset : AlignmentDataset
+    name_candidates, name_report : the output of name blocking
+    config : BlockingConfig, optional
+        ``structure_top_k`` (0: no structure source), ``structure_hops``, ``embedding_top_k``
+        (used only with ``embeddings``), ``keys``, ``ngram_range``. Default: the name report's.
+    extra_anchors : (left, right) int arrays, optional
+        Accepted labels, anchors beside the TRAIN links.
+    embeddings : (left (n_left, d), right (n_right, d)) arrays, optional
+        Per-entity vectors of a trained model; None: no embedding source.
+
+    Returns
+    -------
+    (candidates, report)
+        Candidates sorted by type, left entity and decreasing ``name_score`` (the names' TF-IDF
+        cosine, computed for every added pair); the report's per-type stats describe the union,
+        and their ``sources`` give each source's own pairs and kept matches.
+    """
+    config = config or name_report.config
+    anchors = anchor_links(dataset, extra_anchors)
+    profiles = None
+    if config.structure_top_k > 0 and len(anchors):
+        left_profiles, right_profiles = side_profiles(dataset, anchors, hops=config.structure_hops)
+        profiles = combined_profile(left_profiles), combined_profile(right_profiles)
+    use_embeddings = embeddings is not None and config.embedding_top_k > 0
+    n_right = dataset.right.n_entities
+    gold = dataset.gold_pairs()
+    anchor_keys = pair_keys(anchors.left, anchors.right, n_right)
+    parts, stats = [], []
+    for type_stats, type_index in zip(name_report.per_type, range(len(dataset.schema.types))):
+        start = time.perf_counter()
+        names = name_candidates.of_type(type_index)
+        left_entities, right_entities = dataset.entities_of_aligned_type(type_index)
+        type_gold = gold.of_type(type_index)
+        gold_keys = pair_keys(type_gold.left, type_gold.right, n_right)
+        held_out_keys = gold_keys[~np.isin(gold_keys, anchor_keys)]
+        sources = [_source_stats("name", names.left, names.right, gold_keys, held_out_keys, n_right)]
+        extra_left, extra_right = [], []
+        for source, found in (("structure", None if profiles is None else structural_candidates(
+                                  *profiles, config.structure_top_k, left_rows=left_entities,
+                                  right_rows=right_entities, n_threads=config.n_threads if config.n_threads > 1 else None)),
+                              ("embedding", None if not use_embeddings else embedding_candidates(
+                                  *embeddings, config.embedding_top_k, left_rows=left_entities,
+                                  right_rows=right_entities))):
+            if found is None:
+                continue
+            ok = ~_key_conflict(dataset, type_index, type_stats.key, found.left, found.right)
+            sources.append(_source_stats(source, found.left[ok], found.right[ok], gold_keys, held_out_keys, n_right))
+            extra_left.append(found.left[ok])
+            extra_right.append(found.right[ok])
+        pairs = _join(dataset, type_index, names, extra_left, extra_right, left_entities, right_entities, config)
+        parts.append(pairs)
+        stats.append(_union_stats(type_stats, pairs, left_entities, sources, gold_keys, held_out_keys, n_right,
+                                  type_stats.seconds + time.perf_counter() - start))
+    return CandidatePairs.concat(parts), BlockingReport(tuple(stats), config)
+
+
+def _join(dataset: AlignmentDataset, type_index: int, names: CandidatePairs, extra_left: list[np.ndarray],
+          extra_right: list[np.ndarray], left_entities: np.ndarray, right_entities: np.ndarray,
+          config: BlockingConfig) -> CandidatePairs:
+    """The name pairs plus the new pairs of the other sources (each once), sorted as name blocking sorts."""
+    n_right = dataset.right.n_entities
+    if not extra_left:
+        return names
+    left, right = np.concatenate(extra_left), np.concatenate(extra_right)
+    keys = np.unique(pair_keys(left, right, n_right))
+    keys = keys[~np.isin(keys, names.pair_keys(n_right))]
+    left, right = keys // n_right, keys % n_right
+    scores = np.zeros(len(keys), dtype=np.float32)
+    if len(keys):
+        left_vectors, right_vectors = fit_name_vectors(dataset.left.names[left_entities],
+                                                       dataset.right.names[right_entities], config)
+        if left_vectors.shape[1]:
+            scores = pair_cosines(left_vectors, right_vectors, np.searchsorted(left_entities, left),
+                                  np.searchsorted(right_entities, right)).astype(np.float32)
+    added = CandidatePairs(left.astype(np.int64), right.astype(np.int64), np.full(len(keys), type_index, dtype=np.int32),
+                           scores)
+    joined = CandidatePairs.concat([names, added])
+    order = np.lexsort((-joined.name_score, joined.left))
+    return joined.select(order)
+
+
+def _union_stats(name_stats: TypeBlockingStats, pairs: CandidatePairs, left_entities: np.ndarray,
+                 sources: list[SourceStats], gold_keys: np.ndarray, held_out_keys: np.ndarray, n_right: int,
+                 seconds: float) -> TypeBlockingStats:
+    """The type's stats recomputed on the union, with the per-source records."""
+    per_left = np.bincount(np.searchsorted(left_entities, pairs.left), minlength=len(left_entities))
+    keys = pairs.pair_keys(n_right)
+    return replace(name_stats, n_candidates=len(pairs),
+                   candidates_per_left=float(per_left.mean()) if len(per_left) else 0.0,
+                   max_candidates_per_left=int(per_left.max()) if len(per_left) else 0,
+                   left_without_candidates=int((per_left == 0).sum()),
+                   gold_kept=int(np.isin(gold_keys, keys).sum()), seconds=seconds,
+                   n_held_out=len(held_out_keys), held_out_kept=int(np.isin(held_out_keys, keys).sum()),
+                   sources=tuple(sources))
