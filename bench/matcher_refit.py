@@ -57,14 +57,22 @@ def main() -> None:
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="mualign-refit-"))
     try:
-        project = write_demo(root, scale=args.scale, seed=args.seed)["movies"]
-        run = run_baselines(project, methods=())
-        trained = run_model(project, run.dataset, run.candidates, TrainConfig(epochs=args.epochs, seed=args.seed))
-        score_candidates(project, run.dataset, run.candidates, trained.default_scorer, trained.version)
+        project = root / "movies"
+        if args.keep is None or active_version(project) is None:
+            project = write_demo(root, scale=args.scale, seed=args.seed)["movies"]
+            run = run_baselines(project, methods=())
+            trained = run_model(project, run.dataset, run.candidates, TrainConfig(epochs=args.epochs, seed=args.seed))
+            score_candidates(project, run.dataset, run.candidates, trained.default_scorer, trained.version)
+            print(f"matcher fit at training {trained.matcher.seconds:.2f} s, GNN distances of every candidate "
+                  f"included (load {os.getloadavg()[0]:.2f})")
+        else:  # --keep of a built project: reuse it (its first version), without new revisions' choices
+            from core.project.model_versions import gnn_version, set_active
+
+            set_active(project, gnn_version(active_version(project)))
         dataset, candidates = load_blocked(project)
         version = active_version(project)
-        print(f"demo movies scale {args.scale}: {len(candidates):,} candidates, model {version}, matcher fit at "
-              f"training {trained.matcher.seconds:.2f} s (load {os.getloadavg()[0]:.2f})", flush=True)
+        print(f"demo movies scale {args.scale}: {len(candidates):,} candidates, model {version} "
+              f"(load {os.getloadavg()[0]:.2f})", flush=True)
 
         pairs = evaluation_pairs(dataset, candidates, Split.VALID)
         ids = [(str(dataset.left.entity_ids[a]), str(dataset.right.entity_ids[b]), bool(y))

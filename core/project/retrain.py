@@ -169,7 +169,8 @@ def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: Ca
         distances = previous_scores["distance"].to_numpy(dtype=np.float64)[ok]
         known = dict(left=left[ok], right=right[ok], distances=distances.astype(np.float32).astype(np.float64))
     gnn = CachedDistances(model, dataset.right.n_entities, **known)
-    fitted = fit_version_matcher(dataset, candidates, model, labels=labels, gnn=gnn, seed=seed)
+    config = quick_refit_config(getattr(previous, "matcher", None))
+    fitted = fit_version_matcher(dataset, candidates, model, labels=labels, gnn=gnn, seed=seed, config=config)
     if fitted.scorer is None:
         raise ValueError(fitted.note)
     after = evaluate(merged, candidates, fitted.scorer, split=Split.VALID).overall
@@ -191,3 +192,26 @@ def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: Ca
                else scores.iloc[0:0])
     return RefitResult(new_version, version, time.perf_counter() - start, fitted.seconds, merge, before, after,
                        scores, changed, verdict.activate, verdict.reason)
+
+
+def quick_refit_config(matcher):
+    """The settings of a quick refit: ``matcher``'s own, its hyper-parameter search not repeated.
+
+    The gradient-boosting grid (four fits, each as long as the final one) is what makes a full fit
+    slow; a refit from a few more labels keeps the combination the version chose on VALID and
+    fits once per round. Calibration and the threshold are still chosen on VALID. None (the
+    defaults, with the search) when there is no matcher to start from.
+    """
+    from dataclasses import replace
+
+    if matcher is None or not getattr(matcher, "combiners", None):
+        return None
+    chosen = matcher.combiners[-1].hyper_parameters
+    combiner = matcher.config.combiner
+    if "C" in chosen:
+        combiner = replace(combiner, logreg_cs=(chosen["C"],))
+    elif {"learning_rate", "max_leaf_nodes", "l2_regularization"} <= set(chosen):
+        combiner = replace(combiner, learning_rates=(chosen["learning_rate"],),
+                           max_leaf_nodes=(chosen["max_leaf_nodes"],),
+                           l2_regularizations=(chosen["l2_regularization"],))
+    return replace(matcher.config, combiner=combiner)
