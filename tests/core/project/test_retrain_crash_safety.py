@@ -116,7 +116,15 @@ def check_project(project: Path, labels_before) -> dict:
     names = sorted(p.name for p in folder.iterdir())
     models = [n for n in names if n.startswith("model-") and n.endswith(".pt")]
     temps = [n for n in names if TEMP_PATTERN.fullmatch(n)]
-    assert set(names) == set(models) | set(temps) | {ACTIVE}, f"unexpected files in models/: {names}"
+    # version directories (the matcher of issue 15): each belongs to a whole checkpoint and holds a
+    # whole matcher, since it is renamed into place only once written
+    matchers = [n for n in names if (folder / n).is_dir() and not TEMP_PATTERN.fullmatch(n)]
+    assert set(names) == set(models) | set(temps) | set(matchers) | {ACTIVE}, f"unexpected files in models/: {names}"
+    from core.matching.matcher import load_matcher
+
+    for name in matchers:
+        assert f"model-{name}.pt" in models, f"{name}/: a matcher without its checkpoint"
+        load_matcher(folder / name / "matcher")
     for name in temps:
         assert not _alive(int(TEMP_PATTERN.fullmatch(name).group(1))), f"{name}: its writer still runs"
     assert sorted(versions(project)) == sorted(n.removeprefix("model-").removesuffix(".pt") for n in models)
