@@ -22,6 +22,7 @@ from core.formats.errors import DataError
 from core.model.config import VARIANTS  # torch-free: mualign --help and the label commands never load torch
 
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader closed the pipe (e.g. `| head`)
 
 
 
@@ -47,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads:
             use_threads(args.threads)
         return args.run(args) or 0
+    except BrokenPipeError:
+        # the reader left early (``mualign import ... --json | head``): not an error of the
+        # user's input. Say nothing, point stdout at /dev/null so the interpreter's final flush
+        # does not fail again, and exit as a process killed by SIGPIPE reports (128 + 13).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except DataError as exc:
         _debug_traceback()
         print(f"mualign {args.command}: {exc}", file=sys.stderr)

@@ -82,3 +82,24 @@ def test_model_scoring_shows_progress_on_stderr(demo_copy, capsys):
     captured = capsys.readouterr()
     assert "scoring pairs" in captured.err
     assert _column(captured.out, "ALL", "Hit@10") != "-"
+
+
+def test_a_reader_that_leaves_early_gets_no_error_and_no_traceback(tmp_path):
+    """``mualign import ... --json | head``: a closed pipe is not the user's bad input (no exit 2)."""
+    import os
+    import subprocess
+    import sys
+
+    source = write_tiny_project(tmp_path / "src")
+    command = [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main(sys.argv[1:]))",
+               "import", "native", str(source), "--project", str(tmp_path / "p"), "--json"]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write: every write meets EPIPE
+    try:
+        done = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(write_end)
+    err = done.stderr.decode()
+    assert done.returncode == 141, err
+    assert "Broken pipe" not in err and "Traceback" not in err, err
+    assert (tmp_path / "p").is_dir()  # the import itself was done
