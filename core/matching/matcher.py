@@ -19,6 +19,11 @@ Which pairs teach what (no TEST link reaches a fit):
   profiles ignore the anchors that involve its own entities, so a TRAIN pair is not told its
   own label.
 
+**The GNN distance** is weighed on VALID (``gnn_stacking``, default): CG-MuAlign trained on the
+TRAIN links, so on TRAIN pairs its distances are in-sample and would teach the combiner to trust
+it too much. The combiner learns the other groups on TRAIN; a logistic regression on VALID then
+combines its log-odds with the distance, a few parameters fitted where Platt scaling would be.
+
 **Iterations** (``rounds``): after a round is scored, the confident mutual matches (decided,
 probability at least ``confident_probability``, each the other's best candidate) join the
 anchors, the structural columns are recomputed, and a new combiner is fitted on the same rows.
@@ -39,7 +44,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
 
+from core.evaluation.metrics import best_f1_threshold
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
@@ -48,6 +57,7 @@ from core.matching.combiner import FittedCombiner, MatcherConfig, fit_combiner, 
 from core.matching.comparisons import ComparisonSpec
 from core.matching.feature_block import FeatureBlock, concat_blocks
 from core.matching.pair_features import (
+    GNN_GROUP,
     GnnDistance,
     anchor_pair_features,
     comparison_specs,
@@ -103,6 +113,12 @@ class MatchingConfig:
         Lowest probability at which a decided mutual-best pair becomes an anchor for the next round.
     hops : int
         Walk length of the anchor profiles.
+    gnn_stacking : bool
+        Weigh the GNN distance on VALID rather than on TRAIN: the combiner learns the other groups
+        on TRAIN, then a logistic regression on VALID combines its log-odds with the distance
+        (see :func:`_fit_gnn_stack`). CG-MuAlign was trained on the TRAIN links, so its distances
+        on TRAIN pairs are in-sample, tighter than on any new pair; a combiner fitted on them
+        learns to trust the GNN more than it deserves.
     type_column : bool
         Give each group a copy of the pair's aligned-type code, so a group's trees can weigh its
         evidence differently per type (a year mismatch means more for films than for genres)
@@ -119,6 +135,7 @@ class MatchingConfig:
     confident_probability: float = 0.9
     hops: int = 2
     type_column: bool = True
+    gnn_stacking: bool = True
 
     def __post_init__(self) -> None:
         if self.one_to_one not in _ONE_TO_ONE_MODES:
@@ -191,19 +208,26 @@ class Matcher:
     uses_structure: bool
     fit_seconds: float = 0.0
     rounds_report: tuple[dict, ...] = field(default=())
+    gnn_stacks: tuple[dict | None, ...] = field(default=())
+
+    def _stack(self, r: int) -> dict | None:
+        return self.gnn_stacks[r] if self.gnn_stacks else None
 
     @property
     def threshold(self) -> float:
-        """Probability threshold of a match, chosen for F1 on VALID (last round's combiner)."""
-        return float(self.combiners[-1].threshold)
+        """Probability threshold of a match, chosen for F1 on VALID (last round)."""
+        stack = self._stack(len(self.combiners) - 1)
+        return float(self.combiners[-1].threshold if stack is None else stack["threshold"])
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        return self.combiners[-1].feature_names
+        stack = self._stack(len(self.combiners) - 1)
+        return self.combiners[-1].feature_names + (() if stack is None else tuple(stack["gnn_columns"]))
 
     @property
     def group_names(self) -> tuple[str, ...]:
-        return self.combiners[-1].group_names
+        stack = self._stack(len(self.combiners) - 1)
+        return self.combiners[-1].group_names + (() if stack is None else (GNN_GROUP,))
 
     # ---- scoring --------------------------------------------------------------------------
     def score(self, dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: GnnDistance | None = None,
@@ -237,22 +261,18 @@ class Matcher:
         one_to_one = np.isin(types, [self.type_names.index(t) for t in self.one_to_one_types])
         added = []
         for r, combiner in enumerate(self.combiners):
-            block = select_columns(evidence.block(anchor_left, anchor_right), combiner.feature_names)
+            output = _round_output(combiner, self._stack(r), evidence.block(anchor_left, anchor_right))
             if r == len(self.combiners) - 1:
                 break
-            probability = combiner.predict_proba(block)
-            decided, _ = _decide(left, right, types, probability, combiner.threshold, one_to_one)
-            new = _confident_mutual(left, right, probability, decided, self.config.confident_probability,
+            decided, _ = _decide(left, right, types, output.probability, output.threshold, one_to_one)
+            new = _confident_mutual(left, right, output.probability, decided, self.config.confident_probability,
                                     anchor_left, anchor_right)
             added.append(int(new.sum()))
             anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
-        combiner = self.combiners[-1]
-        log_odds = combiner.log_odds(block)
-        probability = 1.0 / (1.0 + np.exp(-log_odds))
-        decided, assigned = _decide(left, right, types, probability, combiner.threshold, one_to_one)
-        return MatchScores(probability=probability, log_odds=log_odds, contributions=combiner.contributions(block),
-                           group_names=combiner.group_names, baseline=float(combiner.baseline_log_odds),
-                           decided=decided, assigned=assigned, one_to_one=one_to_one,
+        decided, assigned = _decide(left, right, types, output.probability, output.threshold, one_to_one)
+        return MatchScores(probability=output.probability, log_odds=output.log_odds,
+                           contributions=output.contributions, group_names=output.group_names,
+                           baseline=output.baseline, decided=decided, assigned=assigned, one_to_one=one_to_one,
                            anchors_per_round=tuple(added))
 
     def _check_dataset(self, dataset: AlignmentDataset) -> None:
@@ -277,7 +297,7 @@ class Matcher:
             "type_names": list(self.type_names), "one_to_one_types": list(self.one_to_one_types),
             "uses_gnn": self.uses_gnn, "uses_structure": self.uses_structure,
             "fit_seconds": self.fit_seconds, "rounds_report": list(self.rounds_report),
-            "combiner_files": files,
+            "combiner_files": files, "gnn_stacks": list(self.gnn_stacks),
         }
         (directory / "matcher.json").write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n",
                                                 encoding="utf-8")
@@ -288,7 +308,9 @@ class Matcher:
         return {
             "combiner": self.config.combiner.kind.value, "groups": list(self.group_names),
             "n_features": len(self.feature_names), "threshold": self.threshold,
-            "fit_seconds": round(self.fit_seconds, 3), "valid_f1": float(last.valid_f1),
+            "fit_seconds": round(self.fit_seconds, 3),
+            "valid_f1": float(last.valid_f1 if self._stack(len(self.combiners) - 1) is None
+                              else self._stack(len(self.combiners) - 1)["valid_f1"]),
             "valid_average_precision": float(last.valid_average_precision),
             "hyper_parameters": dict(last.hyper_parameters), "rounds": list(self.rounds_report),
             "one_to_one_types": list(self.one_to_one_types), "uses_gnn": self.uses_gnn,
@@ -334,7 +356,8 @@ def load_matcher(directory: str | Path) -> Matcher:
     return Matcher(config=MatchingConfig.from_dict(manifest["config"]), combiners=tuple(combiners), specs=specs,
                    type_names=tuple(manifest["type_names"]), one_to_one_types=tuple(manifest["one_to_one_types"]),
                    uses_gnn=bool(manifest["uses_gnn"]), uses_structure=bool(manifest["uses_structure"]),
-                   fit_seconds=float(manifest["fit_seconds"]), rounds_report=tuple(manifest["rounds_report"]))
+                   fit_seconds=float(manifest["fit_seconds"]), rounds_report=tuple(manifest["rounds_report"]),
+                   gnn_stacks=tuple(manifest.get("gnn_stacks", ())))
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,6 +398,56 @@ class _Evidence:
         groups = block.group_names
         codes = np.repeat(self.types.astype(np.float64)[:, None], len(groups), axis=1)
         return concat_blocks([block, FeatureBlock(tuple(f"{g}.aligned_type" for g in groups), groups, codes)])
+
+
+@dataclass(frozen=True, eq=False)
+class _RoundOutput:
+    log_odds: np.ndarray
+    probability: np.ndarray
+    contributions: np.ndarray
+    group_names: tuple[str, ...]
+    baseline: float
+    threshold: float
+
+
+def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBlock) -> _RoundOutput:
+    """One round's calibrated log-odds, probability, contributions and threshold on these pairs.
+
+    With a GNN stack: ``log_odds = a * combiner_log_odds + b . gnn + c``, so every combiner group
+    contributes ``a`` times its own contribution, the ``gnn`` group ``b . gnn``, and the baseline
+    is ``a * combiner_baseline + c``: still an exact split.
+    """
+    features = select_columns(block, combiner.feature_names)
+    log_odds = combiner.log_odds(features)
+    contributions = combiner.contributions(features)
+    baseline = float(combiner.baseline_log_odds)
+    groups, threshold = combiner.group_names, float(combiner.threshold)
+    if stack is not None:
+        gnn = select_columns(block, tuple(stack["gnn_columns"])).values @ np.asarray(stack["gnn_coef"])
+        scale, offset = float(stack["stage_scale"]), float(stack["intercept"])
+        log_odds = scale * log_odds + gnn + offset
+        contributions = np.column_stack([scale * contributions, gnn])
+        baseline = scale * baseline + offset
+        groups, threshold = groups + (GNN_GROUP,), float(stack["threshold"])
+    return _RoundOutput(log_odds, expit(log_odds), contributions, groups, baseline, threshold)
+
+
+def _fit_gnn_stack(combiner: FittedCombiner, valid_block: FeatureBlock, valid_y: np.ndarray,
+                   gnn_columns: tuple[str, ...], seed: int) -> dict:
+    """Weights of [combiner log-odds, GNN columns] fitted on VALID, and the F1 threshold there.
+
+    A logistic regression with mild regularisation (C = 10): three or so parameters on the
+    hundreds of VALID pairs, like Platt scaling, which it replaces for this round.
+    """
+    stage = combiner.log_odds(select_columns(valid_block, combiner.feature_names))
+    gnn = select_columns(valid_block, gnn_columns).values
+    model = LogisticRegression(C=10.0, max_iter=1000, random_state=seed).fit(np.column_stack([stage, gnn]), valid_y)
+    coef = model.coef_.ravel()
+    final = model.decision_function(np.column_stack([stage, gnn]))
+    threshold, f1 = best_f1_threshold(valid_y, expit(final))
+    return {"stage_scale": float(coef[0]), "gnn_columns": list(gnn_columns), "gnn_coef": coef[1:].tolist(),
+            "intercept": float(model.intercept_[0]), "threshold": float(threshold), "valid_f1": float(f1),
+            "valid_average_precision": float(average_precision_score(valid_y, final))}
 
 
 def informative_columns(block: FeatureBlock) -> tuple[str, ...]:
@@ -604,27 +677,37 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
     is_valid = (np.arange(len(left)) >= len(train[0])) & (np.arange(len(left)) < n_rows)
     one_to_one = np.isin(types, [dataset.schema.type_names.index(t) for t in one_to_one_types])
 
-    combiners, report = [], []
+    stacked = use_gnn and config.gnn_stacking
+    combiners, stacks, report = [], [], []
     for r in range(config.rounds + 1):
-        block = evidence.block(anchor_left, anchor_right)
-        block = select_columns(block, informative_columns(block.select_rows(is_train)))
+        full = evidence.block(anchor_left, anchor_right)
+        columns = informative_columns(full.select_rows(is_train))
+        gnn_columns = tuple(n for n in columns if n.startswith(f"{GNN_GROUP}.") and n != f"{GNN_GROUP}.aligned_type")
+        if stacked:
+            columns = tuple(n for n in columns if not n.startswith(f"{GNN_GROUP}."))
+        block = select_columns(full, columns)
         combiner = fit_combiner(block.select_rows(is_train), train[3], block.select_rows(is_valid), valid[3],
                                 config=config.combiner)
         combiners.append(combiner)
+        stack = _fit_gnn_stack(combiner, full.select_rows(is_valid), valid[3], gnn_columns, seed) \
+            if stacked and gnn_columns else None
+        stacks.append(stack)
+        source = stack if stack is not None else {"valid_f1": combiner.valid_f1, "threshold": combiner.threshold,
+                                                  "valid_average_precision": combiner.valid_average_precision}
         entry = {"round": r, "anchors": int(len(np.unique(np.column_stack([anchor_left, anchor_right]), axis=0))),
-                 "valid_f1": float(combiner.valid_f1),
-                 "valid_average_precision": float(combiner.valid_average_precision),
-                 "threshold": float(combiner.threshold)}
+                 "valid_f1": float(source["valid_f1"]),
+                 "valid_average_precision": float(source["valid_average_precision"]),
+                 "threshold": float(source["threshold"])}
         report.append(entry)
         if r == config.rounds:
             break
-        probability = combiner.predict_proba(block)
-        decided, _ = _decide(left, right, types, probability, combiner.threshold, one_to_one)
-        new = _confident_mutual(left, right, probability, decided, config.confident_probability,
+        output = _round_output(combiner, stack, full)
+        decided, _ = _decide(left, right, types, output.probability, output.threshold, one_to_one)
+        new = _confident_mutual(left, right, output.probability, decided, config.confident_probability,
                                 anchor_left, anchor_right)
         entry["new_anchors"] = int(new.sum())
         anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
     return Matcher(config=config, combiners=tuple(combiners), specs=specs,
                    type_names=tuple(dataset.schema.type_names), one_to_one_types=one_to_one_types,
                    uses_gnn=use_gnn, uses_structure=use_structure, fit_seconds=time.perf_counter() - start,
-                   rounds_report=tuple(report))
+                   rounds_report=tuple(report), gnn_stacks=tuple(stacks) if stacked else ())

@@ -184,10 +184,17 @@ def _as_text(values: np.ndarray) -> np.ndarray:
     return values.astype(object)
 
 
-def _neighbour_text_vectors(adjacency: sp.csr_matrix, name_vectors: sp.csr_matrix) -> sp.csr_matrix:
-    """Each entity's neighbours' name vectors summed (either direction, repeated triples once)."""
-    binary = (adjacency != 0).astype(np.float64)
-    return sp.csr_matrix((binary + binary.T) @ name_vectors)
+def _neighbour_text_vectors(adjacency: sp.csr_matrix, name_vectors: sp.csr_matrix,
+                            entities: np.ndarray) -> sp.csr_matrix:
+    """For each of ``entities``, its neighbours' name vectors summed (either direction, repeated triples once).
+
+    Rows are gathered before the product, so the cost follows the pairs, not the graph.
+    """
+    binary = sp.csr_matrix((adjacency != 0).astype(np.float64))
+    both = sp.csr_matrix(binary + binary.T)
+    both.data[:] = 1.0  # a triple listed in both directions is still one neighbour
+    unique, inverse = np.unique(entities, return_inverse=True)
+    return sp.csr_matrix(both[unique] @ name_vectors)[inverse.reshape(-1)]
 
 
 def neighbour_text_cosines(left_adjacencies: Mapping[str, sp.csr_matrix], right_adjacencies: Mapping[str, sp.csr_matrix],
@@ -210,8 +217,8 @@ def neighbour_text_cosines(left_adjacencies: Mapping[str, sp.csr_matrix], right_
     left_vectors, right_vectors = vectoriser.transform(list(left_text)), vectoriser.transform(list(right_text))
     columns = []
     for r in relations:
-        lv = _neighbour_text_vectors(left_adjacencies[r], left_vectors)[np.asarray(left)]
-        rv = _neighbour_text_vectors(right_adjacencies[r], right_vectors)[np.asarray(right)]
+        lv = _neighbour_text_vectors(left_adjacencies[r], left_vectors, np.asarray(left))
+        rv = _neighbour_text_vectors(right_adjacencies[r], right_vectors, np.asarray(right))
         columns.append(rowwise_cosine(lv, rv))
     names = tuple(f"{group}.{r}.neighbour_text_cosine" for r in relations)
     return FeatureBlock(names, (group,) * len(names), np.column_stack(columns))
@@ -291,15 +298,16 @@ def keep_heaviest_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     [[0.0, 0.5, 0.2], [0.3, 0.0, 0.0]]
     """
     matrix = sp.csr_matrix(matrix)
-    matrix.sort_indices()
     counts = np.diff(matrix.indptr)
     if counts.max(initial=0) <= k:
         return matrix
     rows = np.repeat(np.arange(matrix.shape[0]), counts)
-    order = np.lexsort((matrix.indices, -matrix.data, rows))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order)) - matrix.indptr[rows[order]]
-    keep = rank < k
+    keep = counts[rows] <= k
+    heavy = np.flatnonzero(~keep)  # only entries of rows over k need ranking
+    order = heavy[np.lexsort((matrix.indices[heavy], -matrix.data[heavy], rows[heavy]))]
+    starts = np.r_[0, np.flatnonzero(np.diff(rows[order]) != 0) + 1]
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    keep[order[rank < k]] = True
     return sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape)
 
 

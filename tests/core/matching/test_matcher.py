@@ -231,3 +231,35 @@ def test_fit_needs_both_classes(music):
                       np.full(len(links), Split.TEST.code, dtype=np.int8))
     with pytest.raises(ValueError, match="TRAIN rows"):
         fit_matcher(AlignmentDataset(dataset.left, dataset.right, dataset.schema, only_test), candidates, config=CONFIG)
+
+
+def test_gnn_stacked_on_valid_keeps_an_exact_waterfall_and_survives_save(tmp_path, music):
+    """The GNN weighed on VALID: contributions still sum to the log-odds, and a saved copy scores the same."""
+    dataset, candidates = music
+    gold = dataset.links.positives()
+    n_right = dataset.right.n_entities
+    gold_keys = gold.left * n_right + gold.right
+
+    def gnn(left, right):  # a noisy distance that knows the truth a little, like a trained model
+        is_match = np.isin(left * n_right + right, gold_keys)
+        noise = np.random.default_rng(0).random(len(left))
+        return np.where(is_match, 0.3, 0.7) + 0.5 * noise
+
+    matcher = fit_matcher(dataset, candidates, gnn=gnn, config=CONFIG)
+    stack = matcher.gnn_stacks[-1]
+    assert stack is not None and stack["gnn_coef"][0] < 0  # a larger distance lowers the odds
+    assert "gnn" not in matcher.combiners[-1].group_names  # the GNN never met a TRAIN row
+    result = matcher.score(dataset, candidates, gnn=gnn)
+    assert result.group_names[-1] == "gnn"
+    np.testing.assert_allclose(result.baseline + result.contributions.sum(axis=1), result.log_odds, atol=1e-9)
+    matcher.save(tmp_path)
+    again = load_matcher(tmp_path).score(dataset, candidates, gnn=gnn)
+    np.testing.assert_array_equal(again.log_odds, result.log_odds)
+    assert load_matcher(tmp_path).threshold == matcher.threshold
+
+
+def test_gnn_learned_on_train_when_stacking_is_off(music):
+    dataset, candidates = music
+    config = MatchingConfig(combiner=FAST, rounds=0, gnn_stacking=False)
+    matcher = fit_matcher(dataset, candidates, gnn=lambda l, r: np.abs(l - r) / 100.0, config=config)
+    assert matcher.gnn_stacks == () and "gnn" in matcher.combiners[-1].group_names

@@ -169,3 +169,19 @@ def test_fast_own_anchor_free_cosine_equals_the_masked_reference():
     for hop in (1, 2):
         same(own_anchor_free_cosine(left_p, right_p, left, right, hop=hop),
              profile_cosine(left_p, right_p, left, right, hop=hop))
+
+
+def test_keep_heaviest_per_row_against_a_sort_per_row():
+    import scipy.sparse as sp
+
+    from core.matching.pair_features import keep_heaviest_per_row
+
+    matrix = sp.random(40, 30, density=0.4, random_state=5, format="csr")
+    kept = keep_heaviest_per_row(matrix, 5).toarray()
+    dense = matrix.toarray()
+    for row, full in zip(kept, dense):
+        expected = np.zeros_like(full)
+        top = np.argsort(-full, kind="stable")[:5]
+        expected[top] = full[top]
+        expected[full == 0] = 0
+        np.testing.assert_array_equal(row, expected)
