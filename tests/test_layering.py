@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": set(),
     "formats": {"data"},
     "demo": {"data", "formats"},
-    "blocking": {"data"},
+    "blocking": {"data", "matching"},  # structural candidates read anchor profiles
     "features": {"data"},
     "sampling": {"data"},
     "evaluation": {"data"},
@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "scoring": {"data", "formats", "blocking", "features", "sampling", "model", "evaluation"},
     "training": {"data", "formats", "features", "sampling", "model", "scoring", "evaluation"},
     "explanations": {"data", "sampling", "model", "scoring"},
-    "matching": {"data", "formats", "blocking", "features", "sampling", "model", "scoring", "evaluation"},
+    "matching": {"data", "formats", "features", "evaluation"},  # the GNN enters as a function it is given
     "project": {"data", "formats", "blocking", "features", "sampling", "model", "training", "scoring",
                 "evaluation", "explanations", "review", "matching", "distributed"},
     "distributed": {"data", "formats", "blocking", "features", "sampling", "model", "training", "scoring",

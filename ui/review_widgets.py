@@ -849,7 +849,8 @@ def waterfall_panel(pair, threshold: float | None) -> None:
     Plain text in a code block (no HTML, so attribute names from the data cannot inject markup),
     one short line per group, so it sits beside the drawing within the 1280x720 layout.
     """
-    from core.explanations.waterfall import compact_waterfall_lines, waterfall_of_row
+    from core.explanations.waterfall import compact_waterfall_lines
+    from core.project.score_table import waterfall_of_row
 
     waterfall = waterfall_of_row(pair.to_dict(), threshold=threshold)
     if waterfall is None:

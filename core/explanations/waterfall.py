@@ -91,25 +91,6 @@ def build_waterfall(baseline: float, groups: Sequence[str], contributions: Seque
     return Waterfall(float(baseline), tuple(steps), log_odds, probability, decided, threshold)
 
 
-def waterfall_of_row(row: Mapping, *, threshold: float | None = None) -> Waterfall | None:
-    """The waterfall of one score-table row (``core.project.score_table``), or None without a matcher.
-
-    The row's ``score`` is the matcher's log-odds and ``probability`` its probability; rounding to
-    six decimals in the stored table keeps the parts within about 1e-5 of the total.
-    """
-    from core.project.score_table import BASELINE, CONTRIBUTION, DECIDED
-
-    keys = list(row.keys())
-    if BASELINE not in keys:
-        return None
-    groups = [k.removeprefix(CONTRIBUTION) for k in keys if str(k).startswith(CONTRIBUTION)]
-    values = [row[CONTRIBUTION + g] for g in groups]
-    decided = row.get(DECIDED)
-    return build_waterfall(float(row[BASELINE]), groups, values, log_odds=float(row["score"]),
-                           probability=float(row["probability"]),
-                           decided=None if decided is None else bool(int(decided)), threshold=threshold)
-
-
 def format_waterfall(waterfall: Waterfall, *, width: int = 24) -> str:
     """The waterfall as fixed-width text: one line per bar, ``+``/``-`` bars scaled to the largest part.
 

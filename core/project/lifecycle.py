@@ -675,7 +675,8 @@ def pair_waterfall(project: str | Path, version: str, dataset: AlignmentDataset,
     A candidate pair is read from the version's score table (written when it is missing), so the
     figures are those the review page shows; a pair blocking did not propose is scored alone.
     """
-    from core.explanations.waterfall import build_waterfall, waterfall_of_row
+    from core.explanations.waterfall import build_waterfall
+    from core.project.score_table import waterfall_of_row
 
     try:
         _, candidates = load_blocked(project, dataset)

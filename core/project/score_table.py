@@ -19,6 +19,7 @@ version without a matcher writes the nine columns as before.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ import pandas as pd
 
 from core.data.candidates import CandidatePairs
 from core.data.dataset import AlignmentDataset
+from core.explanations.waterfall import Waterfall, build_waterfall
 
 NAME_ONLY = "name-tfidf"
 COLUMNS = ["left_id", "right_id", "type", "name_score", "score", "distance", "probability", "rank", "model_version"]
@@ -165,3 +167,20 @@ def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates:
     frame = model_scores(dataset, candidates, scorer, version)
     write_scores(frame, path)
     return frame
+
+
+def waterfall_of_row(row: Mapping, *, threshold: float | None = None) -> Waterfall | None:
+    """The waterfall of one score-table row (a row of this table), or None without a matcher.
+
+    The row's ``score`` is the matcher's log-odds and ``probability`` its probability; rounding to
+    six decimals in the stored table keeps the parts within about 1e-5 of the total.
+    """
+    keys = list(row.keys())
+    if BASELINE not in keys:
+        return None
+    groups = [k.removeprefix(CONTRIBUTION) for k in keys if str(k).startswith(CONTRIBUTION)]
+    values = [row[CONTRIBUTION + g] for g in groups]
+    decided = row.get(DECIDED)
+    return build_waterfall(float(row[BASELINE]), groups, values, log_odds=float(row["score"]),
+                           probability=float(row["probability"]),
+                           decided=None if decided is None else bool(int(decided)), threshold=threshold)
