@@ -209,6 +209,9 @@ class Matcher:
     fit_seconds: float = 0.0
     rounds_report: tuple[dict, ...] = field(default=())
     gnn_stacks: tuple[dict | None, ...] = field(default=())
+    #: (left, right) anchors fixed at fit time (a quick refit keeps its version's, see
+    #: core.matching.refit); when set, :meth:`score` uses them instead of TRAIN + ``extra_matches``.
+    fixed_anchors: tuple[np.ndarray, np.ndarray] | None = None
 
     def _stack(self, r: int) -> dict | None:
         return self.gnn_stacks[r] if self.gnn_stacks else None
@@ -232,7 +235,15 @@ class Matcher:
     # ---- scoring --------------------------------------------------------------------------
     def score(self, dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: GnnDistance | None = None,
               extra_matches: tuple[np.ndarray, np.ndarray] | None = None) -> MatchScores:
-        """Probability, log-odds, per-group contributions and decision of every candidate pair.
+        """Probability, log-odds, contributions and decision of every candidate (see :meth:`score_with_evidence`)."""
+        return self.score_with_evidence(dataset, candidates, gnn=gnn, extra_matches=extra_matches)[0]
+
+    def score_with_evidence(self, dataset: AlignmentDataset, candidates: CandidatePairs, *,
+                            gnn: GnnDistance | None = None,
+                            extra_matches: tuple[np.ndarray, np.ndarray] | None = None):
+        """(MatchScores, the last round's full FeatureBlock, its (left, right) anchors): what a quick refit caches.
+
+        Probability, log-odds, per-group contributions and decision of every candidate pair.
 
         Parameters
         ----------
@@ -257,11 +268,13 @@ class Matcher:
         types = np.asarray(candidates.type, dtype=np.int64)
         evidence = _Evidence.build(dataset, left, right, types, self.specs, self.config,
                                    self.uses_structure, gnn if self.uses_gnn else None)
-        anchor_left, anchor_right = _known_anchors(dataset, extra_matches)
+        anchor_left, anchor_right = (_known_anchors(dataset, extra_matches) if self.fixed_anchors is None
+                                     else tuple(np.asarray(a, dtype=np.int64) for a in self.fixed_anchors))
         one_to_one = np.isin(types, [self.type_names.index(t) for t in self.one_to_one_types])
         added = []
         for r, combiner in enumerate(self.combiners):
-            output = _round_output(combiner, self._stack(r), evidence.block(anchor_left, anchor_right))
+            full = evidence.block(anchor_left, anchor_right)
+            output = _round_output(combiner, self._stack(r), full)
             if r == len(self.combiners) - 1:
                 break
             decided, _ = _decide(left, right, types, output.probability, output.threshold, one_to_one)
@@ -270,10 +283,11 @@ class Matcher:
             added.append(int(new.sum()))
             anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
         decided, assigned = _decide(left, right, types, output.probability, output.threshold, one_to_one)
-        return MatchScores(probability=output.probability, log_odds=output.log_odds,
-                           contributions=output.contributions, group_names=output.group_names,
-                           baseline=output.baseline, decided=decided, assigned=assigned, one_to_one=one_to_one,
-                           anchors_per_round=tuple(added))
+        scores = MatchScores(probability=output.probability, log_odds=output.log_odds,
+                             contributions=output.contributions, group_names=output.group_names,
+                             baseline=output.baseline, decided=decided, assigned=assigned, one_to_one=one_to_one,
+                             anchors_per_round=tuple(added))
+        return scores, full, (anchor_left, anchor_right)
 
     def _check_dataset(self, dataset: AlignmentDataset) -> None:
         if tuple(dataset.schema.type_names) != self.type_names:
@@ -299,6 +313,8 @@ class Matcher:
             "fit_seconds": self.fit_seconds, "rounds_report": list(self.rounds_report),
             "combiner_files": files, "gnn_stacks": list(self.gnn_stacks),
         }
+        if self.fixed_anchors is not None:
+            manifest["fixed_anchors"] = [np.asarray(a, dtype=np.int64).tolist() for a in self.fixed_anchors]
         (directory / "matcher.json").write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n",
                                                 encoding="utf-8")
 
@@ -357,7 +373,9 @@ def load_matcher(directory: str | Path) -> Matcher:
                    type_names=tuple(manifest["type_names"]), one_to_one_types=tuple(manifest["one_to_one_types"]),
                    uses_gnn=bool(manifest["uses_gnn"]), uses_structure=bool(manifest["uses_structure"]),
                    fit_seconds=float(manifest["fit_seconds"]), rounds_report=tuple(manifest["rounds_report"]),
-                   gnn_stacks=tuple(manifest.get("gnn_stacks", ())))
+                   gnn_stacks=tuple(manifest.get("gnn_stacks", ())),
+                   fixed_anchors=(None if manifest.get("fixed_anchors") is None else
+                                  tuple(np.asarray(a, dtype=np.int64) for a in manifest["fixed_anchors"])))
 
 
 # --------------------------------------------------------------------------------------------
