@@ -70,6 +70,11 @@ def matcher_dir(project: str | Path, version: str) -> Path:
     return version_dir(project, version) / MATCHER_DIR
 
 
+def evidence_path(project: str | Path, version: str) -> Path:
+    """The version's cached evidence for quick refits (``core.matching.refit``; absent until the first)."""
+    return version_dir(project, version) / "evidence.npz"
+
+
 def has_matcher(project: str | Path, version: str) -> bool:
     """Whether ``version`` carries a fitted matcher (versions stored before issue 15 do not)."""
     return (matcher_dir(project, version) / "matcher.json").is_file()

@@ -131,6 +131,9 @@ class RefitResult:
     changed: pd.DataFrame
     activated: bool
     reason: str
+    cpu_seconds: float = 0.0  # this process's CPU time over the refit (wall time depends on the machine's load)
+    quick: bool = False  # refitted on the version's cached evidence (core.matching.refit), anchors kept
+    note: str = ""  # what the refit kept or why it took the slow path, for the page
 
 
 def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs,
@@ -139,11 +142,16 @@ def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: Ca
                   always_activate: bool = False) -> RefitResult:
     """Refit the matcher of ``version`` from the project's links plus ``labels``, keeping its GNN.
 
-    ``model`` is ``version``'s GNN scorer; ``previous`` the scorer the active version scores with
-    (judged against the new matcher on the same validation pairs, :func:`activation`);
-    ``previous_scores`` its score table, whose ``distance`` column (the GNN's, whatever the
-    version's matcher) spares running the GNN again when it was made by the same GNN. Takes
-    seconds: only pairs outside that table reach the model.
+    ``model`` is ``version``'s GNN scorer; ``previous`` the scorer ``version`` scores with (its
+    ``MatcherScorer``; judged against the new matcher on the same validation pairs,
+    :func:`activation`); ``previous_scores`` its score table, whose ``distance`` column (the
+    GNN's) spares running the GNN again when it was made by the same GNN.
+
+    The quick path (:mod:`core.matching.refit`): the version's evidence (every candidate's feature
+    block, cached in its directory; built once here when missing) is refitted with one combiner
+    at the version's hyper-parameters and the version's anchors, and every candidate is scored by
+    predicting on the cached block. A version without a matcher, or whose cache is of other
+    candidates, takes the full path: the matcher fitted again over the table's distances.
 
     Raises
     ------
@@ -152,13 +160,12 @@ def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: Ca
     """
     import time
 
-    from core.project.lifecycle import fit_version_matcher
-    from core.project.model_versions import gnn_version, next_revision, set_active, store_matcher
+    from core.project.model_versions import gnn_version, next_revision, set_active
     from core.project.score_table import model_scores, scores_path, write_scores
     from core.review.queue import changed_decisions, pair_key
     from core.scoring.matcher_scorer import CachedDistances
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     merged, merge = with_analyst_labels(dataset, labels)
     known = {}
     if previous_scores is not None and len(previous_scores) and \
@@ -169,33 +176,137 @@ def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: Ca
         distances = previous_scores["distance"].to_numpy(dtype=np.float64)[ok]
         known = dict(left=left[ok], right=right[ok], distances=distances.astype(np.float32).astype(np.float64))
     gnn = CachedDistances(model, dataset.right.n_entities, **known)
-    config = quick_refit_config(getattr(previous, "matcher", None))
-    fitted = fit_version_matcher(dataset, candidates, model, labels=labels, gnn=gnn, seed=seed, config=config)
-    if fitted.scorer is None:
-        raise ValueError(fitted.note)
-    after = evaluate(merged, candidates, fitted.scorer, split=Split.VALID).overall
+    quick = _quick_refit(project, dataset, candidates, labels, version=version, model=model, previous=previous,
+                         gnn=gnn, seed=seed)
+    if quick is not None:
+        scorer, info, fit_seconds, note = quick
+    else:
+        from core.project.lifecycle import fit_version_matcher
+
+        config = quick_refit_config(getattr(previous, "matcher", None))
+        fitted = fit_version_matcher(dataset, candidates, model, labels=labels, gnn=gnn, seed=seed, config=config)
+        if fitted.scorer is None:
+            raise ValueError(fitted.note)
+        scorer, info, fit_seconds = fitted.scorer, fitted.info, fitted.seconds
+        note = "the matcher was fitted again in full (no cached evidence of this version's candidates)"
+    after = evaluate(merged, candidates, scorer, split=Split.VALID).overall
     before = evaluate(merged, candidates, previous, split=Split.VALID).overall if previous is not None else None
     verdict = activation(before, after)
     if always_activate and not verdict.activate:
         verdict = Activation(True, f"made active as asked, although {verdict.reason}")
     new_version = next_revision(project, version)
-    store_matcher(project, new_version, fitted.scorer.matcher,
-                  info={"gnn_version": gnn_version(version), "revision": int(new_version.rsplit(".m", 1)[1]),
-                        "refit_of": version, **fitted.info,
-                        "valid_pr_auc": after.pr_auc, "valid_f1": after.f1})
-    scores = model_scores(dataset, candidates, fitted.scorer, new_version)
+    _store_revision(project, new_version, version, scorer, quick,
+                    info={"gnn_version": gnn_version(version), "revision": int(new_version.rsplit(".m", 1)[1]),
+                          "refit_of": version, **info, "valid_pr_auc": after.pr_auc, "valid_f1": after.f1})
+    scores = model_scores(dataset, candidates, scorer, new_version)
     write_scores(scores, scores_path(project, new_version))  # before ACTIVE names it: the app reads it at once
     if verdict.activate:
         set_active(project, new_version)
     decided = {pair_key(label.left_id, label.right_id) for label in labels}
     changed = (changed_decisions(previous_scores, scores, exclude=decided) if previous_scores is not None
                else scores.iloc[0:0])
-    return RefitResult(new_version, version, time.perf_counter() - start, fitted.seconds, merge, before, after,
-                       scores, changed, verdict.activate, verdict.reason)
+    return RefitResult(new_version, version, time.perf_counter() - start, fit_seconds, merge, before, after,
+                       scores, changed, verdict.activate, verdict.reason, time.process_time() - cpu,
+                       quick is not None, note)
+
+
+def _quick_refit(project, dataset: AlignmentDataset, candidates: CandidatePairs, labels, *, version: str, model,
+                 previous, gnn, seed: int):
+    """(scorer, version.json info, fit seconds, note) of a refit on cached evidence, or None for the full path.
+
+    ``previous`` must be ``version``'s matcher scorer. When the version has no cache of these
+    candidates it is built from that scorer (one full scoring, which also fills the scorer's
+    figures for the comparison on validation) and stored for the next refit.
+    """
+    from core.matching.refit import refit_on_evidence
+    from core.project.lifecycle import label_arrays, without_labelled_pairs
+    from core.scoring.matcher_scorer import MatcherScorer
+
+    evidence = version_evidence(project, version, previous, candidates, gnn=gnn)
+    if evidence is None:
+        return None
+    base = previous.matcher
+    left, right, is_match = label_arrays(dataset, labels)
+    fit_data = without_labelled_pairs(dataset, left, right)
+    refit = refit_on_evidence(base, evidence, fit_data, candidates,
+                              labels=(left, right, is_match) if len(left) else None, gnn=gnn, seed=seed)
+    extra = (left[is_match], right[is_match]) if is_match.any() else None
+    scorer = MatcherScorer(refit.matcher, model, fit_data, candidates, gnn=gnn, extra_matches=extra)
+    prime_scorer(scorer, refit.scores)
+    accepted = [[str(a), str(b)] for a, b in zip(dataset.left.entity_ids[left[is_match]],
+                                                 dataset.right.entity_ids[right[is_match]])]
+    rejected = [[str(a), str(b)] for a, b in zip(dataset.left.entity_ids[left[~is_match]],
+                                                 dataset.right.entity_ids[right[~is_match]])]
+    note = ("quick refit: one combiner at the version's hyper-parameters on its cached evidence; the version's "
+            f"anchors are kept ({len(evidence.anchors[0])}), labels accepted since then become anchors at the next "
+            "full retrain")
+    info = {"fit_seconds": round(refit.seconds, 3), "seed": seed, "accepted_labels": accepted,
+            "rejected_labels": rejected, "quick_refit": True, "fit_rows_computed_apart": refit.computed_rows,
+            "note": note, "describe": _jsonable(refit.matcher.describe())}
+    return scorer, info, refit.seconds, note
+
+
+def version_evidence(project, version: str, scorer, candidates: CandidatePairs, *, gnn=None):
+    """``version``'s cached evidence of ``candidates`` (``core.matching.refit``), built and stored when missing.
+
+    ``scorer`` is the version's ``MatcherScorer``; building scores every candidate once (what
+    storing the version's score table does) and leaves those figures in the scorer. None for a
+    scorer without a matcher (a version stored before issue 15): there is nothing to refit.
+    """
+    from core.matching.refit import candidate_evidence, load_evidence
+    from core.project.model_versions import evidence_path
+
+    if getattr(scorer, "matcher", None) is None or not hasattr(scorer, "extra_matches"):
+        return None
+    evidence = load_evidence(evidence_path(project, version))
+    if evidence is None or not evidence.covers(candidates):
+        scores, evidence = candidate_evidence(scorer.matcher, scorer.dataset, candidates,
+                                              gnn=scorer.gnn if gnn is None else gnn,
+                                              extra_matches=scorer.extra_matches)
+        if scorer._all is None:
+            prime_scorer(scorer, scores)
+        evidence.save(evidence_path(project, version))
+    return evidence
+
+
+def prime_scorer(scorer, scores) -> None:
+    """Give a ``MatcherScorer`` the figures of every candidate already computed (no second scoring).
+
+    ``scores`` must be the matcher's ``MatchScores`` of ``scorer.candidates`` in their order, as
+    :meth:`MatcherScorer.all_candidates` would compute them.
+    """
+    keys = scorer.candidates.pair_keys(scorer.dataset.right.n_entities)
+    order = np.argsort(keys, kind="stable")
+    scorer._all, scorer._order, scorer._keys = scores, order, keys[order]
+
+
+def _store_revision(project, new_version: str, version: str, scorer, quick, *, info: dict) -> None:
+    """The revision's matcher and ``version.json``; after a quick refit, its evidence (the version's) too."""
+    import os
+
+    from core.project.model_versions import evidence_path, store_matcher
+
+    store_matcher(project, new_version, scorer.matcher, info=info)
+    if quick is None:
+        return
+    source, target = evidence_path(project, version), evidence_path(project, new_version)
+    try:  # the same block under the same anchors: share the file (a copy where links are not allowed)
+        os.link(source, target)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(source, target)
+
+
+def _jsonable(value):
+    """``describe()`` as plain JSON (numpy numbers and tuples made lists and floats)."""
+    import json
+
+    return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
 
 
 def quick_refit_config(matcher):
-    """The settings of a quick refit: ``matcher``'s own, its hyper-parameter search not repeated.
+    """The settings of a full-path refit: ``matcher``'s own, its hyper-parameter search not repeated.
 
     The gradient-boosting grid (four fits, each as long as the final one) is what makes a full fit
     slow; a refit from a few more labels keeps the combination the version chose on VALID and
@@ -206,12 +317,6 @@ def quick_refit_config(matcher):
 
     if matcher is None or not getattr(matcher, "combiners", None):
         return None
-    chosen = matcher.combiners[-1].hyper_parameters
-    combiner = matcher.config.combiner
-    if "C" in chosen:
-        combiner = replace(combiner, logreg_cs=(chosen["C"],))
-    elif {"learning_rate", "max_leaf_nodes", "l2_regularization"} <= set(chosen):
-        combiner = replace(combiner, learning_rates=(chosen["learning_rate"],),
-                           max_leaf_nodes=(chosen["max_leaf_nodes"],),
-                           l2_regularizations=(chosen["l2_regularization"],))
-    return replace(matcher.config, combiner=combiner)
+    from core.matching.refit import quick_combiner_config
+
+    return replace(matcher.config, combiner=quick_combiner_config(matcher))

@@ -1,0 +1,201 @@
+"""Quick refit of a fitted matcher from new labels, on cached evidence (issue 15: "seconds").
+
+A full fit compares every pair (names, attributes, neighbour names), propagates the anchors,
+runs the GNN, searches hyper-parameters and iterates rounds. None of that depends on an
+analyst's label except the rows the label adds and, when it is accepted, the anchors. So a
+version caches its **evidence**: the last round's feature block of every candidate (every
+column any combiner reads, the GNN distance included) and the anchors it was computed under
+(:class:`PairEvidence`, written beside the matcher). A quick refit then
+
+* takes the TRAIN rows and the labelled rows (labels override split rows of the same pair) and
+  the VALID rows from the cache (the few fit rows that are not candidates are computed apart),
+* fits **one** combiner with the hyper-parameters the version chose on VALID (no grid, no
+  rounds), the GNN stack on VALID as the full fit does, calibration and threshold on VALID,
+* scores every candidate by predicting on the cached block (no comparison is recomputed).
+
+**Anchors**: the refit keeps the version's anchors (TRAIN matches, the accepted labels the
+version read and the confident matches its rounds added) as ``Matcher.fixed_anchors``, so the
+revision scores from its cache and scores the same when reloaded. Labels accepted since the
+version teach the combiner as rows but are not yet anchors of the structural profiles; the full
+retrain recomputes the anchors (and the rounds) from all labels.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from core.data.candidates import CandidatePairs, pair_keys
+from core.data.dataset import AlignmentDataset
+from core.data.links import Split
+from core.matching.combiner import fit_combiner
+from core.matching.feature_block import FeatureBlock
+from core.matching.matcher import (Matcher, MatchScores, _decide, _Evidence, _fit_gnn_stack, _label_rows,
+                                   _round_output, informative_columns, select_columns, training_rows)
+from core.matching.pair_features import GNN_GROUP
+
+EVIDENCE_FILE = "evidence.npz"
+EVIDENCE_FORMAT = "mualign.matching.evidence/1"
+
+
+@dataclass(frozen=True, eq=False)
+class PairEvidence:
+    """The last round's feature block of a set of pairs, and the anchors it was computed under."""
+
+    left: np.ndarray
+    right: np.ndarray
+    types: np.ndarray
+    block: FeatureBlock
+    anchors: tuple[np.ndarray, np.ndarray]
+
+    def covers(self, candidates: CandidatePairs) -> bool:
+        """Whether these are exactly ``candidates`` in their order (re-blocking makes a cache stale)."""
+        return (len(self.left) == len(candidates) and np.array_equal(self.left, candidates.left)
+                and np.array_equal(self.right, candidates.right))
+
+    def save(self, path: str | Path) -> Path:
+        """Write one ``.npz`` under a temporary name and rename it (a killed write leaves no half file)."""
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(temporary, "wb") as handle:
+            np.savez(handle, format=np.array(EVIDENCE_FORMAT), left=self.left, right=self.right, types=self.types,
+                     values=self.block.values, names=np.array(self.block.names), groups=np.array(self.block.groups),
+                     anchor_left=self.anchors[0], anchor_right=self.anchors[1])
+        os.replace(temporary, path)
+        return path
+
+
+def load_evidence(path: str | Path) -> PairEvidence | None:
+    """The cached evidence at ``path``, or None when absent or unreadable (it is only a cache)."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            if str(data["format"]) != EVIDENCE_FORMAT:
+                return None
+            block = FeatureBlock(tuple(str(n) for n in data["names"]), tuple(str(g) for g in data["groups"]),
+                                 data["values"])
+            return PairEvidence(data["left"], data["right"], data["types"], block,
+                                (data["anchor_left"], data["anchor_right"]))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def candidate_evidence(matcher: Matcher, dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn=None,
+                       extra_matches=None) -> tuple[MatchScores, PairEvidence]:
+    """Score every candidate as :meth:`Matcher.score` does and keep the evidence for quick refits."""
+    scores, block, anchors = matcher.score_with_evidence(dataset, candidates, gnn=gnn, extra_matches=extra_matches)
+    evidence = PairEvidence(np.asarray(candidates.left, dtype=np.int64), np.asarray(candidates.right, dtype=np.int64),
+                            np.asarray(candidates.type, dtype=np.int64), block,
+                            tuple(np.asarray(a, dtype=np.int64) for a in anchors))
+    return scores, evidence
+
+
+def quick_combiner_config(matcher: Matcher):
+    """The combiner's settings with the version's chosen hyper-parameters as the only grid point."""
+    chosen = matcher.combiners[-1].hyper_parameters
+    combiner = matcher.config.combiner
+    if "C" in chosen:
+        return replace(combiner, logreg_cs=(chosen["C"],))
+    if {"learning_rate", "max_leaf_nodes", "l2_regularization"} <= set(chosen):
+        return replace(combiner, learning_rates=(chosen["learning_rate"],), max_leaf_nodes=(chosen["max_leaf_nodes"],),
+                       l2_regularizations=(chosen["l2_regularization"],))
+    return combiner
+
+
+@dataclass(frozen=True, eq=False)
+class QuickRefit:
+    matcher: Matcher  # one combiner, the version's anchors fixed
+    scores: MatchScores  # every candidate, in the candidates' order
+    evidence: PairEvidence  # what the new matcher scored from (the version's: same block, same anchors)
+    seconds: float
+    computed_rows: int  # fit rows that were not candidates, computed apart
+
+
+def _rows(evidence: PairEvidence, left, right, n_right: int) -> tuple[np.ndarray, np.ndarray]:
+    """(found, row): where each pair sits in the cached block."""
+    keys = pair_keys(evidence.left, evidence.right, n_right)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    wanted = pair_keys(left, right, n_right)
+    if not len(sorted_keys):
+        return np.zeros(len(wanted), dtype=bool), np.zeros(len(wanted), dtype=np.int64)
+    where = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+    return sorted_keys[where] == wanted, order[where]
+
+
+def _block_of(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDataset, left, right, types, gnn):
+    """The evidence block of these pairs: cached rows, the others computed under the same anchors."""
+    found, rows = _rows(evidence, left, right, dataset.right.n_entities)
+    values = np.empty((len(left), evidence.block.values.shape[1]))
+    values[found] = evidence.block.values[rows[found]]
+    missing = ~found
+    if missing.any():
+        fresh = _Evidence.build(dataset, left[missing], right[missing], types[missing], matcher.specs, matcher.config,
+                                matcher.uses_structure, gnn if matcher.uses_gnn else None).block(*evidence.anchors)
+        values[missing] = select_columns(fresh, evidence.block.names).values
+    return FeatureBlock(evidence.block.names, evidence.block.groups, values), int(missing.sum())
+
+
+def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDataset,
+                      candidates: CandidatePairs, *, labels=None, gnn=None, seed: int = 0) -> QuickRefit:
+    """Refit ``matcher``'s last combiner on TRAIN rows + ``labels`` from ``evidence``; score every candidate.
+
+    ``dataset`` is the one the fit reads links from (the labelled pairs' links removed, as for a
+    full fit); ``labels`` the ``(left, right, is_match)`` tuple of :func:`~core.matching.matcher.fit_matcher`.
+    ``gnn`` is needed only for fit rows outside the candidates.
+
+    Raises
+    ------
+    ValueError
+        ``evidence`` is not of these candidates, or TRAIN/VALID rows lack matches or non-matches.
+    """
+    start = time.perf_counter()
+    if not evidence.covers(candidates):
+        raise ValueError("the cached evidence is of other candidates (the project was blocked again); "
+                         "refit the matcher in full")
+    n_right = dataset.right.n_entities
+    label_rows = _label_rows(dataset, labels) if labels is not None and len(labels[0]) else None
+    label_keys = pair_keys(label_rows[0], label_rows[1], n_right) if label_rows is not None else None
+    train = training_rows(dataset, candidates, Split.TRAIN, exclude_keys=label_keys)
+    if label_rows is not None:
+        train = tuple(np.concatenate([a, b]) for a, b in zip(train, label_rows))
+    valid = training_rows(dataset, candidates, Split.VALID, exclude_keys=pair_keys(train[0], train[1], n_right))
+    for name, rows in (("TRAIN", train), ("VALID", valid)):
+        if len(np.unique(rows[3])) < 2:
+            raise ValueError(f"the {name} rows have {int(rows[3].sum())} matches and {int((rows[3] == 0).sum())} "
+                             "non-matches; fitting the matcher needs both (add links or labels)")
+    train_block, computed_train = _block_of(matcher, evidence, dataset, *train[:3], gnn)
+    valid_block, computed_valid = _block_of(matcher, evidence, dataset, *valid[:3], gnn)
+
+    stacked = bool(matcher.gnn_stacks) and matcher.uses_gnn
+    columns = informative_columns(train_block)
+    gnn_columns = tuple(n for n in columns if n.startswith(f"{GNN_GROUP}.") and n != f"{GNN_GROUP}.aligned_type")
+    if stacked:
+        columns = tuple(n for n in columns if not n.startswith(f"{GNN_GROUP}."))
+    combiner_config = replace(quick_combiner_config(matcher), seed=seed)
+    combiner = fit_combiner(select_columns(train_block, columns), train[3], select_columns(valid_block, columns),
+                            valid[3], config=combiner_config)
+    stack = _fit_gnn_stack(combiner, valid_block, valid[3], gnn_columns, seed) if stacked and gnn_columns else None
+    source = stack if stack is not None else {"valid_f1": combiner.valid_f1, "threshold": combiner.threshold,
+                                              "valid_average_precision": combiner.valid_average_precision}
+    anchors = evidence.anchors
+    report = ({"round": 0, "anchors": int(len(np.unique(np.column_stack(anchors), axis=0))) if len(anchors[0]) else 0,
+               "valid_f1": float(source["valid_f1"]), "valid_average_precision": float(source["valid_average_precision"]),
+               "threshold": float(source["threshold"]), "quick_refit": True},)
+    config = replace(matcher.config, combiner=combiner_config, rounds=0)
+    output = _round_output(combiner, stack, evidence.block)
+    left, right, types = evidence.left, evidence.right, evidence.types
+    one_to_one = np.isin(types, [matcher.type_names.index(t) for t in matcher.one_to_one_types])
+    decided, assigned = _decide(left, right, types, output.probability, output.threshold, one_to_one)
+    scores = MatchScores(probability=output.probability, log_odds=output.log_odds, contributions=output.contributions,
+                         group_names=output.group_names, baseline=output.baseline, decided=decided, assigned=assigned,
+                         one_to_one=one_to_one, anchors_per_round=())
+    seconds = time.perf_counter() - start
+    refitted = Matcher(config=config, combiners=(combiner,), specs=matcher.specs, type_names=matcher.type_names,
+                       one_to_one_types=matcher.one_to_one_types, uses_gnn=matcher.uses_gnn,
+                       uses_structure=matcher.uses_structure, fit_seconds=seconds, rounds_report=report,
+                       gnn_stacks=(stack,) if stacked else (), fixed_anchors=anchors)
+    return QuickRefit(refitted, scores, evidence, seconds, computed_train + computed_valid)
