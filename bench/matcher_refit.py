@@ -5,8 +5,12 @@ GNN (``--epochs``, not timed) with its matcher, then plays analysts: ``--labels`
 entities (their true matches accepted, other candidates rejected). It then times
 :func:`core.project.retrain.refit_matcher` as the page calls it (the previous version's scorer and
 score table already loaded, as the app's cache holds them), ``--repeats`` times, each refit a new
-matcher revision. Parts: the matcher's fit alone and the whole refit (fit, both versions judged on
-validation, the new score table written). Target: <= 5 s for the whole refit.
+matcher revision. Before timing, the version's evidence cache (every candidate's feature block,
+``models/<v>/evidence.npz``, see core.matching.refit) is built as storing the version's table does,
+and timed apart (once per version). Parts: the matcher's fit alone and the whole refit (fit, both
+versions judged on validation, the new score table written), in wall seconds and in this process's
+CPU seconds (``time.process_time``: on a shared machine the wall time follows the load).
+Target: <= 5 s for the whole refit.
 
     python bench/matcher_refit.py [--scale 300] [--epochs 2] [--labels 40] [--repeats 3] [--threads 2]
 
@@ -39,6 +43,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the project here instead of a temporary directory")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import numpy as np
     import torch
 
     torch.set_num_threads(args.threads)
@@ -50,7 +55,8 @@ def main() -> None:
     from core.project.lifecycle import (load_blocked, run_baselines, run_model, score_candidates,
                                         version_matcher_scorer)
     from core.project.model_versions import active_version, model_path
-    from core.project.retrain import refit_matcher
+    from core.project.retrain import refit_matcher, version_evidence
+    from core.scoring.matcher_scorer import CachedDistances
     from core.project.score_table import read_scores
     from core.review.labels_as_links import AnalystLabel
     from core.training.loop import TrainConfig
@@ -83,10 +89,25 @@ def main() -> None:
         # What the app's cache holds when the analyst clicks: the model, its scorer, its table.
         model, _ = load_scorer(model_path(project, version), dataset)
         previous = version_matcher_scorer(project, version, dataset, candidates, model)
-        previous.all_candidates()
         previous_scores = read_scores(project / "scores.tsv")
+        left = dataset.left.indices_of(previous_scores["left_id"].astype(str).to_numpy())
+        right = dataset.right.indices_of(previous_scores["right_id"].astype(str).to_numpy())
+        previous.gnn = CachedDistances(model, dataset.right.n_entities, left=left, right=right,
+                                       distances=previous_scores["distance"].to_numpy(dtype=np.float32).astype(float))
+        from core.project.model_versions import evidence_path
 
-        records, totals, fits = [], [], []
+        evidence_path(project, version).unlink(missing_ok=True)  # time the build, as storing a version does it
+        load, start, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
+        version_evidence(project, version, previous, candidates)
+        build, build_cpu = time.perf_counter() - start, time.process_time() - cpu
+        previous.all_candidates()
+        print(f"evidence cache of {version} (once per version): {build:.2f} s, CPU {build_cpu:.2f} s, "
+              f"{evidence_path(project, version).stat().st_size / 2**20:.0f} MiB (load {load:.2f})", flush=True)
+        records = [record("demo_movies", "mualign", "evidence_cache_build_seconds", round(build, 3), "s", args.seed,
+                          cpu_seconds=round(build_cpu, 3), load_average=round(load, 2), candidates=len(candidates),
+                          scale=args.scale, threads=args.threads)]
+
+        totals, fits, cpus = [], [], []
         for repeat in range(args.repeats):
             load = os.getloadavg()[0]
             start = time.perf_counter()
@@ -95,21 +116,25 @@ def main() -> None:
             total = time.perf_counter() - start
             totals.append(total)
             fits.append(result.fit_seconds)
-            print(f"refit {repeat + 1}: {result.version} total {total:.2f} s (matcher fit {result.fit_seconds:.2f} s), "
+            cpus.append(result.cpu_seconds)
+            print(f"refit {repeat + 1}: {result.version} total {total:.2f} s, CPU {result.cpu_seconds:.2f} s "
+                  f"(matcher fit {result.fit_seconds:.2f} s, quick {result.quick}), "
                   f"valid PRAUC {result.valid_before.pr_auc:.4f} -> {result.valid_after.pr_auc:.4f}, "
                   f"labels {len(labels)}, load {load:.2f}", flush=True)
             for metric, value in (("refit_seconds", total), ("refit_fit_seconds", result.fit_seconds)):
                 records.append(record("demo_movies", "mualign", metric, round(value, 3), "s", args.seed,
-                                      repeat=repeat, load_average=round(load, 2), candidates=len(candidates),
+                                      repeat=repeat, cpu_seconds=round(result.cpu_seconds, 3), quick=result.quick, load_average=round(load, 2), candidates=len(candidates),
                                       labels=len(labels), scale=args.scale, threads=args.threads))
         median = statistics.median(totals)
         load = os.getloadavg()[0]
         verdict = "met" if median <= 5.0 else "NOT met"
         print(f"quick refit on demo movies ({len(candidates):,} candidates, {len(labels)} labels): median "
-              f"{median:.2f} s over {args.repeats} (fit {statistics.median(fits):.2f} s); target <= 5 s {verdict} "
+              f"{median:.2f} s over {args.repeats} (fit {statistics.median(fits):.2f} s, CPU "
+              f"{statistics.median(cpus):.2f} s); target <= 5 s {verdict} "
               f"(load {load:.2f})")
         records.append(record("demo_movies", "mualign", "refit_seconds_median", round(median, 3), "s", args.seed,
                               load_average=round(load, 2), target="<= 5 s", verdict=verdict,
+                              cpu_seconds_median=round(statistics.median(cpus), 3),
                               candidates=len(candidates), labels=len(labels), scale=args.scale,
                               threads=args.threads))
         print(f"wrote {write_results('matcher_refit', records)}")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
@@ -35,7 +36,7 @@ from core.data.links import Split
 from core.matching.combiner import fit_combiner
 from core.matching.feature_block import FeatureBlock
 from core.matching.matcher import (Matcher, MatchScores, _decide, _Evidence, _fit_gnn_stack, _label_rows,
-                                   _round_output, informative_columns, select_columns, training_rows)
+                                   informative_columns, select_columns, training_rows)
 from core.matching.pair_features import GNN_GROUP
 
 EVIDENCE_FILE = "evidence.npz"
@@ -139,6 +140,24 @@ def _block_of(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDatase
     return FeatureBlock(evidence.block.names, evidence.block.groups, values), int(missing.sum())
 
 
+def _block_output(combiner, stack: dict | None, block: FeatureBlock):
+    """(log_odds, contributions, baseline, threshold) of every row, as ``matcher._round_output`` computes them.
+
+    One pass over the trees instead of two: the log-odds are the baseline plus the sum of the
+    per-group contributions (exact to float rounding, ~1e-12, by construction of the combiner),
+    which halves the scoring of 100K candidates. With a GNN stack, ``a * combiner + b . gnn + c``.
+    """
+    contributions = combiner.contributions(select_columns(block, combiner.feature_names))
+    baseline = float(combiner.baseline_log_odds)
+    threshold = float(combiner.threshold)
+    if stack is not None:
+        gnn = select_columns(block, tuple(stack["gnn_columns"])).values @ np.asarray(stack["gnn_coef"])
+        scale, offset = float(stack["stage_scale"]), float(stack["intercept"])
+        contributions = np.column_stack([scale * contributions, gnn])
+        baseline, threshold = scale * baseline + offset, float(stack["threshold"])
+    return baseline + contributions.sum(axis=1), contributions, baseline, threshold
+
+
 def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDataset,
                       candidates: CandidatePairs, *, labels=None, gnn=None, seed: int = 0) -> QuickRefit:
     """Refit ``matcher``'s last combiner on TRAIN rows + ``labels`` from ``evidence``; score every candidate.
@@ -186,13 +205,15 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
                "valid_f1": float(source["valid_f1"]), "valid_average_precision": float(source["valid_average_precision"]),
                "threshold": float(source["threshold"]), "quick_refit": True},)
     config = replace(matcher.config, combiner=combiner_config, rounds=0)
-    output = _round_output(combiner, stack, evidence.block)
+    log_odds, contributions, baseline, threshold = _block_output(combiner, stack, evidence.block)
+    probability = expit(log_odds)
     left, right, types = evidence.left, evidence.right, evidence.types
     one_to_one = np.isin(types, [matcher.type_names.index(t) for t in matcher.one_to_one_types])
-    decided, assigned = _decide(left, right, types, output.probability, output.threshold, one_to_one)
-    scores = MatchScores(probability=output.probability, log_odds=output.log_odds, contributions=output.contributions,
-                         group_names=output.group_names, baseline=output.baseline, decided=decided, assigned=assigned,
-                         one_to_one=one_to_one, anchors_per_round=())
+    decided, assigned = _decide(left, right, types, probability, threshold, one_to_one)
+    scores = MatchScores(probability=probability, log_odds=log_odds, contributions=contributions,
+                         group_names=combiner.group_names + (() if stack is None else (GNN_GROUP,)),
+                         baseline=baseline, decided=decided, assigned=assigned, one_to_one=one_to_one,
+                         anchors_per_round=())
     seconds = time.perf_counter() - start
     refitted = Matcher(config=config, combiners=(combiner,), specs=matcher.specs, type_names=matcher.type_names,
                        one_to_one_types=matcher.one_to_one_types, uses_gnn=matcher.uses_gnn,
