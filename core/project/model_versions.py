@@ -6,7 +6,10 @@ with ``version.json`` beside it (how it was fitted, which analyst labels it read
 the matcher from labels keeps the GNN and makes a *matcher revision*: a version id
 ``<gnn version>.m<N>`` whose directory holds the new matcher and whose checkpoint is the GNN's
 (:func:`model_path` strips the revision). Versions stored before the matcher have no directory;
-they still load and score with the model's calibrated probability (:func:`has_matcher`).
+they still load and score with the model's calibrated probability (:func:`has_matcher`). A version's
+directory may also hold ``evidence.npz`` (:func:`evidence_path`): every candidate's feature block,
+a cache that makes the quick refit take seconds (``core.matching.refit``); a revision shares its
+version's file (a hard link).
 
 Retraining adds a version and never overwrites one, so every stored score or label can name the
 model that produced it; ``ACTIVE`` (a one-line file) says which version the app and ``mualign

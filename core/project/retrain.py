@@ -9,8 +9,11 @@ called the other way. The new version becomes active only when it is better on v
 
 Each version carries the matcher fitted over its model's distances (issue 15), and the matcher
 is what is judged. :func:`refit_matcher` is the quick path: it keeps the active version's GNN,
-reuses the distances its score table holds, and refits only the matcher from the project's links
-plus the labels, as a matcher revision (``<gnn version>.m<N>``) under the same activation rule.
+reuses the distances its score table holds, and refits only the matcher's combiner from the
+project's links plus the labels on the version's cached evidence (:mod:`core.matching.refit`,
+``models/<v>/evidence.npz``, written when a retrain scores its candidates or at the first refit),
+as a matcher revision (``<gnn version>.m<N>``) under the same activation rule. The revision keeps
+the version's structural anchors; the full retrain recomputes them from every accepted label.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ def retrain(project: str | Path, dataset: AlignmentDataset, candidates: Candidat
     trained = run_model(project, merged, candidates, train_config, model_config=model_config,
                         on_step=on_step, on_epoch=on_epoch, activate=False, labels=labels, matcher_dataset=dataset)
     new = trained.default_scorer  # the matcher over the new model's distances, where one was fitted
+    version_evidence(project, trained.version, new, candidates)  # scores every candidate once, kept for quick refits
     after = evaluate(merged, candidates, new, split=Split.VALID).overall
     before = evaluate(merged, candidates, previous, split=Split.VALID).overall if previous is not None else None
     verdict = activation(before, after)
