@@ -628,12 +628,27 @@ def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates:
         else:
             scorer = ProgressScorer(scorer, on_progress)
     try:
+        if _scores_these(scorer, candidates):
+            # the version's evidence (every candidate's features) is kept for quick refits from the
+            # Retrain page; building it scores every candidate once, which the table then reuses
+            from core.project.retrain import version_evidence
+
+            version_evidence(project, version, scorer, candidates)
         frame = model_scores(dataset, candidates, scorer, version)
     finally:
         if restore is not None:
             scorer.gnn.model = restore
     write_scores(frame, scores_path(project, version))
     return frame, write_scores(frame, Path(project) / "scores.tsv")
+
+
+def _scores_these(scorer, candidates: CandidatePairs) -> bool:
+    """Whether ``scorer`` is a matcher scorer built over exactly ``candidates`` (same pairs, same order)."""
+    own = getattr(scorer, "candidates", None)
+    if not hasattr(scorer, "match_scores") or own is None:
+        return False
+    return own is candidates or (len(own) == len(candidates) and np.array_equal(own.left, candidates.left)
+                                 and np.array_equal(own.right, candidates.right))
 
 
 # ---------------------------------------------------------------- decided links, why a decision ----
