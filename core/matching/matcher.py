@@ -56,6 +56,7 @@ from core.matching.assignment import Objective, assign_one_to_one, detect_one_to
 from core.matching.combiner import FittedCombiner, MatcherConfig, fit_combiner, load_combiner
 from core.matching.comparisons import ComparisonSpec
 from core.matching.feature_block import FeatureBlock, concat_blocks
+from core.matching.relative import relative_features
 from core.matching.pair_features import (
     GNN_GROUP,
     GnnDistance,
@@ -123,6 +124,11 @@ class MatchingConfig:
         Give each group a copy of the pair's aligned-type code, so a group's trees can weigh its
         evidence differently per type (a year mismatch means more for films than for genres)
         while contributions stay per group. Only when the schema has several types.
+    relative_features : bool
+        Add, for the key columns (name char-3gram cosine, anchor-profile cosines, GNN distance),
+        how each candidate compares with its entities' other candidates: reciprocal rank on
+        each side, margin to the best other, mutual best, CSLS (:mod:`core.matching.relative`).
+        Computed over the candidate set (never labels); each column joins its source's group.
     """
 
     combiner: MatcherConfig = MatcherConfig()
@@ -136,6 +142,7 @@ class MatchingConfig:
     hops: int = 2
     type_column: bool = True
     gnn_stacking: bool = True
+    relative_features: bool = True
 
     def __post_init__(self) -> None:
         if self.one_to_one not in _ONE_TO_ONE_MODES:
@@ -394,6 +401,7 @@ class _Evidence:
     gnn: FeatureBlock | None
     context: object
     type_groups: bool
+    relative: bool = False
 
     @classmethod
     def build(cls, dataset, left, right, types, specs, config: MatchingConfig, use_structure: bool,
@@ -402,7 +410,7 @@ class _Evidence:
         context = structure_context(dataset, hops=config.hops) if use_structure else None
         gnn_block = gnn_pair_features(gnn, left, right) if gnn is not None else None
         type_groups = config.type_column and len(dataset.schema.types) > 1
-        return cls(left, right, types, static, gnn_block, context, type_groups)
+        return cls(left, right, types, static, gnn_block, context, type_groups, config.relative_features)
 
     def block(self, anchor_left: np.ndarray, anchor_right: np.ndarray) -> FeatureBlock:
         blocks = [self.static]
@@ -411,6 +419,8 @@ class _Evidence:
         if self.gnn is not None:
             blocks.append(self.gnn)
         block = concat_blocks(blocks)
+        if self.relative:  # over this whole set of pairs: the fit passes every candidate (see fit_matcher)
+            block = concat_blocks([block, relative_features(block, self.left, self.right)])
         if not self.type_groups:
             return block
         groups = block.group_names
@@ -441,7 +451,8 @@ def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBl
     baseline = float(combiner.baseline_log_odds)
     groups, threshold = combiner.group_names, float(combiner.threshold)
     if stack is not None:
-        gnn = select_columns(block, tuple(stack["gnn_columns"])).values @ np.asarray(stack["gnn_coef"])
+        # a relative margin is NaN for an entity with one candidate: no evidence, 0 in the linear stack
+        gnn = np.nan_to_num(select_columns(block, tuple(stack["gnn_columns"])).values) @ np.asarray(stack["gnn_coef"])
         scale, offset = float(stack["stage_scale"]), float(stack["intercept"])
         log_odds = scale * log_odds + gnn + offset
         contributions = np.column_stack([scale * contributions, gnn])
@@ -458,7 +469,7 @@ def _fit_gnn_stack(combiner: FittedCombiner, valid_block: FeatureBlock, valid_y:
     hundreds of VALID pairs, like Platt scaling, which it replaces for this round.
     """
     stage = combiner.log_odds(select_columns(valid_block, combiner.feature_names))
-    gnn = select_columns(valid_block, gnn_columns).values
+    gnn = np.nan_to_num(select_columns(valid_block, gnn_columns).values)
     model = LogisticRegression(C=10.0, max_iter=1000, random_state=seed).fit(np.column_stack([stage, gnn]), valid_y)
     coef = model.coef_.ravel()
     final = model.decision_function(np.column_stack([stage, gnn]))
@@ -682,7 +693,7 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
     left = np.concatenate([train[0], valid[0]])
     right = np.concatenate([train[1], valid[1]])
     types = np.concatenate([train[2], valid[2]])
-    if config.rounds > 0:
+    if config.rounds > 0 or config.relative_features:  # iterations score, and ranks compare with, every candidate
         extra = ~np.isin(candidates.pair_keys(n_right), pair_keys(left, right, n_right))
         left = np.r_[left, candidates.left[extra]].astype(np.int64)
         right = np.r_[right, candidates.right[extra]].astype(np.int64)
@@ -700,7 +711,10 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
     for r in range(config.rounds + 1):
         full = evidence.block(anchor_left, anchor_right)
         columns = informative_columns(full.select_rows(is_train))
-        gnn_columns = tuple(n for n in columns if n.startswith(f"{GNN_GROUP}.") and n != f"{GNN_GROUP}.aligned_type")
+        # the stack stays a few weights on VALID: relative GNN columns (collinear with the distance,
+        # hundreds of VALID pairs) reach the matcher only without stacking
+        gnn_columns = tuple(n for n in columns if n.startswith(f"{GNN_GROUP}.") and n != f"{GNN_GROUP}.aligned_type"
+                            and ".rel_" not in n)
         if stacked:
             columns = tuple(n for n in columns if not n.startswith(f"{GNN_GROUP}."))
         block = select_columns(full, columns)

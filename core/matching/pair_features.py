@@ -270,8 +270,13 @@ class StructureContext:
     n_right: int
     hops: int = 2
     max_profile_entries: int | None = 64
+    #: (left, right) adjacency of every triple, relations merged; only when some triple lies outside
+    #: the aligned relations (DBP15K aligns 75 of ~1,000 relation names by name: the aligned view
+    #: alone sees a fraction of the edges, and its cosine ranks a TEST match first 8% of the time)
+    graph_adjacencies: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
 
-    def profiles(self, anchor_left: np.ndarray, anchor_right: np.ndarray) -> tuple[AnchorProfiles, AnchorProfiles]:
+    def profiles(self, anchor_left: np.ndarray, anchor_right: np.ndarray, *,
+                 graph: bool = False) -> tuple[AnchorProfiles, AnchorProfiles]:
         """Anchor profiles of both sides for these anchor links (column k = link k on both sides).
 
         Each entity keeps its ``max_profile_entries`` heaviest anchors per hop (None: all). A hub
@@ -280,8 +285,12 @@ class StructureContext:
         entries (anchors reached through a co-author) are the evidence.
         """
         out = []
-        for adjacencies, anchors, n in ((self.left_adjacencies, anchor_left, self.n_left),
-                                        (self.right_adjacencies, anchor_right, self.n_right)):
+        if graph and self.graph_adjacencies is None:
+            raise ValueError("this structure context has no whole-graph view (every triple is in an aligned relation)")
+        left_adjacencies, right_adjacencies = (((self.graph_adjacencies[0],), (self.graph_adjacencies[1],)) if graph
+                                               else (self.left_adjacencies, self.right_adjacencies))
+        for adjacencies, anchors, n in ((left_adjacencies, anchor_left, self.n_left),
+                                        (right_adjacencies, anchor_right, self.n_right)):
             profiles = anchor_profiles(adjacencies, anchors, n_entities=n, hops=self.hops)
             if self.max_profile_entries is not None:
                 profiles = AnchorProfiles((profiles.by_hop[0],) + tuple(
@@ -318,12 +327,28 @@ def structure_context(dataset: AlignmentDataset, *, hops: int = 2,
         return None
     left_adj, right_adj = aligned_adjacencies(dataset)
     return StructureContext(tuple(left_adj.values()), tuple(right_adj.values()),
-                            dataset.left.n_entities, dataset.right.n_entities, hops, max_profile_entries)
+                            dataset.left.n_entities, dataset.right.n_entities, hops, max_profile_entries,
+                            _graph_view(dataset, left_adj, right_adj))
+
+
+def _graph_view(dataset: AlignmentDataset, left_adj: Mapping[str, sp.csr_matrix],
+                right_adj: Mapping[str, sp.csr_matrix]) -> tuple[sp.csr_matrix, sp.csr_matrix] | None:
+    """Both graphs' triples with relations merged, or None when the aligned relations hold them all."""
+    aligned_edges = sum(int(m.nnz) for m in left_adj.values()) + sum(int(m.nnz) for m in right_adj.values())
+    out = []
+    for kg in (dataset.left, dataset.right):
+        n = kg.n_entities
+        out.append(sp.csr_matrix((np.ones(len(kg.heads)), (np.asarray(kg.heads, dtype=np.int64),
+                                                          np.asarray(kg.tails, dtype=np.int64))), shape=(n, n)))
+    return tuple(out) if sum(int(m.nnz) for m in out) > aligned_edges else None
 
 
 def anchor_pair_features(context: StructureContext, left: np.ndarray, right: np.ndarray,
                          anchor_left: np.ndarray, anchor_right: np.ndarray) -> FeatureBlock:
     """Columns ``structure.anchor_hop{h}_cosine`` for these anchors, each pair blind to its own anchors.
+
+    Plus ``structure.graph_hop{h}_cosine`` over every triple (relations merged) where the
+    context has that view: some relations are not aligned.
 
     With no anchor at all every value is NaN (no evidence), with the same columns, so a matcher
     fitted with anchors can score a dataset that has none yet.
@@ -337,6 +362,11 @@ def anchor_pair_features(context: StructureContext, left: np.ndarray, right: np.
     values = np.column_stack([own_anchor_free_cosine(left_profiles, right_profiles, left, right, hop=h)
                               for h in hops]) if len(hops) else np.zeros((len(left), 0))
     names = tuple(f"{STRUCTURE_GROUP}.anchor_hop{h}_cosine" for h in hops)
+    if context.graph_adjacencies is not None:
+        graph_left, graph_right = context.profiles(links[:, 0], links[:, 1], graph=True)
+        values = np.column_stack([values] + [own_anchor_free_cosine(graph_left, graph_right, left, right, hop=h)
+                                             for h in hops])
+        names += tuple(f"{STRUCTURE_GROUP}.graph_hop{h}_cosine" for h in hops)
     return FeatureBlock(names, (STRUCTURE_GROUP,) * len(names), values)
 
 
