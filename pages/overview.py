@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import code
-from ui.project_state import blocking_report, blocking_settings, open_project
+from ui.project_state import blocking_report, blocking_settings, blocking_source_rows, open_project
 from ui.review_widgets import conflict_overview
 
 ensure_app_navigation()
@@ -38,6 +38,9 @@ if (report := blocking_report(str(directory))) is not None:  # as stored by `mua
         "per left entity": round(s.candidates_per_left, 2), "pair completeness": s.pair_completeness,
         "reduction ratio": round(s.reduction_ratio, 5), "exact key": s.key or "",
         "seconds": round(s.seconds, 2)} for s in report.per_type]), hide_index=True)
+    if source_rows := blocking_source_rows(report):  # names and structure (or embeddings) together
+        st.caption("Each candidate source on its own; held-out: known matches that are not anchors (TRAIN links).")
+        st.dataframe(pd.DataFrame(source_rows), hide_index=True)
 
 st.subheader("Conflict clusters")
 conflict_overview(str(directory))  # links that cannot all be right (ui.review_widgets, core.review.conflicts)

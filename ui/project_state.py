@@ -100,8 +100,36 @@ def blocking_settings(report) -> str:
     keys = ", ".join(f"{t}: {a}" for t, a in config.keys) or "none"
     low, high = config.ngram_range
     grams = f"{low}-grams" if low == high else f"{low}- to {high}-grams"
+    sources = report.source_names
+    extra = ""
+    if "structure" in sources:
+        extra += (f", plus top {config.structure_top_k} by structure (anchor profiles over "
+                  f"{config.structure_hops} hops)")
+    if "embedding" in sources:
+        extra += f", plus top {config.embedding_top_k} by a model's embeddings"
     return (f"Candidates as blocked: top {config.top_k} right entities per left entity by name similarity "
-            f"(character {grams}), exact keys: {keys}.")
+            f"(character {grams}){extra}, exact keys: {keys}.")
+
+
+def blocking_source_rows(report) -> list[dict]:
+    """Per type and source: pairs proposed and pair completeness, overall and on held-out matches.
+
+    Empty when names alone made the candidates (the per-type table then says everything). Held-out
+    matches are the known ones that are not anchors: the structure source finds anchors trivially.
+    """
+    rows = []
+    for stats in report.per_type:
+        for source in stats.sources:
+            held = (source.held_out_kept / stats.n_held_out
+                    if stats.n_held_out and source.held_out_kept is not None else None)
+            rows.append({"type": stats.type, "source": source.source, "candidates": source.n_candidates,
+                         "pair completeness": source.gold_kept / stats.n_gold if stats.n_gold else None,
+                         "held-out completeness": held})
+        if stats.sources:
+            rows.append({"type": stats.type, "source": "union", "candidates": stats.n_candidates,
+                         "pair completeness": stats.pair_completeness,
+                         "held-out completeness": stats.held_out_completeness})
+    return rows
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

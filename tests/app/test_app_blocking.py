@@ -40,14 +40,39 @@ def _plain(text: str) -> str:
 
 def test_overview_shows_the_stored_blocking_not_a_default_one(monkeypatch, tmp_path):
     project = write_tiny_project(tmp_path / "tiny")
-    blocked = block_project(project, BlockingConfig(top_k=1))  # the default would keep up to 20 per entity
+    # names only: the default would keep up to 20 per entity by name and add 10 by structure
+    blocked = block_project(project, BlockingConfig(top_k=1, structure_top_k=0))
     n_rows = len(pd.read_csv(project / "candidates.tsv", sep="\t"))
     at = _app(monkeypatch, project, "pages/overview.py")
     table = _blocking_table(at)
     assert table["candidates"].sum() == n_rows == len(blocked.candidates)
     assert table["candidates"].tolist() == [s.n_candidates for s in blocked.report.per_type]
     assert (table["per left entity"] <= 1).all()
-    assert any("top 1 right entities per left entity" in _plain(c.value) for c in at.caption)
+    captions = [_plain(c.value) for c in at.caption]
+    assert any("top 1 right entities per left entity" in c for c in captions)
+    assert not any("by structure" in c for c in captions)
+    assert not any("source" in d.value.columns for d in at.dataframe)  # one source: no per-source table
+
+
+def test_overview_shows_each_candidate_source_of_the_stored_blocking(monkeypatch, tmp_path):
+    project = write_tiny_project(tmp_path / "tiny")  # it has TRAIN links: structure adds candidates
+    blocked = block_project(project, BlockingConfig(top_k=1, structure_top_k=2))
+    report = blocked.report
+    assert report.source_names == ("name", "structure")
+    at = _app(monkeypatch, project, "pages/overview.py")
+    assert _blocking_table(at)["candidates"].tolist() == [s.n_candidates for s in report.per_type]
+    captions = [_plain(c.value) for c in at.caption]
+    assert any("top 1 right entities per left entity by name similarity" in c and "top 2 by structure" in c
+               for c in captions)
+    sources = next(d.value for d in at.dataframe if "source" in d.value.columns)
+    for stats in report.per_type:
+        shown = sources[sources["type"] == stats.type].set_index("source")
+        assert shown.index.tolist() == [s.source for s in stats.sources] + ["union"]
+        assert shown.loc["union", "candidates"] == stats.n_candidates
+        for source in stats.sources:
+            assert shown.loc[source.source, "candidates"] == source.n_candidates
+            assert shown.loc[source.source, "pair completeness"] == source.gold_kept / stats.n_gold
+        assert shown.loc["name", "candidates"] <= stats.n_left  # top 1 by name
 
 
 def test_evaluation_shows_the_stored_blocking_too(monkeypatch, tmp_path):
