@@ -37,6 +37,13 @@ def _shown_pair(at: AppTest) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
+def _model_figures_shown(at: AppTest) -> list[str]:
+    """Text on the page that comes from the model: the waterfall (contributions, decision), a competitor's
+    probability or score."""
+    texts = [c.value for c in at.caption] + [c.value for c in at.get("code")] + [b.label for b in at.button]
+    return [t for t in texts if re.search(r"log-odds|decided:|Why this decision|· \d+%|score -?\d", t)]
+
+
 def _button(at: AppTest, label: str):
     return next(b for b in at.button if b.label.startswith(label))
 
@@ -343,12 +350,16 @@ def test_blind_mode_hides_the_model_forces_random_order_and_stores_no_score(monk
     random_first = _shown_pair(at)
     at.selectbox(key="strategy").select_index(1).run()  # highest score first
     assert _shown_pair(at) != random_first  # the orders differ, so the next check means something
-    assert {m.label for m in at.metric} == {"Match probability", "Score"} and at.get("iframe")
+    # the demo's table is the matcher's: its probability and log-odds, and the waterfall of its
+    # contributions with the decision, are what the model tells the analyst
+    assert {m.label for m in at.metric} == {"Match probability", "Log-odds"} and at.get("iframe")
+    assert _model_figures_shown(at)
 
     at.toggle(key="blind_toggle").set_value(True).run()
     assert not at.exception, at.exception
     assert _shown_pair(at) == random_first  # blind mode reviews in the seeded random order
     assert not at.metric and not at.get("iframe")
+    assert not _model_figures_shown(at)  # no probability, log-odds, contribution or decision anywhere
     assert not any(s.key == "strategy" for s in at.sidebar.selectbox)  # no score-ordered choice offered
     assert not any(re.search(r"rank \d|similarity \d", c.value) for c in at.caption)
     _button(at, "Accept").click().run()
