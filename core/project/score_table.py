@@ -73,9 +73,11 @@ def _finish(frame: pd.DataFrame, score: np.ndarray, distance, probability, versi
     # back to the same float32): a quick refit of the matcher reads it from this table instead of
     # running the GNN, and must see the numbers a fresh scoring would give (rounded ones can move a
     # pair across one of the matcher's tree splits).
-    frame = frame.assign(score=np.round(score, 6),
+    # Score and probability are float64 (a float32 -distance is widened first), as read_scores reads them.
+    frame = frame.assign(score=np.round(np.asarray(score, dtype=np.float64), 6),
                          distance=np.nan if distance is None else np.asarray(distance, dtype=np.float32),
-                         probability=np.nan if probability is None else np.round(probability, 6))
+                         probability=np.nan if probability is None
+                         else np.round(np.asarray(probability, dtype=np.float64), 6))
     frame["rank"] = frame.groupby("left_id")["score"].rank(ascending=False, method="first").astype(int)
     frame["model_version"] = version
     return frame.sort_values(["type", "left_id", "rank"], kind="stable").reset_index(drop=True)[COLUMNS + list(extra)]
@@ -109,6 +111,10 @@ def read_scores(path: Path) -> pd.DataFrame:
     for column in [*("name_score", "score", "distance", "probability", BASELINE), *contribution_columns(frame)]:
         if column in frame and pd.api.types.is_integer_dtype(frame[column]):
             frame[column] = frame[column].astype(np.float64)
+    # The distance was written as float32's shortest text: read back as float32 it is bit-identical to
+    # what model_scores computed, so a table read from the cache has the dtype of one freshly scored.
+    if "distance" in frame and pd.api.types.is_float_dtype(frame["distance"]):
+        frame["distance"] = frame["distance"].astype(np.float32)
     return frame
 
 
