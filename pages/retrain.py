@@ -35,6 +35,22 @@ def _validation_rows(result, previous: str | None) -> list[dict]:
     return rows
 
 
+
+def _choose_between(result, active: str | None, previous: str | None, *, new_key: str, previous_key: str) -> None:
+    """The two buttons after a retrain or a refit: make the new version active, or go back.
+
+    Both outcomes offer the same choice (a new version is active only when better on the
+    validation pairs); the keys stay apart so the two panels' buttons never clash.
+    """
+    choices = st.columns(2)
+    if active != result.version:
+        choices[0].button(f"Make {result.version} active", key=new_key, on_click=_make_active,
+                          args=(result.version,), type="primary" if result.activated else "secondary")
+    if previous and active != previous:
+        choices[1].button(f"Go back to {previous}", key=previous_key, on_click=_make_active, args=(previous,))
+    st.metric("Undecided pairs whose decision changed", f"{len(result.changed):,}")
+
+
 ensure_app_navigation()
 directory, dataset = open_project()
 st.title("Retrain the model")
@@ -122,13 +138,7 @@ if (refitted := st.session_state.get("last_refit")) is not None:
             st.warning(f"Matcher revision {code(result.version)} is stored but not active: {literal(result.reason)}. "
                        f"{code(previous)} stays active unless you choose the new one below ({timing}).")
         st.dataframe(pd.DataFrame(_validation_rows(result, previous)), hide_index=True)
-        choices = st.columns(2)
-        if version != result.version:
-            choices[0].button(f"Make {result.version} active", key="activate_refit", on_click=_make_active,
-                              args=(result.version,), type="primary" if result.activated else "secondary")
-        if previous and version != previous:
-            choices[1].button(f"Go back to {previous}", key="refit_previous", on_click=_make_active, args=(previous,))
-        st.metric("Undecided pairs whose decision changed", f"{len(result.changed):,}")
+        _choose_between(result, version, previous, new_key="activate_refit", previous_key="refit_previous")
 
 if (last := st.session_state.get("last_retrain")) is not None:
     result, previous = last["result"], last["previous"]
@@ -145,13 +155,7 @@ if (last := st.session_state.get("last_retrain")) is not None:
     if last["history"]:
         st.caption("Training, epoch by epoch")
         st.dataframe(pd.DataFrame(last["history"]).set_index("epoch"))
-    choices = st.columns(2)
-    if version != result.version:
-        choices[0].button(f"Make {result.version} active", key="activate_new", on_click=_make_active,
-                          args=(result.version,), type="primary" if result.activated else "secondary")
-    if previous and version != previous:
-        choices[1].button(f"Go back to {previous}", key="activate_previous", on_click=_make_active, args=(previous,))
-    st.metric("Undecided pairs whose decision changed", f"{len(result.changed):,}")
+    _choose_between(result, version, previous, new_key="activate_new", previous_key="activate_previous")
     if len(result.changed):
         st.dataframe(result.changed.head(200), hide_index=True)
     if result.labels.unusable:

@@ -52,6 +52,7 @@ __all__ = [
     "platt_scaling",
     "tree_groups",
     "load_combiner",
+    "check_known_settings",
     "FILE_FORMAT",
     "FILE_VERSION",
 ]
@@ -123,11 +124,20 @@ class MatcherConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "MatcherConfig":
         """Build from a parsed JSON object; unknown keys are an error naming them."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown matcher settings {unknown}; known: {sorted(known)}")
+        check_known_settings(cls, data, "matcher")
         return cls(**data)
+
+
+def check_known_settings(config_class: type, data: dict, what: str) -> None:
+    """Refuse keys of ``data`` that are not fields of the dataclass ``config_class``, naming them.
+
+    One rule for every settings file the matcher reads (this combiner's and the end-to-end
+    ``MatchingConfig``), so a misspelt key is never silently ignored.
+    """
+    known = set(config_class.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} settings {unknown}; known: {sorted(known)}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
 from core.matching.assignment import Objective, assign_one_to_one, detect_one_to_one
-from core.matching.combiner import FittedCombiner, MatcherConfig, fit_combiner, load_combiner
+from core.matching.combiner import (FittedCombiner, MatcherConfig, check_known_settings, fit_combiner,
+                                    load_combiner)
 from core.matching.comparisons import ComparisonSpec
 from core.matching.feature_block import FeatureBlock, concat_blocks
 from core.matching.relative import relative_features
@@ -164,10 +165,7 @@ class MatchingConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "MatchingConfig":
         """Build from parsed JSON; unknown keys are an error naming them."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown matching settings {unknown}; known: {sorted(known)}")
+        check_known_settings(cls, data, "matching")
         data = dict(data)
         if isinstance(data.get("combiner"), dict):
             combiner = dict(data["combiner"])
