@@ -11,6 +11,12 @@ column any combiner reads, the GNN distance included) and the anchors it was com
   the VALID rows from the cache (the few fit rows that are not candidates are computed apart),
 * fits **one** combiner with the hyper-parameters the version chose on VALID (no grid, no
   rounds), the GNN stack on VALID as the full fit does, calibration and threshold on VALID,
+* on fewer rows: every match, every labelled pair and every non-match the version was unsure
+  of is kept, but of the non-matches the version already ruled out (probability below
+  ``EASY_BELOW``) only about one in ``EASY_KEEP_ONE_IN`` (:func:`thin_easy_negatives`). They are
+  most TRAIN rows (on the demo movies 45K of 54K are left out) and teach the boosting little a
+  sample does not; the fit's cost is linear in rows (the refit's CPU time 5.1 -> 2.9 s there,
+  TEST F1 0.998 -> 0.996, recall 0.997 -> 0.992, precision 1.000 both).
 * scores every candidate by predicting on the cached block (no comparison is recomputed).
 
 **Anchors**: the refit keeps the version's anchors (TRAIN matches, the accepted labels the
@@ -40,18 +46,27 @@ from core.matching.matcher import (Matcher, MatchScores, _decide, _Evidence, _fi
 from core.matching.pair_features import GNN_GROUP
 
 EVIDENCE_FILE = "evidence.npz"
-EVIDENCE_FORMAT = "mualign.matching.evidence/1"
+EVIDENCE_FORMAT = "mualign.matching.evidence/2"  # /2: with the version's probability of each pair
+#: a TRAIN non-match the version gave a probability below this is "easy" for the quick refit
+EASY_BELOW = 1e-3
+#: the quick refit keeps about one easy non-match in this many
+EASY_KEEP_ONE_IN = 8
 
 
 @dataclass(frozen=True, eq=False)
 class PairEvidence:
-    """The last round's feature block of a set of pairs, and the anchors it was computed under."""
+    """The last round's feature block of a set of pairs, the anchors it was computed under, and the verdict.
+
+    ``probability`` is the version's match probability of each pair (None: unknown, nothing is
+    thinned in a refit).
+    """
 
     left: np.ndarray
     right: np.ndarray
     types: np.ndarray
     block: FeatureBlock
     anchors: tuple[np.ndarray, np.ndarray]
+    probability: np.ndarray | None = None
 
     def covers(self, candidates: CandidatePairs) -> bool:
         """Whether these are exactly ``candidates`` in their order (re-blocking makes a cache stale)."""
@@ -65,7 +80,9 @@ class PairEvidence:
         with open(temporary, "wb") as handle:
             np.savez(handle, format=np.array(EVIDENCE_FORMAT), left=self.left, right=self.right, types=self.types,
                      values=self.block.values, names=np.array(self.block.names), groups=np.array(self.block.groups),
-                     anchor_left=self.anchors[0], anchor_right=self.anchors[1])
+                     anchor_left=self.anchors[0], anchor_right=self.anchors[1],
+                     probability=(np.full(len(self.left), np.nan) if self.probability is None
+                                  else np.asarray(self.probability, dtype=np.float64)))
         os.replace(temporary, path)
         return path
 
@@ -78,8 +95,10 @@ def load_evidence(path: str | Path) -> PairEvidence | None:
                 return None
             block = FeatureBlock(tuple(str(n) for n in data["names"]), tuple(str(g) for g in data["groups"]),
                                  data["values"])
+            probability = data["probability"]
             return PairEvidence(data["left"], data["right"], data["types"], block,
-                                (data["anchor_left"], data["anchor_right"]))
+                                (data["anchor_left"], data["anchor_right"]),
+                                None if np.isnan(probability).all() else probability)
     except (OSError, ValueError, KeyError):
         return None
 
@@ -90,7 +109,8 @@ def candidate_evidence(matcher: Matcher, dataset: AlignmentDataset, candidates: 
     scores, block, anchors = matcher.score_with_evidence(dataset, candidates, gnn=gnn, extra_matches=extra_matches)
     evidence = PairEvidence(np.asarray(candidates.left, dtype=np.int64), np.asarray(candidates.right, dtype=np.int64),
                             np.asarray(candidates.type, dtype=np.int64), block,
-                            tuple(np.asarray(a, dtype=np.int64) for a in anchors))
+                            tuple(np.asarray(a, dtype=np.int64) for a in anchors),
+                            np.asarray(scores.probability, dtype=np.float64))
     return scores, evidence
 
 
@@ -113,6 +133,27 @@ class QuickRefit:
     evidence: PairEvidence  # what the new matcher scored from (the version's: same block, same anchors)
     seconds: float
     computed_rows: int  # fit rows that were not candidates, computed apart
+
+
+def thin_easy_negatives(is_match: np.ndarray, prior: np.ndarray, protected: np.ndarray, *, seed: int = 0,
+                        below: float = EASY_BELOW, keep_one_in: int = EASY_KEEP_ONE_IN) -> np.ndarray:
+    """The fit rows to keep (sorted indices), most of the certain non-matches left out.
+
+    A row is *easy* when it is a non-match, not ``protected`` (an analyst's label), and the
+    version gave it a probability (``prior``, NaN where unknown) below ``below``. Every other row
+    is kept; of the easy rows a seeded random one in ``keep_one_in`` (about). Deterministic given
+    ``seed``.
+
+    The kept rows are not re-weighted: the fit's probabilities are recalibrated on VALID (Platt
+    scaling), which removes the shift that fewer negatives give, and scikit-learn's weighted
+    binning costs more than the rows it saves (3.8 s for 8K rows on the demo movies).
+    """
+    is_match, prior, protected = np.asarray(is_match), np.asarray(prior, dtype=np.float64), np.asarray(protected)
+    easy = (is_match == 0) & ~protected & (prior < below)  # NaN < below is False: unknown rows stay
+    if keep_one_in <= 1 or not easy.any():
+        return np.arange(len(is_match))
+    chosen = np.random.default_rng(seed).random(len(is_match)) < 1.0 / keep_one_in
+    return np.flatnonzero(~easy | chosen)
 
 
 def _rows(evidence: PairEvidence, left, right, n_right: int) -> tuple[np.ndarray, np.ndarray]:
@@ -159,12 +200,14 @@ def _block_output(combiner, stack: dict | None, block: FeatureBlock):
 
 
 def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDataset,
-                      candidates: CandidatePairs, *, labels=None, gnn=None, seed: int = 0) -> QuickRefit:
+                      candidates: CandidatePairs, *, labels=None, gnn=None, seed: int = 0,
+                      keep_easy_one_in: int = EASY_KEEP_ONE_IN) -> QuickRefit:
     """Refit ``matcher``'s last combiner on TRAIN rows + ``labels`` from ``evidence``; score every candidate.
 
     ``dataset`` is the one the fit reads links from (the labelled pairs' links removed, as for a
     full fit); ``labels`` the ``(left, right, is_match)`` tuple of :func:`~core.matching.matcher.fit_matcher`.
-    ``gnn`` is needed only for fit rows outside the candidates.
+    ``gnn`` is needed only for fit rows outside the candidates. ``keep_easy_one_in``: how many
+    of the version's certain non-matches one kept row stands for (1: every row, no thinning).
 
     Raises
     ------
@@ -187,10 +230,19 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
             raise ValueError(f"the {name} rows have {int(rows[3].sum())} matches and {int((rows[3] == 0).sum())} "
                              "non-matches; fitting the matcher needs both (add links or labels)")
     train_block, computed_train = _block_of(matcher, evidence, dataset, *train[:3], gnn)
+    columns = informative_columns(train_block)  # on every row, before thinning
+    if evidence.probability is not None:
+        found, rows = _rows(evidence, train[0], train[1], n_right)
+        prior = np.where(found, evidence.probability[rows], np.nan)
+        protected = np.zeros(len(train[0]), dtype=bool)
+        if label_rows is not None:
+            protected[len(train[0]) - len(label_rows[0]):] = True
+        kept = thin_easy_negatives(train[3], prior, protected, seed=seed, keep_one_in=keep_easy_one_in)
+        train = tuple(a[kept] for a in train)
+        train_block = train_block.select_rows(kept)
     valid_block, computed_valid = _block_of(matcher, evidence, dataset, *valid[:3], gnn)
 
     stacked = bool(matcher.gnn_stacks) and matcher.uses_gnn
-    columns = informative_columns(train_block)
     gnn_columns = tuple(n for n in columns if n.startswith(f"{GNN_GROUP}.") and n != f"{GNN_GROUP}.aligned_type")
     if stacked:
         columns = tuple(n for n in columns if not n.startswith(f"{GNN_GROUP}."))
@@ -203,7 +255,7 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
     anchors = evidence.anchors
     report = ({"round": 0, "anchors": int(len(np.unique(np.column_stack(anchors), axis=0))) if len(anchors[0]) else 0,
                "valid_f1": float(source["valid_f1"]), "valid_average_precision": float(source["valid_average_precision"]),
-               "threshold": float(source["threshold"]), "quick_refit": True},)
+               "threshold": float(source["threshold"]), "quick_refit": True, "fit_rows": int(len(train[0]))},)
     config = replace(matcher.config, combiner=combiner_config, rounds=0)
     log_odds, contributions, baseline, threshold = _block_output(combiner, stack, evidence.block)
     probability = expit(log_odds)
