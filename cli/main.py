@@ -120,6 +120,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def pair_count(text: str) -> int:
     """An argparse type: a finite count of pairs >= 0, written as an integer or like 1e10."""
     try:
@@ -184,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=10,
                    help="sorted-neighbourhood names taken either side of each left name, per sort key (default 10)")
     p.add_argument("--structure-top-k", type=int, default=10, metavar="K", help="also keep each left entity's top K right entities by anchor-profile similarity when the project has TRAIN links (names need not share a character); 0: names only (default 10)")
+    p.add_argument("--embedding-top-k", type=non_negative_int, default=0, metavar="K",
+                   help="also keep each left entity's top K right entities by the active model's per-entity "
+                        "embeddings (needs a trained model; block again after `mualign train`, then "
+                        "`mualign score`); 0: none (default)")
     _engine_options(p)
     p.set_defaults(run=cmd_block)
 
@@ -453,7 +468,8 @@ def _blocking_config(args):
         keys.append((type_name, attribute))
     return BlockingConfig(top_k=args.top_k, ngram_range=tuple(args.ngram), keys=tuple(keys),
                           exact_pairs_limit=args.exact_limit, window=args.window,
-                          structure_top_k=getattr(args, "structure_top_k", 10))
+                          structure_top_k=getattr(args, "structure_top_k", 10),
+                          embedding_top_k=getattr(args, "embedding_top_k", 0))
 
 
 def cmd_block(args) -> int:
@@ -462,14 +478,20 @@ def cmd_block(args) -> int:
     from core.project.lifecycle import BLOCKING_REPORT_FILE, block_project
 
     config = _blocking_config(args)
+    embeddings = dataset = None
+    if config.embedding_top_k:
+        from core.project.lifecycle import load_dataset, model_embeddings
+
+        dataset = load_dataset(args.project)
+        embeddings = model_embeddings(args.project, dataset)
     with _engine_session(args) as engine:
         blocker = None
         if engine is not None:
             from core.distributed.blocking import block_on_ray
 
-            def blocker(dataset, config):
-                return block_on_ray(dataset, config, engine)
-        blocked = block_project(args.project, config, blocker=blocker)
+            def blocker(dataset, config, embeddings=None):
+                return block_on_ray(dataset, config, engine, embeddings=embeddings)
+        blocked = block_project(args.project, config, blocker=blocker, dataset=dataset, embeddings=embeddings)
     print(format_blocking_report(blocked.report))
     print(f"wrote {len(blocked.candidates):,} candidate pairs to {args.project / CANDIDATES_FILE} "
           f"and their report to {args.project / BLOCKING_REPORT_FILE}")

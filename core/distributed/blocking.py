@@ -33,9 +33,11 @@ def rank_shard(inputs: TypeBlockingInputs, start: int, stop: int, config: Blocki
     return rows + start, cols, scores
 
 
-def block_on_ray(dataset: AlignmentDataset, config: BlockingConfig | None = None, engine: RayEngine | None = None
-                 ) -> tuple[CandidatePairs, BlockingReport]:
+def block_on_ray(dataset: AlignmentDataset, config: BlockingConfig | None = None, engine: RayEngine | None = None,
+                 *, embeddings: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[CandidatePairs, BlockingReport]:
     """:func:`core.blocking.name_blocking.block` with each type's shards ranked by Ray tasks.
+
+    ``embeddings`` (a trained model's per-entity vectors) add the embedding source, on the driver.
 
     Needs a connected Ray (:func:`core.distributed.cluster.ray_session`). The stats' seconds are
     wall time from the type's inputs to its last shard's result.
@@ -78,4 +80,5 @@ def block_on_ray(dataset: AlignmentDataset, config: BlockingConfig | None = None
         parts.append(pairs)
         stats.append(type_stats)
     # the other sources (structure) are computed on the driver, as the local path does
-    return add_other_sources(dataset, CandidatePairs.concat(parts), BlockingReport(tuple(stats), config))
+    return add_other_sources(dataset, CandidatePairs.concat(parts), BlockingReport(tuple(stats), config),
+                             embeddings=embeddings)

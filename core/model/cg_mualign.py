@@ -83,6 +83,15 @@ class CGMuAlign(nn.Module):
             h = self.dropout(layer(h, block, batch.input_types[: block.n_dst]))
         return h
 
+    def embed_alone(self, features: EntityFeatures, batch: GraphBatch, rows: torch.Tensor) -> torch.Tensor:
+        """h^K of single entities (``batch.seeds[rows]``) with no counterpart: cross-graph attention uniform.
+
+        A per-entity vector for nearest-neighbour candidates (blocking from embeddings); the top
+        layer's :meth:`CollectiveAggLayer.alone`.
+        """
+        side = PairSide(self.encode_lower(features, batch), batch.blocks[-1], rows, batch.input_types[rows])
+        return self.top.alone(side)
+
     def forward(self, left_features: EntityFeatures, left: GraphBatch, left_rows: torch.Tensor,
                 right_features: EntityFeatures, right: GraphBatch, right_rows: torch.Tensor, *,
                 return_attention: bool = False) -> PairOutput:

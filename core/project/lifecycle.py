@@ -73,12 +73,14 @@ class BlockedProject:
 
 
 def block_project(project: str | Path, config: BlockingConfig | None = None, *,
-                  dataset: AlignmentDataset | None = None, blocker=None) -> BlockedProject:
+                  dataset: AlignmentDataset | None = None, blocker=None,
+                  embeddings: tuple[np.ndarray, np.ndarray] | None = None) -> BlockedProject:
     """Block the project and store ``candidates.tsv`` with ``blocking_report.json`` beside it.
 
-    ``blocker(dataset, config) -> (candidates, report)`` computes the candidates (default
-    :func:`~core.blocking.name_blocking.block`; ``--engine ray`` passes the distributed one, which
-    gives the same pairs).
+    ``blocker(dataset, config, embeddings=...) -> (candidates, report)`` computes the candidates
+    (default :func:`~core.blocking.name_blocking.block`; ``--engine ray`` passes the distributed
+    one, which gives the same pairs). ``embeddings``: per-entity vectors of a trained model
+    (:func:`model_embeddings`), a candidate source beside names and structure.
 
     Raises
     ------
@@ -92,7 +94,7 @@ def block_project(project: str | Path, config: BlockingConfig | None = None, *,
     if unknown:
         raise ValueError(f"blocking key for unknown aligned type(s) {unknown}; "
                          f"known: {list(dataset.schema.type_names)}")
-    candidates, report = (blocker or block)(dataset, config)
+    candidates, report = (blocker or block)(dataset, config, embeddings=embeddings)
     path = save_candidates(dataset, candidates, project)
     save_blocking_report(project, report, candidates_sha256=file_sha256(path))
     return BlockedProject(dataset, candidates, report)
@@ -226,6 +228,30 @@ def make_scorer(method: str, dataset: AlignmentDataset, candidates: CandidatePai
     if method == "name-logreg":
         return NameLogRegScorer(dataset, candidates, config, seed=seed)
     raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+
+
+def model_embeddings(project: str | Path, dataset: AlignmentDataset) -> tuple[np.ndarray, np.ndarray]:
+    """(left (n_left, hidden), right (n_right, hidden)): the active model's vector of every entity.
+
+    Each entity of an aligned type gets CG-MuAlign's output with no counterpart (cross-graph
+    attention uniform, :meth:`~core.model.cg_mualign.CGMuAlign.embed_alone`); other rows stay 0
+    (no candidate from them). Blocking's embedding source ranks right entities by cosine.
+
+    Raises
+    ------
+    FileNotFoundError
+        No model has been trained; the message names the command that trains one.
+    """
+    scorer, _ = active_scorer(project, dataset)
+    hidden = scorer.model.config.hidden
+    out = []
+    for side, graph in (("left", dataset.left), ("right", dataset.right)):
+        rows = np.unique(np.concatenate([dataset.entities_of_aligned_type(t)[0 if side == "left" else 1]
+                                         for t in range(len(dataset.schema.types))] or [np.zeros(0, np.int64)]))
+        vectors = np.zeros((graph.n_entities, hidden), dtype=np.float32)
+        vectors[rows] = scorer.entity_embeddings(side, rows)
+        out.append(vectors)
+    return out[0], out[1]
 
 
 def active_scorer(project: str | Path, dataset: AlignmentDataset, *, model_path: str | Path | None = None):

@@ -16,7 +16,7 @@ import torch
 from core.model.cg_mualign import CGMuAlign
 from core.model.device import device_errors
 from core.model.setup import EncoderSetup
-from core.sampling.blocks import pair_batch
+from core.sampling.blocks import graph_batch, pair_batch
 
 
 @dataclass(eq=False)
@@ -64,6 +64,34 @@ class ModelScorer:
         out = np.zeros(len(left), dtype=np.float64)
         for sl, _, result in self.forward_pairs(np.asarray(left), np.asarray(right)):
             out[sl] = result.distance.double().cpu().numpy()
+        return out
+
+    def entity_embeddings(self, side: str, entities: np.ndarray) -> np.ndarray:
+        """(len(entities), hidden) float32: each entity's vector with no counterpart (``CGMuAlign.embed_alone``).
+
+        ``side`` is "left" or "right". Sampled as scoring samples (the scorer's int seed), in
+        batches of ``batch_size`` entities; for candidates from embeddings in blocking.
+        """
+        if side not in ("left", "right"):
+            raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+        graph = self.setup.left if side == "left" else self.setup.right
+        entities = np.asarray(entities, dtype=np.int64)
+        config = self.model.config
+        out = np.zeros((len(entities), config.hidden), dtype=np.float32)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), device_errors(self.device):
+                for start in range(0, len(entities), self.batch_size):
+                    seeds, rows = np.unique(entities[start:start + self.batch_size], return_inverse=True)
+                    batch = graph_batch(graph.adjacency, graph.edge_weights, graph.entity_types, graph.relation_ids,
+                                        seeds, cap=config.neighbour_cap, n_layers=config.n_layers,
+                                        rng=self.seed).to(self.device)
+                    h = self.model.embed_alone(graph.features, batch,
+                                               torch.from_numpy(rows.reshape(-1)).to(self.device))
+                    out[start:start + len(rows)] = h.float().cpu().numpy()
+        finally:
+            self.model.train(was_training)
         return out
 
     def score_pairs(self, left: np.ndarray, right: np.ndarray, types: np.ndarray | None = None) -> np.ndarray:

@@ -132,6 +132,17 @@ class CollectiveAggLayer(nn.Module):
         return (self._side(left_own, left_messages, cross.log_left, cross.best_left, return_attention),
                 self._side(right_own, right_messages, cross.log_right, cross.best_right, return_attention))
 
+    def alone(self, side: PairSide) -> torch.Tensor:
+        """h_i of each entity without a counterpart: Eq. (5) switched off (uniform alpha), (B, out_dim).
+
+        What the layer computes for the no-cross-attention ablation, with these weights. Blocking
+        uses it as a per-entity vector (one per entity, not per pair), so candidates can come from
+        a trained model's embeddings; a pair's score still comes from :meth:`forward`.
+        """
+        messages = self.message(side)
+        log_cross = torch.zeros_like(messages.mask, dtype=messages.z.dtype)
+        return self._side(self.self_term(side), messages, log_cross, None, False).h
+
     def _side(self, own: torch.Tensor, messages: SideMessages, log_cross: torch.Tensor,
               best_counterpart: torch.Tensor | None, return_attention: bool) -> SideOutput:
         """Eqs. (6), (7), (8) and (3) for one side, given its cross-graph scores."""

@@ -212,3 +212,30 @@ def test_the_top_layer_returns_attention_only_when_asked_and_the_same_embeddings
     z_r = [h_r[q] @ layer.neighbour.weight[r] for q, r in ((1, 0), (2, 1))]
     closest = [min(range(2), key=lambda q: float(torch.linalg.vector_norm(zp - z_r[q]).detach())) for zp in z_l]
     assert explained[0].attention.best_counterpart[0, :3].tolist() == closest
+
+
+def test_an_entity_alone_is_what_the_no_cross_attention_model_makes_of_it_in_any_pair():
+    """embed_alone = h^K with uniform alpha: with cross-attention off, forward gives the same vector."""
+    d = _tiny_pair(["film a", "film b", "person x", "person y"], ["film a", "film b", "person x", "person z"],
+                   [(0, 2), (0, 3), (1, 2)], [(0, 2), (1, 3), (1, 2)])
+    torch.manual_seed(0)
+    left, right, model = _prepare(d, ModelConfig.variant("no-cross-attention"))
+    model.eval()
+    pairs_left, pairs_right = np.array([0, 0, 1, 2]), np.array([0, 1, 1, 3])
+    batch = pair_batch(left, right, pairs_left, pairs_right, cap=4, n_layers=2, rng=7)
+    with torch.no_grad():
+        out = model(left.features, batch.left, batch.left_rows, right.features, batch.right, batch.right_rows)
+        alone_left = model.embed_alone(left.features, batch.left, batch.left_rows)
+        alone_right = model.embed_alone(right.features, batch.right, batch.right_rows)
+    torch.testing.assert_close(alone_left, out.left)
+    torch.testing.assert_close(alone_right, out.right)
+    torch.testing.assert_close(alone_left[0], alone_left[1])  # the same entity in two pairs: one vector
+
+    full = CGMuAlign(ModelConfig(), n_buckets=2**12, dense_dim=model.inputs.out_dim - ModelConfig().name_dim,
+                     n_types=2, n_relations=model.top.attention_vectors.shape[0])
+    full.load_state_dict(model.state_dict())
+    full.eval()
+    with torch.no_grad():  # with cross-attention on, the pair changes the vector; alone it does not
+        paired = full(left.features, batch.left, batch.left_rows, right.features, batch.right, batch.right_rows)
+        torch.testing.assert_close(full.embed_alone(left.features, batch.left, batch.left_rows), alone_left)
+    assert paired.left.shape == alone_left.shape
