@@ -4,13 +4,16 @@ Name blocking (:mod:`core.blocking.name_blocking`) never proposes a pair whose n
 character n-gram: another script or language, a renamed product, or a graph whose names are
 bare ids. Two more sources close that gap, each a top-k per left entity of the same aligned type:
 
-- **structure**: the cosine of *anchor profiles* (:mod:`core.matching.propagation`). Anchors are
-  the TRAIN links (and, where the caller has them, accepted labels); each entity's profile says
-  which anchors it reaches in 0..``structure_hops`` random-walk steps over its graph's triples.
-  Two entities whose neighbours are linked to each other get similar profiles whatever their
-  names. The walk uses *every* relation of each graph, not only the aligned ones: it merges
-  relations anyway, and on a cross-lingual pair (DBP15K FR-EN) only 75 of 900+ relation names
-  are shared.
+- **structure**: the similarity of three-view label propagation
+  (:mod:`core.matching.label_propagation`, after LightEA). Anchors are the TRAIN links (and,
+  where the caller has them, accepted labels); each gets one random label on both sides, spread
+  over entities and relations of each graph, with a few self-training rounds in which confident
+  mutual pairs become extra anchors. Two entities whose neighbours (and relations) are linked to
+  each other get similar labels whatever their names. It uses *every* relation of each graph, not
+  only the aligned ones: on a cross-lingual pair (DBP15K FR-EN) only 75 of 900+ relation names are
+  shared. On DBP15K FR-EN structure only it keeps 0.899 of the TEST matches at top 10, where the
+  anchor profiles (:func:`side_profiles`, still what :mod:`core.blocking.anchor_rounds` uses) kept
+  0.758.
 - **embedding**: the cosine of per-entity vectors from a trained model (any ``(n, d)`` matrix
   per side), top k by a blocked dense product, so ``n_left x n_right`` is never held at once.
 
@@ -38,11 +41,11 @@ from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
 from core.data.links import Split
-from core.matching.propagation import (AnchorProfiles, StructuralCandidates, anchor_profiles, combined_profile,
-                                       structural_candidates)
+from core.matching.label_propagation import LabelPropagationConfig, cached_alignment
+from core.matching.propagation import AnchorProfiles, StructuralCandidates, anchor_profiles
 
-__all__ = ["SOURCES", "Anchors", "anchor_links", "graph_adjacency", "side_profiles", "embedding_candidates",
-           "union_candidates"]
+__all__ = ["SOURCES", "Anchors", "anchor_links", "graph_adjacency", "side_profiles", "label_candidates",
+           "embedding_candidates", "union_candidates"]
 
 #: Candidate sources, in the order they are reported; "union" is the candidates kept.
 SOURCES = ("name", "structure", "embedding")
@@ -91,6 +94,27 @@ def side_profiles(dataset: AlignmentDataset, anchors: Anchors, *, hops: int = 2
     right = anchor_profiles([graph_adjacency(dataset.right)], anchors.right, n_entities=dataset.right.n_entities,
                             hops=hops)
     return left, right
+
+
+def label_candidates(dataset: AlignmentDataset, anchors: Anchors, top_k: int) -> StructuralCandidates:
+    """Each left entity's ``top_k`` right entities (same aligned type) by label-propagation similarity.
+
+    The alignment is the one the matcher's features use for the same anchors (computed once per
+    process, :func:`~core.matching.label_propagation.cached_alignment`); only pairs of positive
+    similarity, best first per left entity.
+    """
+    alignment = cached_alignment(dataset, anchors.left, anchors.right,
+                                 LabelPropagationConfig(top_k=max(LabelPropagationConfig.top_k, top_k)))
+    left = alignment.candidate_left
+    run_start = np.flatnonzero(np.r_[True, left[1:] != left[:-1]]) if len(left) else np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(left)) - np.repeat(run_start, np.diff(np.r_[run_start, len(left)]))
+    keep = rank < top_k
+    return StructuralCandidates(left[keep], alignment.candidate_right[keep], alignment.candidate_similarity[keep])
+
+
+def _of_rows(found: StructuralCandidates, left_rows: np.ndarray) -> StructuralCandidates:
+    keep = np.isin(found.left, left_rows)
+    return StructuralCandidates(found.left[keep], found.right[keep], found.similarity[keep])
 
 
 def embedding_candidates(left_embeddings: np.ndarray, right_embeddings: np.ndarray, top_k: int, *,
@@ -185,7 +209,7 @@ def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs,
     dataset : AlignmentDataset
     name_candidates, name_report : the output of name blocking
     config : BlockingConfig, optional
-        ``structure_top_k`` (0: no structure source), ``structure_hops``, ``embedding_top_k``
+        ``structure_top_k`` (0: no structure source), ``embedding_top_k``
         (used only with ``embeddings``), ``keys``, ``ngram_range``. Default: the name report's.
     extra_anchors : (left, right) int arrays, optional
         Accepted labels, anchors beside the TRAIN links.
@@ -201,10 +225,8 @@ def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs,
     """
     config = config or name_report.config
     anchors = anchor_links(dataset, extra_anchors)
-    profiles = None
-    if config.structure_top_k > 0 and len(anchors):
-        left_profiles, right_profiles = side_profiles(dataset, anchors, hops=config.structure_hops)
-        profiles = combined_profile(left_profiles), combined_profile(right_profiles)
+    by_labels = label_candidates(dataset, anchors, config.structure_top_k) \
+        if config.structure_top_k > 0 and len(anchors) else None
     use_embeddings = embeddings is not None and config.embedding_top_k > 0
     n_right = dataset.right.n_entities
     gold = dataset.gold_pairs()
@@ -219,9 +241,7 @@ def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs,
         held_out_keys = gold_keys[~np.isin(gold_keys, anchor_keys)]
         sources = [_source_stats("name", names.left, names.right, gold_keys, held_out_keys, n_right)]
         extra_left, extra_right = [], []
-        for source, found in (("structure", None if profiles is None else structural_candidates(
-                                  *profiles, config.structure_top_k, left_rows=left_entities,
-                                  right_rows=right_entities, n_threads=config.n_threads if config.n_threads > 1 else None)),
+        for source, found in (("structure", None if by_labels is None else _of_rows(by_labels, left_entities)),
                               ("embedding", None if not use_embeddings else embedding_candidates(
                                   *embeddings, config.embedding_top_k, left_rows=left_entities,
                                   right_rows=right_entities))):

@@ -13,7 +13,7 @@ import pytest
 
 from core.blocking.name_blocking import BlockingConfig, block
 from core.blocking.report_text import format_blocking_report
-from core.blocking.structural import anchor_links, embedding_candidates
+from core.blocking.structural import anchor_links, embedding_candidates, label_candidates
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
 from core.data.links import Links, Split
@@ -57,34 +57,39 @@ def test_names_alone_miss_the_films_and_structure_finds_them(pair):
     assert name_report.per_type[FILM].gold_kept == 0 and name_report.source_names == ()
 
     union, report = block(pair, BlockingConfig(top_k=5, structure_top_k=3))
-    # film 0's neighbours are anchors 2, 3, whose counterparts star in film 0 on the right: cosine 1;
-    # with film 1 it shares no anchor (similarity 0, not proposed)
-    assert _pairs(union, FILM) == [(0, 0), (1, 1)]
+    # film 0's neighbours are anchors 2, 3, whose counterparts star in film 0 on the right: similarity 1;
+    # with film 1 it shares only the relation "starring" (whose label every film inherits): lower, but positive
+    assert _pairs(union, FILM) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    found = label_candidates(pair, anchor_links(pair), 3)
+    films = found.left < 2
+    assert list(zip(found.left[films].tolist(), found.right[films].tolist())) == [(0, 0), (0, 1), (1, 1), (1, 0)]
+    assert found.similarity[films][[0, 2]] == pytest.approx([1.0, 1.0])
+    assert (found.similarity[films][[1, 3]] < 0.5).all()
     film = report.per_type[FILM]
     assert film.gold_kept == 2 and film.n_held_out == 2 and film.held_out_kept == 2
-    assert union.of_type(FILM).name_score.tolist() == [0.0, 0.0]  # the names' own cosine, not the structure's
+    assert union.of_type(FILM).name_score.tolist() == [0.0] * 4  # the names' own cosine, not the structure's
 
 
 def test_per_source_completeness_by_hand(pair):
     _, report = block(pair, BlockingConfig(top_k=5, structure_top_k=3))
     film, person = report.per_type
     assert [(s.source, s.n_candidates, s.gold_kept, s.held_out_kept) for s in film.sources] == [
-        ("name", 0, 0, 0), ("structure", 2, 2, 2)]
-    # persons: names find only Marie Curie; by structure each actor reaches its own anchor (hop 0)
-    # and its co-star's (hop 2: same film), so 2 per actor, all 4 links kept; none is held out
+        ("name", 0, 0, 0), ("structure", 4, 2, 2)]
+    # persons: names find only Marie Curie; by structure each actor's top 3 of the 4 persons (all
+    # share the relation's label), its own anchor first, all 4 links kept; none is held out
     assert [(s.source, s.n_candidates, s.gold_kept, s.held_out_kept) for s in person.sources] == [
-        ("name", 1, 1, 0), ("structure", 8, 4, 0)]
-    assert (person.n_gold, person.n_held_out, person.n_candidates, person.gold_kept) == (4, 0, 8, 4)
+        ("name", 1, 1, 0), ("structure", 12, 4, 0)]
+    assert (person.n_gold, person.n_held_out, person.n_candidates, person.gold_kept) == (4, 0, 12, 4)
     assert person.held_out_completeness is None  # nothing to measure
     assert report.source_completeness("name") == pytest.approx(1 / 6)
     assert report.source_completeness("name", held_out=True) == 0.0
     assert report.source_completeness("structure", held_out=True) == 1.0
-    assert report.source_candidates("structure") == 10
+    assert report.source_candidates("structure") == 16
     assert report.pair_completeness == 1.0 and report.held_out_completeness == 1.0
     text = format_blocking_report(report)
     assert "candidate sources" in text
     assert any(line.split() == ["ALL", "name", "1", "0.1667", "0.0000"] for line in text.splitlines())
-    assert any(line.split() == ["film", "structure", "2", "1.0000", "1.0000"] for line in text.splitlines())
+    assert any(line.split() == ["film", "structure", "4", "1.0000", "1.0000"] for line in text.splitlines())
 
 
 def test_test_links_are_never_anchors_and_accepted_labels_are(pair):

@@ -1,0 +1,425 @@
+"""Structural similarity by three-view label propagation (after LightEA, Mao et al. 2022).
+
+Why: anchor profiles (:mod:`core.matching.propagation`) give each entity one sparse column per
+anchor; two entities far from the few anchors share no column, and the profiles ignore what a
+*relation* means. Here every anchor link k gets one random unit vector ``z_k`` of dimension ``d``
+(near-orthogonal to the others when ``d`` is in the hundreds), put on *both* its entities; every
+other entity starts at zero. Labels then spread ``hops`` times over three views of each graph:
+
+    relation label   R_h = norm(mean of the labels of the entities it touches, hop h-1)
+    entity label     X_h = norm(W X_{h-1} + mean of the labels of its relations, hop h-1)
+
+(``W``: row-normalised adjacency over every triple, both directions; a relation and its inverse
+are two relations). A relation's label says which anchors it touches, so "birthPlace" of one
+graph and "lieuDeNaissance" of the other get the same label without any schema alignment, and
+an entity then inherits its relations' labels. Each hop's rows are L2-normalised; an entity's
+feature is its hops side by side, so the dot product of a left and a right feature is the mean
+over hops of their cosines. Everything is sparse x dense products: (n x d) floats per hop.
+
+Self-training, as LightEA does: the similarities of each aligned type's entities are sharpened
+by a few Sinkhorn iterations over each entity's top-k (so that one right entity is not everyone's
+best), and pairs that are each other's best with a Sinkhorn weight above ``min_confidence``
+become extra anchors of the next round (each round restarts from the known anchors plus the
+previous round's pairs, so a wrong pair of an early round is dropped when it stops being mutual).
+No label is read beyond the anchors given: VALID and TEST links are never anchors.
+
+For pair features the leakage guard of :func:`~core.matching.propagation.profile_cosine` is
+kept: hop 0 (an anchor's own label) is left out, and per pair the labels of the anchors that
+involve either entity are projected out of both features before the cosine, so a TRAIN pair is
+not told its own label by walks that return home.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from core.data.dataset import AlignmentDataset
+from core.data.kg import KnowledgeGraph
+from core.matching.feature_block import FeatureBlock
+from core.matching.sparse_rows import row_normalise
+
+__all__ = ["LabelPropagationConfig", "PropagationGraph", "propagation_graph", "graph_of", "random_labels",
+           "propagate", "top_k_both_ways", "sinkhorn_pairs", "LabelRound", "LabelAlignment", "align_by_labels",
+           "align_dataset", "cached_alignment", "label_cosine", "label_features", "LABEL_COLUMN"]
+
+#: The pair feature's column (group ``structure``).
+LABEL_COLUMN = "structure.label_cosine"
+
+
+@dataclass(frozen=True)
+class LabelPropagationConfig:
+    """Settings of :func:`align_by_labels`; the defaults are general (not tuned to one benchmark).
+
+    dim : width of the random anchor labels (noise between labels is about 1/sqrt(dim)).
+    hops : propagation steps.
+    relations : also propagate through relations (three views); False: entity -> entity only.
+    rounds : self-training rounds after the first propagation (0: known anchors only).
+    top_k : counterparts kept per entity for Sinkhorn and the mutual test.
+    temperature, sinkhorn_iterations : Sinkhorn weights ``exp(temperature * (s - 1))``, iterations.
+    min_confidence : a mutual pair becomes an anchor above this Sinkhorn weight (in [0, 1]).
+    chunk : rows per dense block of the similarity product (memory ``chunk x n_right`` floats).
+    seed : the random labels.
+    """
+
+    dim: int = 256
+    hops: int = 2
+    relations: bool = True
+    rounds: int = 2
+    top_k: int = 50
+    temperature: float = 50.0
+    sinkhorn_iterations: int = 10
+    min_confidence: float = 0.5
+    chunk: int = 2048
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "hops", "top_k", "chunk"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.rounds < 0:
+            raise ValueError(f"rounds must be >= 0, got {self.rounds}")
+
+
+@dataclass(frozen=True, eq=False)
+class PropagationGraph:
+    """One graph's three views, each row-normalised: entity -> entity, entity -> relation, relation -> entity."""
+
+    entity: sp.csr_matrix
+    entity_relation: sp.csr_matrix
+    relation_entity: sp.csr_matrix
+
+    @property
+    def n_entities(self) -> int:
+        return self.entity.shape[0]
+
+
+def propagation_graph(heads: np.ndarray, relations: np.ndarray, tails: np.ndarray, *, n_entities: int,
+                      n_relations: int) -> PropagationGraph:
+    """The three views of a graph's triples; relation r's inverse is relation ``r + n_relations``.
+
+    Repeated triples count once. An entity (relation) with no triple has a zero row.
+
+    Examples
+    --------
+    >>> g = propagation_graph(np.array([0]), np.array([0]), np.array([1]), n_entities=3, n_relations=1)
+    >>> g.entity.toarray().tolist()
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    >>> g.entity_relation.toarray().tolist(), g.relation_entity.toarray().tolist()
+    ([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    """
+    heads, tails = np.asarray(heads, dtype=np.int64), np.asarray(tails, dtype=np.int64)
+    relations = np.asarray(relations, dtype=np.int64)
+    ones = np.ones(len(heads))
+    a = sp.csr_matrix((ones, (heads, tails)), shape=(n_entities, n_entities))
+    a = sp.csr_matrix((a + a.T) != 0, dtype=np.float64)
+    er = sp.csr_matrix((np.ones(2 * len(heads)), (np.r_[heads, tails], np.r_[relations, relations + n_relations])),
+                       shape=(n_entities, 2 * n_relations))
+    er = sp.csr_matrix(er != 0, dtype=np.float64)
+    return PropagationGraph(row_normalise(a), row_normalise(er), row_normalise(sp.csr_matrix(er.T)))
+
+
+def graph_of(kg: KnowledgeGraph) -> PropagationGraph:
+    """:func:`propagation_graph` of every triple of a knowledge graph."""
+    return propagation_graph(kg.heads, kg.relations, kg.tails, n_entities=kg.n_entities,
+                             n_relations=len(kg.relation_names))
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def random_labels(n: int, dim: int, seed: int) -> np.ndarray:
+    """(n, dim) float32 random unit rows (Gaussian directions): one label per anchor link."""
+    return _unit_rows(np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32))
+
+
+def propagate(graph: PropagationGraph, anchors: np.ndarray, labels: np.ndarray, *, hops: int,
+              relations: bool = True) -> np.ndarray:
+    """(n_entities, hops + 1, dim) float32: each hop's entity labels, unit rows (zero where nothing arrived).
+
+    Hop 0 is the anchors' own labels; see the module docstring for the update.
+
+    Examples
+    --------
+    A path 0 - 1 - 2, entity 0 the anchor with label e1: entity 1 gets e1 at hop 1, entities 0 and
+    2 at hop 2 (entity-to-entity view only).
+
+    >>> g = propagation_graph(np.array([0, 1]), np.array([0, 0]), np.array([1, 2]), n_entities=3, n_relations=1)
+    >>> x = propagate(g, np.array([0]), np.array([[1.0, 0.0]]), hops=2, relations=False)
+    >>> x[:, :, 0].tolist()
+    [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    anchors = np.asarray(anchors, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.float32)
+    x = np.zeros((graph.n_entities, labels.shape[1]), dtype=np.float32)
+    np.add.at(x, anchors, labels)
+    x = _unit_rows(x)
+    rel = np.zeros((graph.relation_entity.shape[0], labels.shape[1]), dtype=np.float32)
+    out = [x]
+    entity = graph.entity.astype(np.float32)
+    entity_relation, relation_entity = graph.entity_relation.astype(np.float32), graph.relation_entity.astype(np.float32)
+    for _ in range(hops):
+        new_x = entity @ x
+        if relations:
+            new_x = new_x + entity_relation @ rel
+            rel = _unit_rows(np.asarray(relation_entity @ x))
+        x = _unit_rows(np.asarray(new_x))
+        out.append(x)
+    return np.stack(out, axis=1)
+
+
+def _flat(features: np.ndarray, hops: Sequence[int]) -> np.ndarray:
+    """The chosen hops side by side, scaled so that a dot product is the mean of per-hop cosines."""
+    return np.ascontiguousarray(features[:, list(hops), :].reshape(len(features), -1) / np.sqrt(len(hops)))
+
+
+def _top_k_rows(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, values) of each row's k largest, best first."""
+    top = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < sim.shape[1] else np.tile(np.arange(sim.shape[1]),
+                                                                                   (len(sim), 1))
+    values = np.take_along_axis(sim, top, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def top_k_both_ways(left: np.ndarray, right: np.ndarray, k: int, *, chunk: int = 2048
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each left row's k best right rows and each right row's k best left rows, by dot product, from one product.
+
+    Returns (forward positions (n_left, k'), forward values, backward positions (n_right, k''),
+    backward values), best first; ``k'`` and ``k''`` are k capped by the other side's size. The
+    product is formed ``chunk`` left rows at a time, so ``n_left x n_right`` is never held.
+
+    Examples
+    --------
+    >>> f, fv, b, bv = top_k_both_ways(np.eye(2, dtype=np.float32), np.array([[0., 1.], [1., .5]], np.float32), 1)
+    >>> f.ravel().tolist(), b.ravel().tolist()
+    ([1, 0], [1, 0])
+    """
+    n_left, n_right = len(left), len(right)
+    k_forward, k_backward = min(k, n_right), min(k, n_left)
+    forward = np.zeros((n_left, k_forward), dtype=np.int64)
+    forward_values = np.zeros((n_left, k_forward), dtype=np.float32)
+    back = np.zeros((0, n_right), dtype=np.int64)
+    back_values = np.zeros((0, n_right), dtype=np.float32)
+    columns = np.arange(n_right)
+    for start in range(0, n_left, chunk):
+        sim = left[start:start + chunk] @ right.T
+        forward[start:start + chunk], forward_values[start:start + chunk] = _top_k_rows(sim, k_forward)
+        k_here = min(k_backward, len(sim))
+        top = np.argpartition(-sim, k_here - 1, axis=0)[:k_here] if k_here < len(sim) else \
+            np.tile(np.arange(len(sim))[:, None], (1, n_right))
+        back = np.r_[back, top + start]
+        back_values = np.r_[back_values, sim[top, columns]]
+        if len(back) > k_backward:
+            keep = np.argpartition(-back_values, k_backward - 1, axis=0)[:k_backward]
+            back, back_values = back[keep, columns], back_values[keep, columns]
+    order = np.argsort(-back_values, axis=0, kind="stable")
+    back, back_values = np.take_along_axis(back, order, axis=0).T, np.take_along_axis(back_values, order, axis=0).T
+    return forward, forward_values, np.ascontiguousarray(back), np.ascontiguousarray(back_values)
+
+
+def sinkhorn_pairs(forward: np.ndarray, forward_values: np.ndarray, backward: np.ndarray, backward_values: np.ndarray,
+                   *, temperature: float, iterations: int) -> sp.csr_matrix:
+    """(n_left, n_right) Sinkhorn-balanced weights over the union of both top-k lists (local positions).
+
+    Weights start at ``exp(temperature * (s - 1))`` and rows then columns are normalised
+    ``iterations`` times: an entity that is many others' best keeps its weight only for the one
+    that prefers it most, which is what the one-to-one step will want anyway.
+    """
+    n_left, n_right = len(forward), len(backward)
+    rows = np.r_[np.repeat(np.arange(n_left), forward.shape[1]), backward.ravel()]
+    cols = np.r_[forward.ravel(), np.repeat(np.arange(n_right), backward.shape[1])]
+    values = np.r_[forward_values.ravel(), backward_values.ravel()].astype(np.float64)
+    _, first = np.unique(rows * n_right + cols, return_index=True)
+    m = sp.csr_matrix((np.exp(temperature * (values[first] - 1.0)), (rows[first], cols[first])),
+                      shape=(n_left, n_right))
+    for _ in range(iterations):
+        m = row_normalise(m)
+        m = sp.csr_matrix(row_normalise(sp.csr_matrix(m.T)).T)
+    return m
+
+
+def _row_best(m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(column of each row's largest entry or -1, that value or 0)."""
+    m = sp.csr_matrix(m)
+    counts = np.diff(m.indptr)
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    order = np.lexsort((-m.data, rows))
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if len(order) else order
+    best, value = np.full(m.shape[0], -1, dtype=np.int64), np.zeros(m.shape[0])
+    best[rows[first]], value[rows[first]] = m.indices[first], m.data[first]
+    return best, value
+
+
+@dataclass(frozen=True)
+class LabelRound:
+    """One round: anchors propagated, confident mutual pairs proposed for the next round, seconds."""
+
+    round: int
+    n_anchors: int
+    n_mutual: int
+    seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class LabelAlignment:
+    """The last round's features, the anchors (and labels) that made them, its candidates and pairs.
+
+    ``left_features``/``right_features``: (n, hops + 1, dim) per-hop unit rows. ``anchor_left``,
+    ``anchor_right``, ``labels``: the last round's anchors (known first, then pseudo) and their
+    labels. ``candidates``: (left, right, cosine) top-k per left entity of each aligned type, best
+    first. ``pseudo_left``/``pseudo_right``: the last round's confident mutual pairs (not anchors).
+    """
+
+    left_features: np.ndarray
+    right_features: np.ndarray
+    anchor_left: np.ndarray
+    anchor_right: np.ndarray
+    labels: np.ndarray
+    candidate_left: np.ndarray
+    candidate_right: np.ndarray
+    candidate_similarity: np.ndarray
+    pseudo_left: np.ndarray
+    pseudo_right: np.ndarray
+    rounds: tuple[LabelRound, ...]
+
+
+def align_by_labels(left_graph: PropagationGraph, right_graph: PropagationGraph, anchor_left: np.ndarray,
+                    anchor_right: np.ndarray, type_rows: Sequence[tuple[np.ndarray, np.ndarray]],
+                    config: LabelPropagationConfig = LabelPropagationConfig(), on_round=None) -> LabelAlignment:
+    """Label propagation with ``config.rounds`` self-training rounds (see the module docstring).
+
+    Parameters
+    ----------
+    left_graph, right_graph : PropagationGraph
+    anchor_left, anchor_right : int arrays
+        Known links (TRAIN, accepted labels); pair k is one label on both sides. May be empty:
+        every feature is then zero and no candidate is proposed.
+    type_rows : sequence of (left entities, right entities)
+        The aligned types; similarities are only compared within a type.
+    on_round : callable, optional
+        ``on_round(LabelRound, LabelAlignment)`` after each round (a bench measures there).
+    """
+    known_left = np.asarray(anchor_left, dtype=np.int64)
+    known_right = np.asarray(anchor_right, dtype=np.int64)
+    pseudo_left = pseudo_right = np.zeros(0, dtype=np.int64)
+    hops = range(config.hops + 1)
+    history: list[LabelRound] = []
+    state = None
+    for round_index in range(config.rounds + 1):
+        start = time.perf_counter()
+        a_left, a_right = np.r_[known_left, pseudo_left], np.r_[known_right, pseudo_right]
+        labels = random_labels(len(a_left), config.dim, config.seed + round_index)
+        left_features = propagate(left_graph, a_left, labels, hops=config.hops, relations=config.relations)
+        right_features = propagate(right_graph, a_right, labels, hops=config.hops, relations=config.relations)
+        cand, mutual_left, mutual_right = [], [], []
+        for left_rows, right_rows in type_rows:
+            left_rows, right_rows = np.asarray(left_rows, dtype=np.int64), np.asarray(right_rows, dtype=np.int64)
+            if len(left_rows) == 0 or len(right_rows) == 0 or len(a_left) == 0:
+                continue
+            f, fv, b, bv = top_k_both_ways(_flat(left_features[left_rows], hops), _flat(right_features[right_rows], hops),
+                                           config.top_k, chunk=config.chunk)
+            keep = fv > 0
+            cand.append((left_rows[np.repeat(np.arange(len(f)), keep.sum(axis=1))], right_rows[f[keep]], fv[keep]))
+            weights = sinkhorn_pairs(f, fv, b, bv, temperature=config.temperature,
+                                     iterations=config.sinkhorn_iterations)
+            best_right, value = _row_best(weights)
+            best_left, _ = _row_best(sp.csr_matrix(weights.T))
+            rows = np.flatnonzero((best_right >= 0) & (value > config.min_confidence))
+            rows = rows[best_left[best_right[rows]] == rows]
+            mutual_left.append(left_rows[rows])
+            mutual_right.append(right_rows[best_right[rows]])
+        empty = np.zeros(0, dtype=np.int64)
+        m_left = np.concatenate(mutual_left) if mutual_left else empty
+        m_right = np.concatenate(mutual_right) if mutual_right else empty
+        fresh = ~np.isin(m_left, known_left) & ~np.isin(m_right, known_right)
+        pseudo_left, pseudo_right = m_left[fresh], m_right[fresh]
+        history.append(LabelRound(round_index, len(a_left), len(pseudo_left), time.perf_counter() - start))
+        c_left, c_right, c_sim = ((np.concatenate([c[i] for c in cand]) for i in range(3)) if cand else
+                                  (empty, empty, np.zeros(0, dtype=np.float32)))
+        state = LabelAlignment(left_features, right_features, a_left, a_right, labels, c_left, c_right,
+                               c_sim.astype(np.float64), pseudo_left, pseudo_right, tuple(history))
+        if on_round is not None:
+            on_round(history[-1], state)
+    return state
+
+
+def align_dataset(dataset: AlignmentDataset, anchor_left: np.ndarray, anchor_right: np.ndarray,
+                  config: LabelPropagationConfig = LabelPropagationConfig(), on_round=None) -> LabelAlignment:
+    """:func:`align_by_labels` over a dataset's two graphs (every triple) and its aligned types."""
+    type_rows = [dataset.entities_of_aligned_type(t) for t in range(len(dataset.schema.types))]
+    return align_by_labels(graph_of(dataset.left), graph_of(dataset.right), anchor_left, anchor_right, type_rows,
+                           config, on_round=on_round)
+
+
+def _anchor_index(anchor_entities: np.ndarray, entities: np.ndarray) -> np.ndarray:
+    """Index of each entity's anchor (its last one), -1 where it is none."""
+    order = np.argsort(anchor_entities, kind="stable")
+    sorted_entities = anchor_entities[order]
+    position = np.searchsorted(sorted_entities, entities, side="right") - 1
+    found = (position >= 0) & (sorted_entities[np.clip(position, 0, None)] == entities) if len(order) else \
+        np.zeros(len(entities), dtype=bool)
+    return np.where(found, order[np.clip(position, 0, None)] if len(order) else -1, -1)
+
+
+def label_cosine(alignment: LabelAlignment, left: np.ndarray, right: np.ndarray, *, chunk: int = 65536
+                 ) -> np.ndarray:
+    """Per pair, the mean over hops 1..H of the cosine of the two features, own anchors' labels projected out.
+
+    NaN where either entity has no label at some hop (nothing reached it: no evidence). See the
+    module docstring for the leakage guard.
+    """
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    out = np.full(len(left), np.nan)
+    if len(alignment.anchor_left) == 0:
+        return out
+    own_left = _anchor_index(alignment.anchor_left, left)
+    own_right = _anchor_index(alignment.anchor_right, right)
+    labels = alignment.labels
+    for start in range(0, len(left), chunk):
+        s = slice(start, start + chunk)
+        u = alignment.left_features[left[s], 1:, :].copy()
+        v = alignment.right_features[right[s], 1:, :].copy()
+        for own in (own_left[s], own_right[s]):
+            z = np.where((own >= 0)[:, None], labels[np.clip(own, 0, None)], 0.0)[:, None, :]
+            u -= np.sum(u * z, axis=2, keepdims=True) * z
+            v -= np.sum(v * z, axis=2, keepdims=True) * z
+        nu, nv = np.linalg.norm(u, axis=2), np.linalg.norm(v, axis=2)
+        present = (nu > 1e-6) & (nv > 1e-6)
+        cos = np.sum(u * v, axis=2) / np.where(present, nu * nv, 1.0)
+        mean = np.where(present, cos, 0.0).mean(axis=1)
+        out[s] = np.where(present.any(axis=1), mean, np.nan)
+    return out
+
+
+def label_features(alignment: LabelAlignment | None, left: np.ndarray, right: np.ndarray) -> FeatureBlock:
+    """Column :data:`LABEL_COLUMN` (group ``structure``); all NaN without an alignment (no anchors)."""
+    values = np.full(len(left), np.nan) if alignment is None else label_cosine(alignment, left, right)
+    return FeatureBlock((LABEL_COLUMN,), ("structure",), values[:, None])
+
+
+# One alignment kept per process: blocking, the matcher's fit and its scoring ask for the same
+# graphs and anchors in turn, and a round costs seconds to minutes on a large pair.
+_CACHE: dict = {}
+
+
+def cached_alignment(dataset: AlignmentDataset, anchor_left: np.ndarray, anchor_right: np.ndarray,
+                     config: LabelPropagationConfig = LabelPropagationConfig()) -> LabelAlignment:
+    """:func:`align_dataset` for these anchors (as a set of links), reusing the last result for the same inputs.
+
+    The cache holds the dataset object itself, so its identity cannot be taken by another one.
+    """
+    links = np.unique(np.column_stack([np.asarray(anchor_left, dtype=np.int64).reshape(-1),
+                                       np.asarray(anchor_right, dtype=np.int64).reshape(-1)]), axis=0)
+    key = (id(dataset), links.tobytes(), config)
+    if _CACHE.get("key") != key:
+        _CACHE.clear()
+        _CACHE.update(key=key, dataset=dataset, value=align_dataset(dataset, links[:, 0], links[:, 1], config))
+    return _CACHE["value"]
