@@ -16,7 +16,8 @@ epochs; ``--epochs 0`` skips the GNN), fit the matcher, and evaluate on TEST wit
   ``+1to1``, ``+iterations`` (= ``mualign``).
 * peers, fitted on the same TRAIN rows: ``magellan-rf`` (scikit-learn random forest over the same
   name and attribute comparison features, missing values as -1), ``name-logreg``, and
-  ``cg-mualign`` (the trained model's distance alone).
+  ``cg-mualign`` (the trained model's distance alone); on DBLP-ACM also ``splink`` (the model of
+  bench/peer_splink.py, unsupervised EM, its own blocking; in this process, ``--no-splink`` skips it).
 
 Also the matcher's fit time on each dataset (with the GNN's distance time taken out) beside the
 load average, and a reliability curve of ``mualign`` on TEST pairs (10 bins). Records go to
@@ -278,7 +279,30 @@ def run_seed(name: str, spec: BenchDataset, dataset: AlignmentDataset, candidate
         print(f"  magellan-rf: {time.perf_counter() - start:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
     logreg = make_scorer("name-logreg", dataset, candidates, config=spec.blocking, seed=seed)
     judge("name-logreg", logreg.score_pairs(universe.left, universe.right, universe.type))
+    if name == "dblp_acm" and SPLINK[0]:
+        reports["splink"], seconds = splink_report(dataset, candidates, seed)
+        extra.append(record(name, "splink", "fit_seconds", round(seconds, 2), "s", seed,
+                            load_average_1min=round(os.getloadavg()[0], 2)))
+        log(format_report(reports["splink"]))
     return reports, extra
+
+
+#: whether to run the Splink peer on DBLP-ACM (``--no-splink`` turns it off)
+SPLINK = [True]
+
+
+def splink_report(dataset: AlignmentDataset, candidates: CandidatePairs, seed: int):
+    """Splink (bench/peer_splink.py's model: Fellegi-Sunter, EM, its own blocking) judged by the same harness.
+
+    In this process, seeded like the rest of the seed; a TEST pair Splink's blocking never
+    compared scores 0. Returns (report, seconds to train and predict).
+    """
+    from peer_splink import _predictions_to_scorer, run_splink
+
+    start = time.perf_counter()
+    predictions, _ = run_splink(u_max_pairs=1e6, seed=seed)
+    seconds = time.perf_counter() - start
+    return evaluate(dataset, candidates, _predictions_to_scorer("splink", predictions, dataset), split=Split.TEST), seconds
 
 
 def reliability_records(name, dataset, candidates, universe, probability, keys, seed) -> list[dict]:
@@ -333,8 +357,11 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print every evaluation table")
     parser.add_argument("--no-ablation", action="store_true", help="skip the ablation's fits (big data)")
     parser.add_argument("--no-magellan", action="store_true", help="skip the magellan-rf peer")
+    parser.add_argument("--no-splink", action="store_true",
+                        help="skip the Splink peer on DBLP-ACM (needs the bench extra: pip install -e '.[bench]')")
     args = parser.parse_args()
     SEEDS[:] = args.seeds
+    SPLINK[0] = not args.no_splink
     log = print if args.verbose else (lambda *_: None)
     records = [record("host", "host", "cpu_count", os.cpu_count(), "cores")]
     for name in args.datasets:

@@ -242,16 +242,10 @@ def model_embeddings(project: str | Path, dataset: AlignmentDataset) -> tuple[np
     FileNotFoundError
         No model has been trained; the message names the command that trains one.
     """
+    from core.scoring.model_scorer import aligned_embeddings
+
     scorer, _ = active_scorer(project, dataset)
-    hidden = scorer.model.config.hidden
-    out = []
-    for side, graph in (("left", dataset.left), ("right", dataset.right)):
-        rows = np.unique(np.concatenate([dataset.entities_of_aligned_type(t)[0 if side == "left" else 1]
-                                         for t in range(len(dataset.schema.types))] or [np.zeros(0, np.int64)]))
-        vectors = np.zeros((graph.n_entities, hidden), dtype=np.float32)
-        vectors[rows] = scorer.entity_embeddings(side, rows)
-        out.append(vectors)
-    return out[0], out[1]
+    return aligned_embeddings(scorer, dataset)
 
 
 def active_scorer(project: str | Path, dataset: AlignmentDataset, *, model_path: str | Path | None = None):

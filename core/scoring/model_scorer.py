@@ -125,3 +125,19 @@ class ModelScorer:
         self.calibration = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
         return self.calibration
 
+
+
+def aligned_embeddings(scorer: ModelScorer, dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(left (n_left, hidden), right (n_right, hidden)): the vector of every entity of an aligned type.
+
+    :meth:`ModelScorer.entity_embeddings` of each side's entities of the schema's aligned types;
+    the other rows stay 0, so blocking's cosine proposes nothing from them.
+    """
+    out = []
+    for index, graph in enumerate((dataset.left, dataset.right)):
+        parts = [dataset.entities_of_aligned_type(t)[index] for t in range(len(dataset.schema.types))]
+        rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        vectors = np.zeros((graph.n_entities, scorer.model.config.hidden), dtype=np.float32)
+        vectors[rows] = scorer.entity_embeddings("left" if index == 0 else "right", rows)
+        out.append(vectors)
+    return out[0], out[1]
