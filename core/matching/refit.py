@@ -74,8 +74,13 @@ class PairEvidence:
                 and np.array_equal(self.right, candidates.right))
 
     def save(self, path: str | Path) -> Path:
-        """Write one ``.npz`` under a temporary name and rename it (a killed write leaves no half file)."""
+        """Write one ``.npz`` under a temporary name and rename it (a killed write leaves no half file).
+
+        A temporary left by a writer that was killed (its process is gone) is removed first, so
+        killed writes do not pile up 60 MB files beside the version.
+        """
         path = Path(path)
+        _remove_dead_temporaries(path)
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         with open(temporary, "wb") as handle:
             np.savez(handle, format=np.array(EVIDENCE_FORMAT), left=self.left, right=self.right, types=self.types,
@@ -85,6 +90,23 @@ class PairEvidence:
                                   else np.asarray(self.probability, dtype=np.float64)))
         os.replace(temporary, path)
         return path
+
+
+def _remove_dead_temporaries(path: Path) -> None:
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def load_evidence(path: str | Path) -> PairEvidence | None:

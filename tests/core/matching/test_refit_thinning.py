@@ -49,3 +49,20 @@ def test_the_evidence_cache_keeps_the_versions_probabilities_and_refuses_the_old
     with open(tmp_path / "old.npz", "wb") as handle:  # a cache written before the probabilities
         np.savez(handle, format=np.array(EVIDENCE_FORMAT.replace("/2", "/1")), left=evidence.left)
     assert load_evidence(tmp_path / "old.npz") is None  # only a cache: rebuilt, never misread
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write_a_live_ones_is_not(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # that process has exited
+    stale = tmp_path / f".evidence.npz.tmp-{dead_pid}"
+    live = tmp_path / f".evidence.npz.tmp-{os.getppid()}"
+    stale.write_bytes(b"half a file")
+    live.write_bytes(b"being written")
+    block = FeatureBlock(("name.cos",), ("name",), np.array([[0.5]]))
+    PairEvidence(np.array([0]), np.array([0]), np.array([0]), block, (np.array([0]), np.array([0]))).save(
+        tmp_path / "evidence.npz")
+    assert not stale.exists() and live.exists() and (tmp_path / "evidence.npz").exists()
