@@ -57,7 +57,8 @@ from core.matching.combiner import (FittedCombiner, MatcherConfig, check_known_s
                                     load_combiner)
 from core.matching.comparisons import ComparisonSpec
 from core.matching.feature_block import FeatureBlock, concat_blocks
-from core.matching.relative import relative_features
+from core.matching.label_propagation import LABEL_COLUMN, cached_alignment, label_features
+from core.matching.relative import DEFAULT_RELATIVE_COLUMNS, relative_features
 from core.matching.pair_features import (
     GNN_GROUP,
     GnnDistance,
@@ -130,6 +131,10 @@ class MatchingConfig:
         how each candidate compares with its entities' other candidates: reciprocal rank on
         each side, margin to the best other, mutual best, CSLS (:mod:`core.matching.relative`).
         Computed over the candidate set (never labels); each column joins its source's group.
+    label_propagation : bool
+        With ``use_structure``, add the three-view label-propagation cosine over every triple
+        (:mod:`core.matching.label_propagation`, from the known anchors with its own
+        self-training rounds) and its relative columns.
     """
 
     combiner: MatcherConfig = MatcherConfig()
@@ -144,6 +149,7 @@ class MatchingConfig:
     type_column: bool = True
     gnn_stacking: bool = True
     relative_features: bool = True
+    label_propagation: bool = True
 
     def __post_init__(self) -> None:
         if self.one_to_one not in _ONE_TO_ONE_MODES:
@@ -400,6 +406,8 @@ class _Evidence:
     context: object
     type_groups: bool
     relative: bool = False
+    dataset: AlignmentDataset | None = None  # set when label propagation applies (see block)
+    _labels: object = None
 
     @classmethod
     def build(cls, dataset, left, right, types, specs, config: MatchingConfig, use_structure: bool,
@@ -408,17 +416,23 @@ class _Evidence:
         context = structure_context(dataset, hops=config.hops) if use_structure else None
         gnn_block = gnn_pair_features(gnn, left, right) if gnn is not None else None
         type_groups = config.type_column and len(dataset.schema.types) > 1
-        return cls(left, right, types, static, gnn_block, context, type_groups, config.relative_features)
+        return cls(left, right, types, static, gnn_block, context, type_groups, config.relative_features,
+                   dataset if use_structure and config.label_propagation else None)
 
     def block(self, anchor_left: np.ndarray, anchor_right: np.ndarray) -> FeatureBlock:
         blocks = [self.static]
         if self.context is not None:
             blocks.append(anchor_pair_features(self.context, self.left, self.right, anchor_left, anchor_right))
+        if self.dataset is not None:  # propagated once, from the first anchors given (the known ones)
+            if self._labels is None:
+                self._labels = cached_alignment(self.dataset, anchor_left, anchor_right)
+            blocks.append(label_features(self._labels, self.left, self.right))
         if self.gnn is not None:
             blocks.append(self.gnn)
         block = concat_blocks(blocks)
         if self.relative:  # over this whole set of pairs: the fit passes every candidate (see fit_matcher)
-            block = concat_blocks([block, relative_features(block, self.left, self.right)])
+            block = concat_blocks([block, relative_features(block, self.left, self.right,
+                                                            columns=(*DEFAULT_RELATIVE_COLUMNS, LABEL_COLUMN))])
         if not self.type_groups:
             return block
         groups = block.group_names
