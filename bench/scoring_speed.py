@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entities", type=int, default=100_000, help="entities per side (demo movies)")
     parser.add_argument("--max-pairs", type=int, default=300_000, help="score at most this many candidates")
-    parser.add_argument("--batches", type=int, nargs="*", default=[256, 1024, 4096])
+    parser.add_argument("--batches", type=int, nargs="*", default=[1024, 4096, 16384, 65536])
     parser.add_argument("--explain", type=int, default=30, help="single pairs explained")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)

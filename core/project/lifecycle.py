@@ -272,7 +272,7 @@ class ProgressScorer:
     pieces give exactly the scores of one call.
     """
 
-    def __init__(self, scorer, on_progress: Progress, *, piece: int = 8192):
+    def __init__(self, scorer, on_progress: Progress, *, piece: int = 32768):
         self.scorer, self.on_progress, self.piece = scorer, on_progress, piece
 
     def __getattr__(self, name):  # name, calibration, probability_of_score, score_matrix, ...
