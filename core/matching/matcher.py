@@ -223,6 +223,10 @@ class Matcher:
     #: (left, right) anchors fixed at fit time (a quick refit keeps its version's, see
     #: core.matching.refit); when set, :meth:`score` uses them instead of TRAIN + ``extra_matches``.
     fixed_anchors: tuple[np.ndarray, np.ndarray] | None = None
+    #: (left, right) anchors the label propagation ran from at fit time (the known ones, before any
+    #: round added its own); a quick refit keeps them with ``fixed_anchors`` so that its scores
+    #: are those of its cached evidence. None: the first anchors scoring starts from.
+    fixed_propagation_anchors: tuple[np.ndarray, np.ndarray] | None = None
 
     def _stack(self, r: int) -> dict | None:
         return self.gnn_stacks[r] if self.gnn_stacks else None
@@ -252,7 +256,7 @@ class Matcher:
     def score_with_evidence(self, dataset: AlignmentDataset, candidates: CandidatePairs, *,
                             gnn: GnnDistance | None = None,
                             extra_matches: tuple[np.ndarray, np.ndarray] | None = None):
-        """(MatchScores, the last round's full FeatureBlock, its (left, right) anchors): what a quick refit caches.
+        """(MatchScores, the last round's FeatureBlock, its anchors, the propagation's anchors): what a quick refit caches.
 
         Probability, log-odds, per-group contributions and decision of every candidate pair.
 
@@ -281,6 +285,9 @@ class Matcher:
                                    self.uses_structure, gnn if self.uses_gnn else None)
         anchor_left, anchor_right = (_known_anchors(dataset, extra_matches) if self.fixed_anchors is None
                                      else tuple(np.asarray(a, dtype=np.int64) for a in self.fixed_anchors))
+        propagation = ((anchor_left, anchor_right) if self.fixed_propagation_anchors is None
+                       else tuple(np.asarray(a, dtype=np.int64) for a in self.fixed_propagation_anchors))
+        evidence.propagation_anchors = propagation
         one_to_one = np.isin(types, [self.type_names.index(t) for t in self.one_to_one_types])
         added = []
         for r, combiner in enumerate(self.combiners):
@@ -298,7 +305,7 @@ class Matcher:
                              contributions=output.contributions, group_names=output.group_names,
                              baseline=output.baseline, decided=decided, assigned=assigned, one_to_one=one_to_one,
                              anchors_per_round=tuple(added))
-        return scores, full, (anchor_left, anchor_right)
+        return scores, full, (anchor_left, anchor_right), propagation
 
     def _check_dataset(self, dataset: AlignmentDataset) -> None:
         if tuple(dataset.schema.type_names) != self.type_names:
@@ -326,6 +333,9 @@ class Matcher:
         }
         if self.fixed_anchors is not None:
             manifest["fixed_anchors"] = [np.asarray(a, dtype=np.int64).tolist() for a in self.fixed_anchors]
+        if self.fixed_propagation_anchors is not None:
+            manifest["fixed_propagation_anchors"] = [np.asarray(a, dtype=np.int64).tolist()
+                                                     for a in self.fixed_propagation_anchors]
         (directory / "matcher.json").write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n",
                                                 encoding="utf-8")
 
@@ -386,7 +396,10 @@ def load_matcher(directory: str | Path) -> Matcher:
                    fit_seconds=float(manifest["fit_seconds"]), rounds_report=tuple(manifest["rounds_report"]),
                    gnn_stacks=tuple(manifest.get("gnn_stacks", ())),
                    fixed_anchors=(None if manifest.get("fixed_anchors") is None else
-                                  tuple(np.asarray(a, dtype=np.int64) for a in manifest["fixed_anchors"])))
+                                  tuple(np.asarray(a, dtype=np.int64) for a in manifest["fixed_anchors"])),
+                   fixed_propagation_anchors=(
+                       None if manifest.get("fixed_propagation_anchors") is None else
+                       tuple(np.asarray(a, dtype=np.int64) for a in manifest["fixed_propagation_anchors"])))
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,6 +420,8 @@ class _Evidence:
     type_groups: bool
     relative: bool = False
     dataset: AlignmentDataset | None = None  # set when label propagation applies (see block)
+    #: the anchors the propagation runs from; None: the first anchors block() is given (the known ones)
+    propagation_anchors: tuple[np.ndarray, np.ndarray] | None = None
     _labels: object = None
 
     @classmethod
@@ -423,9 +438,11 @@ class _Evidence:
         blocks = [self.static]
         if self.context is not None:
             blocks.append(anchor_pair_features(self.context, self.left, self.right, anchor_left, anchor_right))
-        if self.dataset is not None:  # propagated once, from the first anchors given (the known ones)
+        if self.dataset is not None:  # propagated once, from the known anchors: rounds do not move it
             if self._labels is None:
-                self._labels = cached_alignment(self.dataset, anchor_left, anchor_right)
+                if self.propagation_anchors is None:
+                    self.propagation_anchors = (anchor_left, anchor_right)
+                self._labels = cached_alignment(self.dataset, *self.propagation_anchors)
             blocks.append(label_features(self._labels, self.left, self.right))
         if self.gnn is not None:
             blocks.append(self.gnn)

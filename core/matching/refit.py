@@ -46,7 +46,7 @@ from core.matching.matcher import (Matcher, MatchScores, _decide, _Evidence, _fi
 from core.matching.pair_features import GNN_GROUP
 
 EVIDENCE_FILE = "evidence.npz"
-EVIDENCE_FORMAT = "mualign.matching.evidence/2"  # /2: with the version's probability of each pair
+EVIDENCE_FORMAT = "mualign.matching.evidence/3"  # /2: the version's probability of each pair; /3: propagation anchors
 #: a TRAIN non-match the version gave a probability below this is "easy" for the quick refit
 EASY_BELOW = 1e-3
 #: the quick refit keeps about one easy non-match in this many
@@ -67,6 +67,8 @@ class PairEvidence:
     block: FeatureBlock
     anchors: tuple[np.ndarray, np.ndarray]
     probability: np.ndarray | None = None
+    #: the anchors the label propagation ran from (the known ones; None: ``anchors``)
+    propagation_anchors: tuple[np.ndarray, np.ndarray] | None = None
 
     def covers(self, candidates: CandidatePairs) -> bool:
         """Whether these are exactly ``candidates`` in their order (re-blocking makes a cache stale)."""
@@ -87,9 +89,17 @@ class PairEvidence:
                      values=self.block.values, names=np.array(self.block.names), groups=np.array(self.block.groups),
                      anchor_left=self.anchors[0], anchor_right=self.anchors[1],
                      probability=(np.full(len(self.left), np.nan) if self.probability is None
-                                  else np.asarray(self.probability, dtype=np.float64)))
+                                  else np.asarray(self.probability, dtype=np.float64)),
+                     **_propagation_arrays(self.propagation_anchors))
         os.replace(temporary, path)
         return path
+
+
+def _propagation_arrays(anchors) -> dict:
+    empty = np.zeros(0, dtype=np.int64)
+    return dict(has_propagation_anchors=np.array(anchors is not None),
+                propagation_left=empty if anchors is None else np.asarray(anchors[0], dtype=np.int64),
+                propagation_right=empty if anchors is None else np.asarray(anchors[1], dtype=np.int64))
 
 
 def _remove_dead_temporaries(path: Path) -> None:
@@ -118,9 +128,11 @@ def load_evidence(path: str | Path) -> PairEvidence | None:
             block = FeatureBlock(tuple(str(n) for n in data["names"]), tuple(str(g) for g in data["groups"]),
                                  data["values"])
             probability = data["probability"]
+            propagation = ((data["propagation_left"], data["propagation_right"])
+                           if bool(data["has_propagation_anchors"]) else None)
             return PairEvidence(data["left"], data["right"], data["types"], block,
                                 (data["anchor_left"], data["anchor_right"]),
-                                None if np.isnan(probability).all() else probability)
+                                None if np.isnan(probability).all() else probability, propagation)
     except (OSError, ValueError, KeyError):
         return None
 
@@ -128,11 +140,13 @@ def load_evidence(path: str | Path) -> PairEvidence | None:
 def candidate_evidence(matcher: Matcher, dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn=None,
                        extra_matches=None) -> tuple[MatchScores, PairEvidence]:
     """Score every candidate as :meth:`Matcher.score` does and keep the evidence for quick refits."""
-    scores, block, anchors = matcher.score_with_evidence(dataset, candidates, gnn=gnn, extra_matches=extra_matches)
+    scores, block, anchors, propagation = matcher.score_with_evidence(dataset, candidates, gnn=gnn,
+                                                                      extra_matches=extra_matches)
     evidence = PairEvidence(np.asarray(candidates.left, dtype=np.int64), np.asarray(candidates.right, dtype=np.int64),
                             np.asarray(candidates.type, dtype=np.int64), block,
                             tuple(np.asarray(a, dtype=np.int64) for a in anchors),
-                            np.asarray(scores.probability, dtype=np.float64))
+                            np.asarray(scores.probability, dtype=np.float64),
+                            tuple(np.asarray(a, dtype=np.int64) for a in propagation))
     return scores, evidence
 
 
@@ -197,8 +211,10 @@ def _block_of(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDatase
     values[found] = evidence.block.values[rows[found]]
     missing = ~found
     if missing.any():
-        fresh = _Evidence.build(dataset, left[missing], right[missing], types[missing], matcher.specs, matcher.config,
-                                matcher.uses_structure, gnn if matcher.uses_gnn else None).block(*evidence.anchors)
+        builder = _Evidence.build(dataset, left[missing], right[missing], types[missing], matcher.specs,
+                                  matcher.config, matcher.uses_structure, gnn if matcher.uses_gnn else None)
+        builder.propagation_anchors = evidence.propagation_anchors
+        fresh = builder.block(*evidence.anchors)
         values[missing] = select_columns(fresh, evidence.block.names).values
     return FeatureBlock(evidence.block.names, evidence.block.groups, values), int(missing.sum())
 
@@ -292,5 +308,6 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
     refitted = Matcher(config=config, combiners=(combiner,), specs=matcher.specs, type_names=matcher.type_names,
                        one_to_one_types=matcher.one_to_one_types, uses_gnn=matcher.uses_gnn,
                        uses_structure=matcher.uses_structure, fit_seconds=seconds, rounds_report=report,
-                       gnn_stacks=(stack,) if stacked else (), fixed_anchors=anchors)
+                       gnn_stacks=(stack,) if stacked else (), fixed_anchors=anchors,
+                       fixed_propagation_anchors=evidence.propagation_anchors)
     return QuickRefit(refitted, scores, evidence, seconds, computed_train + computed_valid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.matching.feature_block import FeatureBlock
-from core.matching.refit import EVIDENCE_FORMAT, PairEvidence, load_evidence, thin_easy_negatives
+from core.matching.refit import PairEvidence, load_evidence, thin_easy_negatives
 
 
 def test_every_match_label_unsure_and_unknown_row_stays_and_about_one_easy_row_in_n():
@@ -39,15 +39,16 @@ def test_the_evidence_cache_keeps_the_versions_probabilities_and_refuses_the_old
     block = FeatureBlock(("name.cos",), ("name",), np.array([[0.1], [0.9]]))
     anchors = (np.array([0]), np.array([1]))
     evidence = PairEvidence(np.array([0, 1]), np.array([1, 0]), np.array([0, 0]), block, anchors,
-                            np.array([0.01, 0.99]))
+                            np.array([0.01, 0.99]), (np.array([5, 6]), np.array([7, 8])))
     back = load_evidence(evidence.save(tmp_path / "evidence.npz"))
     assert np.array_equal(back.probability, [0.01, 0.99])
+    assert [a.tolist() for a in back.propagation_anchors] == [[5, 6], [7, 8]]  # what the propagation ran from
     assert np.array_equal(back.block.values, block.values)
     unknown = load_evidence(PairEvidence(evidence.left, evidence.right, evidence.types, block, anchors).save(
         tmp_path / "unknown.npz"))
-    assert unknown.probability is None  # nothing to thin by: every row is kept
+    assert unknown.probability is None and unknown.propagation_anchors is None  # nothing to thin by
     with open(tmp_path / "old.npz", "wb") as handle:  # a cache written before the probabilities
-        np.savez(handle, format=np.array(EVIDENCE_FORMAT.replace("/2", "/1")), left=evidence.left)
+        np.savez(handle, format=np.array("mualign.matching.evidence/1"), left=evidence.left)
     assert load_evidence(tmp_path / "old.npz") is None  # only a cache: rebuilt, never misread
 
 
