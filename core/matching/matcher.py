@@ -82,6 +82,11 @@ __all__ = [
     "training_rows",
     "informative_columns",
     "select_columns",
+    # the parts a quick refit (core.matching.refit) reuses
+    "EvidenceBuilder",
+    "decide_pairs",
+    "fit_gnn_stack",
+    "label_rows",
 ]
 
 #: Sub-directory name inside a model version directory.
@@ -119,7 +124,7 @@ class MatchingConfig:
     gnn_stacking : bool
         Weigh the GNN distance on VALID rather than on TRAIN: the combiner learns the other groups
         on TRAIN, then a logistic regression on VALID combines its log-odds with the distance
-        (see :func:`_fit_gnn_stack`). CG-MuAlign was trained on the TRAIN links, so its distances
+        (see :func:`fit_gnn_stack`). CG-MuAlign was trained on the TRAIN links, so its distances
         on TRAIN pairs are in-sample, tighter than on any new pair; a combiner fitted on them
         learns to trust the GNN more than it deserves.
     type_column : bool
@@ -281,7 +286,7 @@ class Matcher:
                              "distance callable), or refit with use_gnn=False")
         left, right = np.asarray(candidates.left, dtype=np.int64), np.asarray(candidates.right, dtype=np.int64)
         types = np.asarray(candidates.type, dtype=np.int64)
-        evidence = _Evidence.build(dataset, left, right, types, self.specs, self.config,
+        evidence = EvidenceBuilder.build(dataset, left, right, types, self.specs, self.config,
                                    self.uses_structure, gnn if self.uses_gnn else None)
         anchor_left, anchor_right = (_known_anchors(dataset, extra_matches) if self.fixed_anchors is None
                                      else tuple(np.asarray(a, dtype=np.int64) for a in self.fixed_anchors))
@@ -295,12 +300,12 @@ class Matcher:
             output = _round_output(combiner, self._stack(r), full)
             if r == len(self.combiners) - 1:
                 break
-            decided, _ = _decide(left, right, types, output.probability, output.threshold, one_to_one)
+            decided, _ = decide_pairs(left, right, types, output.probability, output.threshold, one_to_one)
             new = _confident_mutual(left, right, output.probability, decided, self.config.confident_probability,
                                     anchor_left, anchor_right)
             added.append(int(new.sum()))
             anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
-        decided, assigned = _decide(left, right, types, output.probability, output.threshold, one_to_one)
+        decided, assigned = decide_pairs(left, right, types, output.probability, output.threshold, one_to_one)
         scores = MatchScores(probability=output.probability, log_odds=output.log_odds,
                              contributions=output.contributions, group_names=output.group_names,
                              baseline=output.baseline, decided=decided, assigned=assigned, one_to_one=one_to_one,
@@ -408,7 +413,7 @@ def load_matcher(directory: str | Path) -> Matcher:
 
 
 @dataclass(eq=False)
-class _Evidence:
+class EvidenceBuilder:
     """The anchor-free columns of a set of pairs, computed once; anchor columns per call."""
 
     left: np.ndarray
@@ -426,7 +431,7 @@ class _Evidence:
 
     @classmethod
     def build(cls, dataset, left, right, types, specs, config: MatchingConfig, use_structure: bool,
-              gnn: GnnDistance | None) -> "_Evidence":
+              gnn: GnnDistance | None) -> "EvidenceBuilder":
         static = static_pair_features(dataset, left, right, specs=specs, use_structure=use_structure)
         context = structure_context(dataset, hops=config.hops) if use_structure else None
         gnn_block = gnn_pair_features(gnn, left, right) if gnn is not None else None
@@ -490,7 +495,7 @@ def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBl
     return _RoundOutput(log_odds, expit(log_odds), contributions, groups, baseline, threshold)
 
 
-def _fit_gnn_stack(combiner: FittedCombiner, valid_block: FeatureBlock, valid_y: np.ndarray,
+def fit_gnn_stack(combiner: FittedCombiner, valid_block: FeatureBlock, valid_y: np.ndarray,
                    gnn_columns: tuple[str, ...], seed: int) -> dict:
     """Weights of [combiner log-odds, GNN columns] fitted on VALID, and the F1 threshold there.
 
@@ -559,7 +564,7 @@ def _known_anchors(dataset: AlignmentDataset, extra_matches) -> tuple[np.ndarray
 # --------------------------------------------------------------------------------------------
 
 
-def _decide(left, right, types, probability, threshold: float, one_to_one: np.ndarray):
+def decide_pairs(left, right, types, probability, threshold: float, one_to_one: np.ndarray):
     """(decided, assigned): threshold, and for one-to-one types the joint assignment too.
 
     The assignment may keep only pairs at or above the threshold; under a threshold below 0.5
@@ -643,7 +648,7 @@ def training_rows(dataset: AlignmentDataset, candidates: CandidatePairs, split: 
     return left[keep], right[keep], types[keep], labels[keep]
 
 
-def _label_rows(dataset: AlignmentDataset, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def label_rows(dataset: AlignmentDataset, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Analyst labels as rows; the type comes from the left entity's type through the schema."""
     left, right, is_match = (np.asarray(a).reshape(-1) for a in labels)
     if not (len(left) == len(right) == len(is_match)):
@@ -698,11 +703,11 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
     config = config or MatchingConfig()
     config = replace(config, combiner=replace(config.combiner, seed=seed))
     n_right = dataset.right.n_entities
-    label_rows = _label_rows(dataset, labels) if labels is not None else None
-    label_keys = pair_keys(label_rows[0], label_rows[1], n_right) if label_rows is not None else None
+    labelled = label_rows(dataset, labels) if labels is not None else None
+    label_keys = pair_keys(labelled[0], labelled[1], n_right) if labelled is not None else None
     train = training_rows(dataset, candidates, Split.TRAIN, exclude_keys=label_keys)
-    if label_rows is not None:
-        train = tuple(np.concatenate([a, b]) for a, b in zip(train, label_rows))
+    if labelled is not None:
+        train = tuple(np.concatenate([a, b]) for a, b in zip(train, labelled))
     train_keys = pair_keys(train[0], train[1], n_right)
     valid = training_rows(dataset, candidates, Split.VALID, exclude_keys=train_keys)
     for label, rows in (("TRAIN", train), ("VALID", valid)):
@@ -710,9 +715,9 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
             raise ValueError(f"the {label} rows have {int(rows[3].sum())} matches and {int((rows[3] == 0).sum())} "
                              "non-matches; fitting the matcher needs both (add links or labels)")
     anchor_left, anchor_right = _known_anchors(dataset, None)
-    if label_rows is not None:
-        matched = label_rows[3] == 1
-        anchor_left, anchor_right = np.r_[anchor_left, label_rows[0][matched]], np.r_[anchor_right, label_rows[1][matched]]
+    if labelled is not None:
+        matched = labelled[3] == 1
+        anchor_left, anchor_right = np.r_[anchor_left, labelled[0][matched]], np.r_[anchor_right, labelled[1][matched]]
     train_matches = train[3] == 1
     one_to_one_types = _one_to_one_types(dataset, config.one_to_one, train[0][train_matches],
                                          train[1][train_matches], train[2][train_matches])
@@ -730,7 +735,7 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
     specs = comparison_specs(dataset, config.comparisons, use_attributes=config.use_attributes)
     use_structure = config.use_structure and bool(dataset.schema.relations)
     use_gnn = config.use_gnn and gnn is not None
-    evidence = _Evidence.build(dataset, left, right, types, specs, config, use_structure, gnn if use_gnn else None)
+    evidence = EvidenceBuilder.build(dataset, left, right, types, specs, config, use_structure, gnn if use_gnn else None)
     is_train = np.arange(len(left)) < len(train[0])
     is_valid = (np.arange(len(left)) >= len(train[0])) & (np.arange(len(left)) < n_rows)
     one_to_one = np.isin(types, [dataset.schema.type_names.index(t) for t in one_to_one_types])
@@ -750,7 +755,7 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
         combiner = fit_combiner(block.select_rows(is_train), train[3], block.select_rows(is_valid), valid[3],
                                 config=config.combiner)
         combiners.append(combiner)
-        stack = _fit_gnn_stack(combiner, full.select_rows(is_valid), valid[3], gnn_columns, seed) \
+        stack = fit_gnn_stack(combiner, full.select_rows(is_valid), valid[3], gnn_columns, seed) \
             if stacked and gnn_columns else None
         stacks.append(stack)
         source = stack if stack is not None else {"valid_f1": combiner.valid_f1, "threshold": combiner.threshold,
@@ -763,7 +768,7 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
         if r == config.rounds:
             break
         output = _round_output(combiner, stack, full)
-        decided, _ = _decide(left, right, types, output.probability, output.threshold, one_to_one)
+        decided, _ = decide_pairs(left, right, types, output.probability, output.threshold, one_to_one)
         new = _confident_mutual(left, right, output.probability, decided, config.confident_probability,
                                 anchor_left, anchor_right)
         entry["new_anchors"] = int(new.sum())

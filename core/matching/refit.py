@@ -41,8 +41,8 @@ from core.data.dataset import AlignmentDataset
 from core.data.links import Split
 from core.matching.combiner import fit_combiner
 from core.matching.feature_block import FeatureBlock
-from core.matching.matcher import (Matcher, MatchScores, _decide, _Evidence, _fit_gnn_stack, _label_rows,
-                                   informative_columns, select_columns, training_rows)
+from core.matching.matcher import (EvidenceBuilder, Matcher, MatchScores, decide_pairs, fit_gnn_stack,
+                                   informative_columns, label_rows, select_columns, training_rows)
 from core.matching.pair_features import GNN_GROUP
 
 EVIDENCE_FILE = "evidence.npz"
@@ -211,7 +211,7 @@ def _block_of(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDatase
     values[found] = evidence.block.values[rows[found]]
     missing = ~found
     if missing.any():
-        builder = _Evidence.build(dataset, left[missing], right[missing], types[missing], matcher.specs,
+        builder = EvidenceBuilder.build(dataset, left[missing], right[missing], types[missing], matcher.specs,
                                   matcher.config, matcher.uses_structure, gnn if matcher.uses_gnn else None)
         builder.propagation_anchors = evidence.propagation_anchors
         fresh = builder.block(*evidence.anchors)
@@ -257,11 +257,11 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
         raise ValueError("the cached evidence is of other candidates (the project was blocked again); "
                          "refit the matcher in full")
     n_right = dataset.right.n_entities
-    label_rows = _label_rows(dataset, labels) if labels is not None and len(labels[0]) else None
-    label_keys = pair_keys(label_rows[0], label_rows[1], n_right) if label_rows is not None else None
+    labelled = label_rows(dataset, labels) if labels is not None and len(labels[0]) else None
+    label_keys = pair_keys(labelled[0], labelled[1], n_right) if labelled is not None else None
     train = training_rows(dataset, candidates, Split.TRAIN, exclude_keys=label_keys)
-    if label_rows is not None:
-        train = tuple(np.concatenate([a, b]) for a, b in zip(train, label_rows))
+    if labelled is not None:
+        train = tuple(np.concatenate([a, b]) for a, b in zip(train, labelled))
     valid = training_rows(dataset, candidates, Split.VALID, exclude_keys=pair_keys(train[0], train[1], n_right))
     for name, rows in (("TRAIN", train), ("VALID", valid)):
         if len(np.unique(rows[3])) < 2:
@@ -273,8 +273,8 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
         found, rows = _rows(evidence, train[0], train[1], n_right)
         prior = np.where(found, evidence.probability[rows], np.nan)
         protected = np.zeros(len(train[0]), dtype=bool)
-        if label_rows is not None:
-            protected[len(train[0]) - len(label_rows[0]):] = True
+        if labelled is not None:
+            protected[len(train[0]) - len(labelled[0]):] = True
         kept = thin_easy_negatives(train[3], prior, protected, seed=seed, keep_one_in=keep_easy_one_in)
         train = tuple(a[kept] for a in train)
         train_block = train_block.select_rows(kept)
@@ -287,7 +287,7 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
     combiner_config = replace(quick_combiner_config(matcher), seed=seed)
     combiner = fit_combiner(select_columns(train_block, columns), train[3], select_columns(valid_block, columns),
                             valid[3], config=combiner_config)
-    stack = _fit_gnn_stack(combiner, valid_block, valid[3], gnn_columns, seed) if stacked and gnn_columns else None
+    stack = fit_gnn_stack(combiner, valid_block, valid[3], gnn_columns, seed) if stacked and gnn_columns else None
     source = stack if stack is not None else {"valid_f1": combiner.valid_f1, "threshold": combiner.threshold,
                                               "valid_average_precision": combiner.valid_average_precision}
     anchors = evidence.anchors
@@ -299,7 +299,7 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
     probability = expit(log_odds)
     left, right, types = evidence.left, evidence.right, evidence.types
     one_to_one = np.isin(types, [matcher.type_names.index(t) for t in matcher.one_to_one_types])
-    decided, assigned = _decide(left, right, types, probability, threshold, one_to_one)
+    decided, assigned = decide_pairs(left, right, types, probability, threshold, one_to_one)
     scores = MatchScores(probability=probability, log_odds=log_odds, contributions=contributions,
                          group_names=combiner.group_names + (() if stack is None else (GNN_GROUP,)),
                          baseline=baseline, decided=decided, assigned=assigned, one_to_one=one_to_one,

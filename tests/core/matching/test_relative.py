@@ -103,7 +103,7 @@ def test_matcher_uses_relative_columns_inside_their_groups(music):
     names = matcher.combiners[-1].feature_names
     relative = [n for n in names if ".rel_" in n]
     assert relative and any(n.startswith("name.") for n in relative)
-    scores, block, _ = matcher.score_with_evidence(dataset, candidates)
+    scores, block, _, _ = matcher.score_with_evidence(dataset, candidates)
     # each relative column sits in its source column's group, so the waterfall stays exact
     for j, name in enumerate(block.names):
         if ".rel_" in name:
