@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(n log n) instead of the exact TF-IDF product (default 1e10)")
     p.add_argument("--window", type=int, default=10,
                    help="sorted-neighbourhood names taken either side of each left name, per sort key (default 10)")
-    p.add_argument("--structure-top-k", type=int, default=10, metavar="K", help="also keep each left entity's top K right entities by anchor-profile similarity when the project has TRAIN links (names need not share a character); 0: names only (default 10)")
+    p.add_argument("--structure-top-k", type=int, default=10, metavar="K", help="also keep each left entity's top K right entities by structural similarity when the project has TRAIN links (label propagation from them; anchor profiles for graphs too large for it): names need not share a character; 0: names only (default 10)")
     p.add_argument("--embedding-top-k", type=non_negative_int, default=0, metavar="K",
                    help="also keep each left entity's top K right entities by the active model's per-entity "
                         "embeddings (needs a trained model; block again after `mualign train`, then "

@@ -41,8 +41,9 @@ from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
 from core.data.links import Split
-from core.matching.label_propagation import LabelPropagationConfig, cached_alignment
-from core.matching.propagation import AnchorProfiles, StructuralCandidates, anchor_profiles
+from core.matching.label_propagation import LabelPropagationConfig, cached_alignment, propagation_fits, ranked_densely
+from core.matching.propagation import (AnchorProfiles, StructuralCandidates, anchor_profiles, combined_profile,
+                                       structural_candidates)
 
 __all__ = ["SOURCES", "Anchors", "anchor_links", "graph_adjacency", "side_profiles", "label_candidates",
            "embedding_candidates", "union_candidates"]
@@ -105,6 +106,9 @@ def label_candidates(dataset: AlignmentDataset, anchors: Anchors, top_k: int) ->
     """
     alignment = cached_alignment(dataset, anchors.left, anchors.right,
                                  LabelPropagationConfig(top_k=max(LabelPropagationConfig.top_k, top_k)))
+    if alignment is None:  # too large to propagate: no candidates from here
+        empty = np.zeros(0, dtype=np.int64)
+        return StructuralCandidates(empty, empty, np.zeros(0))
     left = alignment.candidate_left
     run_start = np.flatnonzero(np.r_[True, left[1:] != left[:-1]]) if len(left) else np.zeros(0, dtype=np.int64)
     rank = np.arange(len(left)) - np.repeat(run_start, np.diff(np.r_[run_start, len(left)]))
@@ -228,6 +232,17 @@ def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs,
     by_labels = label_candidates(dataset, anchors, config.structure_top_k) \
         if config.structure_top_k > 0 and len(anchors) else None
     use_embeddings = embeddings is not None and config.embedding_top_k > 0
+    propagated = propagation_fits(dataset)
+    profiles = []
+
+    def profile_candidates(left_rows: np.ndarray, right_rows: np.ndarray) -> StructuralCandidates:
+        """A type too large for the dense label ranking: anchor-profile cosine, sparse (the older source)."""
+        if not profiles:
+            left_profiles, right_profiles = side_profiles(dataset, anchors, hops=config.structure_hops)
+            profiles.extend([combined_profile(left_profiles), combined_profile(right_profiles)])
+        return structural_candidates(*profiles, config.structure_top_k, left_rows=left_rows, right_rows=right_rows,
+                                     n_threads=config.n_threads if config.n_threads > 1 else None)
+
     n_right = dataset.right.n_entities
     gold = dataset.gold_pairs()
     anchor_keys = pair_keys(anchors.left, anchors.right, n_right)
@@ -241,7 +256,10 @@ def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs,
         held_out_keys = gold_keys[~np.isin(gold_keys, anchor_keys)]
         sources = [_source_stats("name", names.left, names.right, gold_keys, held_out_keys, n_right)]
         extra_left, extra_right = [], []
-        for source, found in (("structure", None if by_labels is None else _of_rows(by_labels, left_entities)),
+        for source, found in (("structure", None if by_labels is None else
+                               _of_rows(by_labels, left_entities) if propagated and ranked_densely(len(left_entities),
+                                                                                                   len(right_entities))
+                               else profile_candidates(left_entities, right_entities)),
                               ("embedding", None if not use_embeddings else embedding_candidates(
                                   *embeddings, config.embedding_top_k, left_rows=left_entities,
                                   right_rows=right_entities))):

@@ -27,6 +27,16 @@ For pair features the leakage guard of :func:`~core.matching.propagation.profile
 kept: hop 0 (an anchor's own label) is left out, and per pair the labels of the anchors that
 involve either entity are projected out of both features before the cosine, so a TRAIN pair is
 not told its own label by walks that return home.
+
+Scale: propagation is sparse (edges x d per hop), but ranking a type's counterparts is a dense
+product, ``n_left x n_right x d`` per round. A type with more than ``DENSE_PAIRS_LIMIT`` entity
+pairs (2e9: DBP15K's 20K x 20K is 4e8, a minute a round on 2 cores) is not ranked: it gets the
+pair features (a dot product per candidate) but no candidates and no pseudo-anchors from here;
+blocking then takes its structure candidates from the sparse anchor profiles
+(:func:`core.blocking.structural.union_candidates`). The features themselves are dense too,
+``n x (hops + 1) x dim`` float32 a side: a graph above ``FEATURE_FLOATS_LIMIT`` (3e8 floats, 1.2 GB;
+about 390K entities at the defaults) is not propagated at all (:func:`propagation_fits`): no
+label feature, profile candidates only, as before this module existed.
 """
 
 from __future__ import annotations
@@ -43,7 +53,12 @@ from core.data.kg import KnowledgeGraph
 from core.matching.feature_block import FeatureBlock
 from core.matching.sparse_rows import row_normalise
 
-__all__ = ["LabelPropagationConfig", "PropagationGraph", "propagation_graph", "graph_of", "random_labels",
+#: entity pairs (n_left x n_right) above which a type is not ranked densely (see the module note)
+DENSE_PAIRS_LIMIT = 2e9
+#: floats of one side's features (n x (hops + 1) x dim) above which a graph is not propagated
+FEATURE_FLOATS_LIMIT = 3e8
+
+__all__ = ["DENSE_PAIRS_LIMIT", "FEATURE_FLOATS_LIMIT", "ranked_densely", "propagation_fits", "LabelPropagationConfig", "PropagationGraph", "propagation_graph", "graph_of", "random_labels",
            "propagate", "top_k_both_ways", "sinkhorn_pairs", "LabelRound", "LabelAlignment", "align_by_labels",
            "align_dataset", "cached_alignment", "label_cosine", "label_features", "LABEL_COLUMN"]
 
@@ -322,7 +337,8 @@ def align_by_labels(left_graph: PropagationGraph, right_graph: PropagationGraph,
         cand, mutual_left, mutual_right = [], [], []
         for left_rows, right_rows in type_rows:
             left_rows, right_rows = np.asarray(left_rows, dtype=np.int64), np.asarray(right_rows, dtype=np.int64)
-            if len(left_rows) == 0 or len(right_rows) == 0 or len(a_left) == 0:
+            if len(left_rows) == 0 or len(right_rows) == 0 or len(a_left) == 0 \
+                    or not ranked_densely(len(left_rows), len(right_rows)):
                 continue
             f, fv, b, bv = top_k_both_ways(_flat(left_features[left_rows], hops), _flat(right_features[right_rows], hops),
                                            config.top_k, chunk=config.chunk)
@@ -349,6 +365,17 @@ def align_by_labels(left_graph: PropagationGraph, right_graph: PropagationGraph,
         if on_round is not None:
             on_round(history[-1], state)
     return state
+
+
+def propagation_fits(dataset: AlignmentDataset, config: LabelPropagationConfig = LabelPropagationConfig()) -> bool:
+    """Whether both graphs' features fit under ``FEATURE_FLOATS_LIMIT`` (see the module note on scale)."""
+    largest = max(dataset.left.n_entities, dataset.right.n_entities)
+    return largest * (config.hops + 1) * config.dim <= FEATURE_FLOATS_LIMIT
+
+
+def ranked_densely(n_left: int, n_right: int) -> bool:
+    """Whether a type of this many entities a side is ranked by the dense product (``DENSE_PAIRS_LIMIT``)."""
+    return n_left * n_right <= DENSE_PAIRS_LIMIT
 
 
 def align_dataset(dataset: AlignmentDataset, anchor_left: np.ndarray, anchor_right: np.ndarray,
@@ -411,11 +438,14 @@ _CACHE: dict = {}
 
 
 def cached_alignment(dataset: AlignmentDataset, anchor_left: np.ndarray, anchor_right: np.ndarray,
-                     config: LabelPropagationConfig = LabelPropagationConfig()) -> LabelAlignment:
+                     config: LabelPropagationConfig = LabelPropagationConfig()) -> LabelAlignment | None:
     """:func:`align_dataset` for these anchors (as a set of links), reusing the last result for the same inputs.
 
     The cache holds the dataset object itself, so its identity cannot be taken by another one.
+    None for graphs too large to propagate (:func:`propagation_fits`).
     """
+    if not propagation_fits(dataset, config):
+        return None
     links = np.unique(np.column_stack([np.asarray(anchor_left, dtype=np.int64).reshape(-1),
                                        np.asarray(anchor_right, dtype=np.int64).reshape(-1)]), axis=0)
     key = (id(dataset), links.tobytes(), config)

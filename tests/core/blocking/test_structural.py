@@ -154,3 +154,34 @@ def test_bad_settings_are_refused():
         BlockingConfig(structure_top_k=-1)
     with pytest.raises(ValueError, match="structure_hops must be >= 1"):
         BlockingConfig(structure_hops=0)
+
+
+def test_a_type_too_large_for_the_dense_label_ranking_takes_the_sparse_anchor_profiles(pair, monkeypatch):
+    """Above DENSE_PAIRS_LIMIT entity pairs a type is not ranked by label propagation (n_left x n_right x d)."""
+    from core.matching import label_propagation
+
+    _, dense = block(pair, BlockingConfig(top_k=5, structure_top_k=3))
+    label_propagation._CACHE.clear()
+    monkeypatch.setattr(label_propagation, "DENSE_PAIRS_LIMIT", 3)  # every type here has 2 x 2 or 4 x 4 pairs
+    assert label_candidates(pair, anchor_links(pair), 3).left.size == 0  # nothing ranked densely now
+    union, report = block(pair, BlockingConfig(top_k=5, structure_top_k=3))
+    label_propagation._CACHE.clear()
+    # the anchor profiles still find both films (each film's actors are anchors of its counterpart)
+    assert {(0, 0), (1, 1)} <= set(_pairs(union, FILM))
+    film = report.per_type[FILM]
+    assert film.held_out_kept == 2 and dict((s.source, s) for s in film.sources)["structure"].n_candidates > 0
+
+
+def test_graphs_too_large_to_propagate_fall_back_to_the_anchor_profiles(pair, monkeypatch):
+    """Label features are n x (hops + 1) x dim floats a side; above FEATURE_FLOATS_LIMIT nothing is propagated."""
+    from core.matching import label_propagation
+    from core.matching.label_propagation import cached_alignment, label_features
+
+    label_propagation._CACHE.clear()
+    monkeypatch.setattr(label_propagation, "FEATURE_FLOATS_LIMIT", 10)  # 6 entities x 3 hops x 256 is more
+    anchors = anchor_links(pair)
+    assert cached_alignment(pair, anchors.left, anchors.right) is None
+    assert np.isnan(label_features(None, np.array([0]), np.array([0])).values).all()  # no evidence, not zero
+    union, report = block(pair, BlockingConfig(top_k=5, structure_top_k=3))
+    assert {(0, 0), (1, 1)} <= set(_pairs(union, FILM))  # the profiles still find the films
+    assert report.per_type[FILM].held_out_kept == 2
