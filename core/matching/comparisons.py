@@ -310,12 +310,14 @@ def normalise_text(values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     >>> text.tolist(), missing.tolist()
     (['carrie anne moss', '', '1999', ''], [False, True, False, True])
     """
-    series = pd.Series(np.asarray(values, dtype=object), dtype=object)
-    absent = series.isna()
-    text = series.where(~absent, "").astype(str).str.replace(r"^(-?\d+)\.0$", r"\1", regex=True)
+    # values come gathered per pair, so each distinct value is normalised once and spread back
+    codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object), dtype=object), use_na_sentinel=True)
+    series = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    text = series.astype(str).str.replace(r"^(-?\d+)\.0$", r"\1", regex=True)
     text = (text.str.normalize("NFKC").str.casefold()
-            .str.replace(r"[\W_]+", " ", regex=True).str.strip())
-    return text.to_numpy(dtype=object), (text == "").to_numpy()
+            .str.replace(r"[\W_]+", " ", regex=True).str.strip()).to_numpy(dtype=object)
+    out = np.where(codes >= 0, text[np.clip(codes, 0, None)] if len(text) else "", "").astype(object)
+    return out, out == ""
 
 
 def as_numbers(values: ArrayLike) -> np.ndarray:

@@ -396,12 +396,13 @@ def _anchor_index(anchor_entities: np.ndarray, entities: np.ndarray) -> np.ndarr
     return np.where(found, order[np.clip(position, 0, None)] if len(order) else -1, -1)
 
 
-def label_cosine(alignment: LabelAlignment, left: np.ndarray, right: np.ndarray, *, chunk: int = 65536
+def label_cosine(alignment: LabelAlignment, left: np.ndarray, right: np.ndarray, *, chunk: int = 16384
                  ) -> np.ndarray:
     """Per pair, the mean over hops 1..H of the cosine of the two features, own anchors' labels projected out.
 
     NaN where either entity has no label at some hop (nothing reached it: no evidence). See the
-    module docstring for the leakage guard.
+    module docstring for the leakage guard. Dot products and norms are one pass each over the
+    gathered rows (``einsum``); the projection touches only the pairs that involve an anchor.
     """
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     out = np.full(len(left), np.nan)
@@ -409,18 +410,22 @@ def label_cosine(alignment: LabelAlignment, left: np.ndarray, right: np.ndarray,
         return out
     own_left = _anchor_index(alignment.anchor_left, left)
     own_right = _anchor_index(alignment.anchor_right, right)
-    labels = alignment.labels
+    labels = np.asarray(alignment.labels, dtype=np.float32)
     for start in range(0, len(left), chunk):
         s = slice(start, start + chunk)
-        u = alignment.left_features[left[s], 1:, :].copy()
-        v = alignment.right_features[right[s], 1:, :].copy()
-        for own in (own_left[s], own_right[s]):
-            z = np.where((own >= 0)[:, None], labels[np.clip(own, 0, None)], 0.0)[:, None, :]
-            u -= np.sum(u * z, axis=2, keepdims=True) * z
-            v -= np.sum(v * z, axis=2, keepdims=True) * z
-        nu, nv = np.linalg.norm(u, axis=2), np.linalg.norm(v, axis=2)
+        u = alignment.left_features[left[s], 1:, :]
+        v = alignment.right_features[right[s], 1:, :]
+        rows = np.flatnonzero((own_left[s] >= 0) | (own_right[s] >= 0))  # most pairs touch no anchor
+        if len(rows):
+            for own in (own_left[s][rows], own_right[s][rows]):
+                hit = own >= 0
+                z = np.where(hit[:, None], labels[np.clip(own, 0, None)], 0.0).astype(np.float32)[:, None, :]
+                u[rows] -= np.einsum("phd,pxd->ph", u[rows], z)[:, :, None] * z
+                v[rows] -= np.einsum("phd,pxd->ph", v[rows], z)[:, :, None] * z
+        nu = np.sqrt(np.einsum("phd,phd->ph", u, u))
+        nv = np.sqrt(np.einsum("phd,phd->ph", v, v))
         present = (nu > 1e-6) & (nv > 1e-6)
-        cos = np.sum(u * v, axis=2) / np.where(present, nu * nv, 1.0)
+        cos = np.einsum("phd,phd->ph", u, v) / np.where(present, nu * nv, 1.0)
         mean = np.where(present, cos, 0.0).mean(axis=1)
         out[s] = np.where(present.any(axis=1), mean, np.nan)
     return out

@@ -427,7 +427,7 @@ class EvidenceBuilder:
     dataset: AlignmentDataset | None = None  # set when label propagation applies (see block)
     #: the anchors the propagation runs from; None: the first anchors block() is given (the known ones)
     propagation_anchors: tuple[np.ndarray, np.ndarray] | None = None
-    _labels: object = None
+    _labels: FeatureBlock | None = None  # the label-propagation column, once computed
 
     @classmethod
     def build(cls, dataset, left, right, types, specs, config: MatchingConfig, use_structure: bool,
@@ -444,11 +444,12 @@ class EvidenceBuilder:
         if self.context is not None:
             blocks.append(anchor_pair_features(self.context, self.left, self.right, anchor_left, anchor_right))
         if self.dataset is not None:  # propagated once, from the known anchors: rounds do not move it
-            if self._labels is None:
+            if self._labels is None:  # so the column is computed once too
                 if self.propagation_anchors is None:
                     self.propagation_anchors = (anchor_left, anchor_right)
-                self._labels = cached_alignment(self.dataset, *self.propagation_anchors)
-            blocks.append(label_features(self._labels, self.left, self.right))
+                self._labels = label_features(cached_alignment(self.dataset, *self.propagation_anchors),
+                                              self.left, self.right)
+            blocks.append(self._labels)
         if self.gnn is not None:
             blocks.append(self.gnn)
         block = concat_blocks(blocks)
