@@ -59,15 +59,18 @@ def main() -> None:
     best = 0.0
     for batch in args.batches:
         scorer.batch_size = batch
-        start = time.perf_counter()
+        load = os.getloadavg()[0]
+        start, cpu = time.perf_counter(), time.process_time()
         scores = scorer.score_pairs(left, right)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         rate = len(pick) / seconds
         best = max(best, rate)
         assert np.isfinite(scores).all()
-        print(f"batch={batch} pairs_per_s={rate:,.0f} seconds={seconds:.1f} load={os.getloadavg()[0]:.2f}", flush=True)
+        print(f"batch={batch} pairs_per_s={rate:,.0f} pairs_per_cpu_s={len(pick) / cpu:,.0f} seconds={seconds:.1f} "
+              f"load={load:.2f}", flush=True)
         records.append(record(name, f"score_pairs batch={batch}", "pairs_per_s", round(rate, 1), "1/s", 0,
-                              device=device_name))
+                              device=device_name, load_average_1min=round(load, 2),
+                              pairs_per_cpu_second=round(len(pick) / cpu, 1), peak_rss_mb=round(peak_rss_mb())))
     times = []
     for i in range(args.explain):
         start = time.perf_counter()
