@@ -115,14 +115,50 @@ def test_one_to_one_off_decides_by_threshold_alone(music):
     np.testing.assert_array_equal(result.decided, result.probability >= matcher.threshold)
 
 
-def test_rounds_add_anchors_and_score_replays_them(music):
+def _valid_f1_always(monkeypatch, value: float) -> None:
+    """Every combiner reports this VALID F1 (so a round can only tie with the one before)."""
+    import dataclasses
+
+    from core.matching import matcher as matcher_module
+
+    real = matcher_module.fit_combiner
+    monkeypatch.setattr(matcher_module, "fit_combiner",
+                        lambda *a, **k: dataclasses.replace(real(*a, **k), valid_f1=value))
+
+
+def test_rounds_add_anchors_and_score_replays_them(music, monkeypatch):
     dataset, candidates = music
+    rising = iter([0.90, 0.95])  # the round decides VALID better: it is kept
+    import dataclasses
+
+    from core.matching import matcher as matcher_module
+
+    real = matcher_module.fit_combiner
+    monkeypatch.setattr(matcher_module, "fit_combiner",
+                        lambda *a, **k: dataclasses.replace(real(*a, **k), valid_f1=next(rising)))
     matcher = fit_matcher(dataset, candidates, config=MatchingConfig(combiner=FAST, rounds=1))
     assert len(matcher.combiners) == 2
     assert matcher.rounds_report[0]["new_anchors"] > 0
     assert matcher.rounds_report[1]["anchors"] == matcher.rounds_report[0]["anchors"] + matcher.rounds_report[0]["new_anchors"]
     result = matcher.score(dataset, candidates)
     assert len(result.anchors_per_round) == 1 and result.anchors_per_round[0] > 0
+
+
+def test_a_round_that_does_not_decide_valid_better_is_not_kept(music, monkeypatch):
+    dataset, candidates = music
+    _valid_f1_always(monkeypatch, 0.9)  # the round ties on VALID
+    matcher = fit_matcher(dataset, candidates, config=MatchingConfig(combiner=FAST, rounds=2))
+    assert len(matcher.combiners) == 1 and len(matcher.rounds_report) == 1
+    assert matcher.rounds_report[0]["next_round_kept"] is False
+    assert matcher.rounds_report[0]["next_round_valid_f1"] == 0.9
+    assert matcher.score(dataset, candidates).anchors_per_round == ()  # scoring replays no round
+
+
+def test_every_kept_round_improved_valid(music):
+    dataset, candidates = music
+    matcher = fit_matcher(dataset, candidates, config=MatchingConfig(combiner=FAST, rounds=2))
+    f1 = [r["valid_f1"] for r in matcher.rounds_report]
+    assert all(b > a for a, b in zip(f1, f1[1:])) and len(matcher.combiners) == len(f1)
 
 
 def test_labels_become_rows_and_anchors(music):
