@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
 from core.matching.feature_block import FeatureBlock
@@ -252,7 +253,7 @@ def sinkhorn_pairs(forward: np.ndarray, forward_values: np.ndarray, backward: np
     rows = np.r_[np.repeat(np.arange(n_left), forward.shape[1]), backward.ravel()]
     cols = np.r_[forward.ravel(), np.repeat(np.arange(n_right), backward.shape[1])]
     values = np.r_[forward_values.ravel(), backward_values.ravel()].astype(np.float64)
-    _, first = np.unique(rows * n_right + cols, return_index=True)
+    _, first = np.unique(pair_keys(rows, cols, n_right), return_index=True)  # each (row, col) once
     m = sp.csr_matrix((np.exp(temperature * (values[first] - 1.0)), (rows[first], cols[first])),
                       shape=(n_left, n_right))
     for _ in range(iterations):
