@@ -232,8 +232,24 @@ def _check_cards(analyst: Analyst, pair: tuple[str, str], project: Path) -> None
 
 
 def _check_drawing(analyst: Analyst, pair: tuple[str, str], names: dict[str, str]) -> None:
-    """Node data carries the names unchanged; the hover tooltip shows the name as text, nothing else."""
-    frame = analyst.frame()
+    """Node data carries the names unchanged; the hover tooltip shows the name as text, nothing else.
+
+    A late rerun may swap the drawing's iframe while it is read ("Frame was detached"): the
+    checks then start again on the new drawing, at most three times.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(3):
+        analyst.idle()
+        try:
+            _check_one_drawing(analyst, analyst.frame(), pair, names)
+            return
+        except PlaywrightError as error:
+            if "detached" not in str(error) or attempt == 2:
+                raise
+
+
+def _check_one_drawing(analyst: Analyst, frame, pair: tuple[str, str], names: dict[str, str]) -> None:
     assert frame.evaluate(INJECTED_JS) == 0, "the data made an element in the drawing"
     assert frame.evaluate("() => window.__pwned") is None
     nodes = frame.evaluate("() => network.body.data.nodes.get()")
