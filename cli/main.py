@@ -242,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a smaller validation PRAUC gain counts as none (default 0.002; 0: any gain counts)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda when available)")
+    p.add_argument("--no-score", action="store_true",
+                   help="do not write the score table of the new version (by default train scores every "
+                        "candidate with it, reusing the distances the matcher was fitted on, so `mualign score` "
+                        "has nothing left to do)")
     _engine_options(p)
     p.set_defaults(run=cmd_train)
 
@@ -252,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="checkpoint file (default: the project's active model)")
     p.add_argument("--top-k", type=positive_int, default=1, help="pairs per left entity to print (default 1)")
     p.add_argument("--limit", type=positive_int, default=20, help="left entities to print (default 20)")
+    p.add_argument("--force", action="store_true",
+                   help="score again even when the version's stored table already covers these candidates")
     _engine_options(p)
     p.set_defaults(run=cmd_score)
 
@@ -641,7 +647,23 @@ def cmd_train(args) -> int:
           f"{trained.seconds:.0f}s)")
     print(format_report(trained.report))
     print_matcher(trained)
+    if not args.no_score:
+        _write_train_scores(args.project, dataset, candidates, trained)
     return 0
+
+
+def _write_train_scores(project: Path, dataset, candidates, trained) -> None:
+    """The new version's score table, written now: the matcher holds every candidate's distance already.
+
+    Scoring later (``mualign score``) would run the GNN over every candidate again; here only the
+    matcher's features are computed, and ``mualign score`` then finds the table current.
+    """
+    from core.project.lifecycle import score_candidates
+
+    start = time.perf_counter()
+    _, path = score_candidates(project, dataset, candidates, trained.default_scorer, trained.version)
+    print(f"scored the {len(candidates):,} candidate pairs with version {trained.version} in "
+          f"{time.perf_counter() - start:.1f}s; wrote {path}")
 
 
 def print_matcher(trained) -> None:
@@ -709,6 +731,12 @@ def cmd_score(args) -> int:
     from core.project.lifecycle import active_scorer, evaluation_scorer, load_blocked, score_candidates
 
     dataset, candidates = load_blocked(args.project)
+    if not (args.force or args.model) and (current := _current_table(args.project, dataset, candidates)) is not None:
+        frame, version, path = current
+        print(f"the score table of version {version} already covers these {len(frame):,} candidate pairs "
+              f"(written when it was trained); kept as {path} (--force scores again)")
+        _print_top(frame, args)
+        return 0
     scorer, info = active_scorer(args.project, dataset, model_path=args.model)
     version = info.version if args.model else _active(args.project)
     start = time.perf_counter()
@@ -725,10 +753,32 @@ def cmd_score(args) -> int:
     seconds = time.perf_counter() - start
     print(f"scored {len(frame):,} candidate pairs with model {version} in {seconds:.1f}s "
           f"({len(frame) / max(seconds, 1e-9):,.0f} pairs/s); wrote {path}")
+    _print_top(frame, args)
+    return 0
+
+
+def _current_table(project: Path, dataset, candidates):
+    """(table, version, path) when the active version's stored table covers ``candidates``, else None."""
+    import shutil
+
+    from core.project.model_versions import active_version, has_matcher
+    from core.project.score_table import current_scores, scores_path
+
+    version = active_version(project)
+    if version is None:
+        return None
+    frame = current_scores(project, version, dataset, candidates, matcher=has_matcher(project, version))
+    if frame is None:
+        return None
+    path = project / "scores.tsv"
+    shutil.copyfile(scores_path(project, version), path)  # scores.tsv always shows the active version
+    return frame, version, path
+
+
+def _print_top(frame, args) -> None:
     top = frame[frame["rank"] <= args.top_k]
     shown = [c for c in frame.columns if not c.startswith("contribution:") and c != "baseline"]
     print(top[shown].head(args.limit * args.top_k).to_string(index=False))
-    return 0
 
 
 def _active(project: Path) -> str:

@@ -182,9 +182,9 @@ def _numbers_throughout(frame: pd.DataFrame) -> bool:
     return bool(np.isfinite(frame[["score", "rank"]].to_numpy(dtype=np.float64)).all())
 
 
-def _matcher_columns_fit(frame: pd.DataFrame, scorer) -> bool:
-    """A matcher scorer's table must hold its numeric columns; a model's table must not claim them."""
-    if not hasattr(scorer, "all_candidates"):
+def _matcher_columns_fit(frame: pd.DataFrame, matcher: bool) -> bool:
+    """A matcher's table must hold its numeric columns; a bare model's table must not claim them."""
+    if not matcher:
         return not has_matcher_columns(frame)
     columns = [DECIDED, BASELINE, *contribution_columns(frame)]
     return (has_matcher_columns(frame) and len(columns) > 2
@@ -192,26 +192,35 @@ def _matcher_columns_fit(frame: pd.DataFrame, scorer) -> bool:
             and bool(np.isfinite(frame[columns].to_numpy(dtype=np.float64)).all()))
 
 
-def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
-                     version: str) -> pd.DataFrame:
-    """The stored table of ``version`` if it covers exactly these candidates, else score and store.
+def current_scores(project: str | Path, version: str, dataset: AlignmentDataset, candidates: CandidatePairs, *,
+                   matcher: bool) -> pd.DataFrame | None:
+    """The stored table of ``version`` if it covers exactly these candidates, else None.
 
-    The table is a cache of what the model computes: a stored file that cannot be read is
-    replaced, never trusted and never an error.
+    ``matcher``: whether the version scores with a matcher (its table must then carry the
+    matcher's columns). The table is a cache of what the model computes: a file that cannot be
+    read, or that holds another version's or another blocking's pairs, is never trusted.
     """
     path = scores_path(project, version)
-    if path.exists():
-        try:
-            frame = read_scores(path)
-            usable = (set(COLUMNS) <= set(frame.columns) and (frame["model_version"] == version).all()
-                      and _numbers_throughout(frame) and _same_pairs(frame, dataset, candidates)
-                      and _matcher_columns_fit(frame, scorer))
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
-            usable = False  # a damaged cache file (cut by a crash, edited by hand): compute it anew
-        if usable:
-            return frame
+    if not path.exists():
+        return None
+    try:
+        frame = read_scores(path)
+        usable = (set(COLUMNS) <= set(frame.columns) and (frame["model_version"] == version).all()
+                  and _numbers_throughout(frame) and _same_pairs(frame, dataset, candidates)
+                  and _matcher_columns_fit(frame, matcher))
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        usable = False  # a damaged cache file (cut by a crash, edited by hand): compute it anew
+    return frame if usable else None
+
+
+def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
+                     version: str) -> pd.DataFrame:
+    """The stored table of ``version`` if it covers exactly these candidates, else score and store."""
+    frame = current_scores(project, version, dataset, candidates, matcher=hasattr(scorer, "all_candidates"))
+    if frame is not None:
+        return frame
     frame = model_scores(dataset, candidates, scorer, version)
-    write_scores(frame, path)
+    write_scores(frame, scores_path(project, version))
     return frame
 
 

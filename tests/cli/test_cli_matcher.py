@@ -73,7 +73,7 @@ def test_train_evaluate_export_use_the_matcher(trained_project, capsys):
 def test_explain_prints_contributions_that_add_up_to_the_log_odds(trained_project, capsys):
     from core.project.score_table import read_scores
 
-    assert main(["score", "--project", str(trained_project)]) == 0  # `mualign train` writes no table
+    assert main(["score", "--project", str(trained_project)]) == 0
     capsys.readouterr()
     table = read_scores(trained_project / "scores.tsv")
     row = table[table["decided"] == 1].iloc[0]
@@ -93,8 +93,42 @@ def test_explain_prints_contributions_that_add_up_to_the_log_odds(trained_projec
 
 
 def test_score_writes_the_matchers_table(trained_project, capsys):
-    assert main(["score", "--project", str(trained_project), "--limit", "2"]) == 0
+    assert main(["score", "--project", str(trained_project), "--limit", "2", "--force"]) == 0
     out = capsys.readouterr().out
     assert "scored" in out and "decided" in out and "contribution:" not in out
     table = pd.read_csv(trained_project / "scores.tsv", sep="\t")
     assert "decided" in table and np.allclose(1 / (1 + np.exp(-table["score"])), table["probability"], atol=1e-5)
+
+
+def test_train_writes_the_score_table_that_score_then_keeps(trained_project, capsys):
+    """`mualign train` scores every candidate with the new version; `mualign score` keeps that table
+    while it covers the candidates, and scoring again from the stored matcher gives the same numbers."""
+    from core.project import model_versions as mv
+    from core.project.score_table import read_scores, scores_path
+
+    project = trained_project
+    version = mv.active_version(project)
+    stored = scores_path(project, version)
+    assert stored.is_file()  # written by the fixture's `mualign train`
+    written_by_train = read_scores(stored)
+    (project / "scores.tsv").unlink(missing_ok=True)
+    assert main(["score", "--project", str(project)]) == 0
+    assert f"the score table of version {version} already covers" in capsys.readouterr().out
+    assert read_scores(project / "scores.tsv").equals(written_by_train)
+
+    assert main(["score", "--project", str(project), "--force"]) == 0
+    assert "already covers" not in capsys.readouterr().out
+    rescored = read_scores(stored)
+    key = ["left_id", "right_id"]
+    a = written_by_train.sort_values(key).reset_index(drop=True)
+    b = rescored.sort_values(key).reset_index(drop=True)
+    assert a[key].equals(b[key]) and list(a.columns) == list(b.columns)
+    for column in ("score", "probability", "distance", "baseline"):
+        assert np.allclose(a[column], b[column], atol=1e-5), column
+    assert (a["decided"] == b["decided"]).all() and (a["rank"] == b["rank"]).all()
+
+    # a damaged table is not trusted: score computes it again
+    stored.write_text("left_id\tright_id\nbroken")
+    assert main(["score", "--project", str(project)]) == 0
+    assert "already covers" not in capsys.readouterr().out
+    assert np.allclose(read_scores(stored).sort_values(key)["score"].to_numpy(), b["score"].to_numpy(), atol=1e-5)

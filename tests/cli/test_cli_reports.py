@@ -74,7 +74,7 @@ def test_the_summary_names_a_few_relations_of_a_large_graph():
 
 
 def test_model_scoring_shows_progress_on_stderr(demo_copy, capsys):
-    assert main(["score", "--project", str(demo_copy), "--limit", "1"]) == 0
+    assert main(["score", "--project", str(demo_copy), "--limit", "1", "--force"]) == 0
     captured = capsys.readouterr()
     assert "scoring candidates" in captured.err and "pair" in captured.err
     assert "scoring" not in captured.out.splitlines()[-1]

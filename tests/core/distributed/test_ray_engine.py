@@ -200,4 +200,4 @@ def test_the_cli_blocks_and_scores_on_ray_as_it_does_locally(cluster, movies, sc
 
     assert mualign("block", "--top-k", "10") == mualign("block", "--top-k", "10", "--engine", "ray", "--workers", "2")
     store_version(project, scorer, train_config={}, metrics={})
-    assert mualign("score") == mualign("score", "--engine", "ray", "--workers", "2")
+    assert mualign("score") == mualign("score", "--force", "--engine", "ray", "--workers", "2")
