@@ -314,6 +314,23 @@ class Matcher:
                              anchors_per_round=tuple(added))
         return scores, full, (anchor_left, anchor_right), propagation
 
+    def score_last_block(self, left: np.ndarray, right: np.ndarray, types: np.ndarray,
+                         block: FeatureBlock) -> MatchScores:
+        """The figures :meth:`score` gives, from the last round's feature block it computed.
+
+        The block (cached as a version's evidence) is what the last round scores; rebuilding it is
+        what costs, so a cached one makes scoring every candidate a pass over the trees.
+        ``anchors_per_round`` is empty: the earlier rounds are not run again.
+        """
+        types = np.asarray(types, dtype=np.int64)
+        output = _round_output(self.combiners[-1], self._stack(len(self.combiners) - 1), block)
+        one_to_one = np.isin(types, [self.type_names.index(t) for t in self.one_to_one_types])
+        decided, assigned = decide_pairs(np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64), types,
+                                         output.probability, output.threshold, one_to_one)
+        return MatchScores(probability=output.probability, log_odds=output.log_odds,
+                           contributions=output.contributions, group_names=output.group_names,
+                           baseline=output.baseline, decided=decided, assigned=assigned, one_to_one=one_to_one)
+
     def _check_dataset(self, dataset: AlignmentDataset) -> None:
         if tuple(dataset.schema.type_names) != self.type_names:
             raise ValueError(f"the matcher was fitted for aligned types {list(self.type_names)}, "

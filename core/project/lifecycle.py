@@ -353,6 +353,8 @@ def evaluate_with_decisions(project: str | Path, method: str, *, split: Split = 
             version = info.version if model_path is not None else active_version_or_none(project)
             scorer, note = evaluation_scorer(project, version, dataset, candidates, model)
             threshold = getattr(scorer, "threshold", None)
+            if version is not None:
+                prime_from_evidence(project, version, scorer, candidates)
     else:
         scorer = make_scorer(method, dataset, candidates, config=blocking_config(project))
         if on_progress is not None:
@@ -602,12 +604,13 @@ def run_model(project: str | Path, dataset: AlignmentDataset, candidates: Candid
                                 on_epoch=on_epoch)
     result.scorer.name = name
     report = evaluate(dataset, candidates, result.scorer, split=Split.TEST)
-    matcher = matcher_report = None
+    matcher = matcher_report = evidence = None
     if fit_matcher:
         matcher = fit_version_matcher(matcher_dataset or dataset, candidates, result.scorer, labels=labels,
                                       seed=train_config.seed)
         if matcher.scorer is not None:
             scorer = matcher.scorer
+            evidence = _prime_with_evidence(scorer, candidates)
             matcher_report = Evaluation(evaluate(dataset, candidates, scorer, split=Split.TEST,
                                                  threshold=scorer.threshold),
                                         decided_metrics(dataset, candidates, scorer, Split.TEST))
@@ -623,8 +626,48 @@ def run_model(project: str | Path, dataset: AlignmentDataset, candidates: Candid
                                    activate=activate,
                                    matcher=matcher.scorer.matcher if matcher_info is not None else None,
                                    matcher_info=matcher_info)
+    if evidence is not None:  # the quick refit's cache, from the one pass that scored every candidate
+        from core.project.model_versions import evidence_path
+
+        evidence.save(evidence_path(project, version))
     return TrainedModel(version, final, result.best_epoch, result.seconds, report, result.scorer, matcher,
                         matcher_report)
+
+
+def prime_from_evidence(project: str | Path, version: str, scorer, candidates: CandidatePairs) -> bool:
+    """Give a version's matcher scorer every candidate's figures from its stored evidence, if it covers them.
+
+    The evidence holds the last round's features of every candidate (written when the version was
+    trained or first scored), so scoring is one pass over the trees instead of rebuilding the
+    features and running the GNN over every candidate; the pairs outside the candidates are still
+    scored fresh. False (nothing changed) for a scorer without a matcher or without such evidence.
+    """
+    from core.matching.refit import load_evidence
+    from core.project.model_versions import evidence_path
+    from core.project.retrain import prime_scorer
+
+    if not _scores_these(scorer, candidates) or scorer._all is not None:
+        return False
+    evidence = load_evidence(evidence_path(project, version))
+    if evidence is None or not evidence.covers(candidates):
+        return False
+    prime_scorer(scorer, scorer.matcher.score_last_block(candidates.left, candidates.right, candidates.type,
+                                                         evidence.block))
+    return True
+
+
+def _prime_with_evidence(scorer, candidates: CandidatePairs):
+    """Score every candidate once, keeping the evidence: the TEST report, the decisions, the score
+    table and the quick refit's cache all read this one pass (each would otherwise score anew)."""
+    from core.matching.refit import candidate_evidence
+    from core.project.retrain import prime_scorer
+
+    if not _scores_these(scorer, candidates):
+        return None
+    scores, evidence = candidate_evidence(scorer.matcher, scorer.dataset, candidates, gnn=scorer.gnn,
+                                          extra_matches=scorer.extra_matches)
+    prime_scorer(scorer, scores)
+    return evidence
 
 
 def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,

@@ -138,3 +138,38 @@ def test_a_quick_refit_keeps_the_gnn_and_follows_the_activation_rule(demo_copy, 
     left = dataset.left.indices_of(stored["left_id"].to_numpy())
     right = dataset.right.indices_of(stored["right_id"].to_numpy())
     assert np.allclose(again.match_scores(left, right).probability, stored["probability"], atol=1e-6)
+
+
+def test_evaluate_from_the_stored_evidence_gives_the_figures_of_a_fresh_scoring(demo_copy):
+    """`mualign evaluate` scores the candidates from the version's cached evidence (no features rebuilt,
+    no GNN over every candidate); the report and the decisions equal those of scoring afresh."""
+    dataset, candidates, version, model = _open(demo_copy)
+    assert mv.evidence_path(demo_copy, version).is_file()  # written when the version was trained
+    fresh_scorer = lifecycle.version_matcher_scorer(demo_copy, version, dataset, candidates, model)
+    fresh = fresh_scorer.all_candidates()
+    primed_scorer = lifecycle.version_matcher_scorer(demo_copy, version, dataset, candidates, model)
+    assert lifecycle.prime_from_evidence(demo_copy, version, primed_scorer, candidates)
+    primed = primed_scorer.all_candidates()
+    assert np.allclose(primed.log_odds, fresh.log_odds, atol=1e-9)
+    assert np.allclose(primed.contributions, fresh.contributions, atol=1e-9)
+    assert (primed.decided == fresh.decided).all() and primed.group_names == fresh.group_names
+
+    cached = lifecycle.evaluate_with_decisions(demo_copy, "mualign", split=Split.TEST)
+    mv.evidence_path(demo_copy, version).unlink()  # no cache: every candidate scored afresh
+    scratch = lifecycle.evaluate_with_decisions(demo_copy, "mualign", split=Split.TEST)
+    for a, b in ((cached.report.overall, scratch.report.overall),):
+        assert (a.pr_auc, a.f1, a.precision, a.recall) == pytest.approx((b.pr_auc, b.f1, b.precision, b.recall))
+    assert cached.decisions == scratch.decisions
+
+    # evidence of other candidates (a re-block) is not used
+    from core.project.retrain import version_evidence
+
+    again = lifecycle.version_matcher_scorer(demo_copy, version, dataset, candidates, model)
+    assert version_evidence(demo_copy, version, again, candidates) is not None  # the cache written again
+    fewer = type(candidates)(candidates.left[:-1], candidates.right[:-1], candidates.type[:-1],
+                             candidates.name_score[:-1])
+    scorer = lifecycle.version_matcher_scorer(demo_copy, version, dataset, fewer, model)
+    assert not lifecycle.prime_from_evidence(demo_copy, version, scorer, fewer)
+    assert lifecycle.prime_from_evidence(demo_copy, version,
+                                         lifecycle.version_matcher_scorer(demo_copy, version, dataset, candidates,
+                                                                          model), candidates)
