@@ -44,6 +44,8 @@ __all__ = [
     "anchor_indicator",
     "AnchorProfiles",
     "anchor_profiles",
+    "walk_step",
+    "keep_largest_per_row",
     "profile_cosine",
     "anchor_profile_features",
     "neighbour_name_jaccard",
@@ -103,8 +105,15 @@ class AnchorProfiles:
         return len(self.by_hop) - 1
 
 
+#: Entries one hop's profiles of one side may hold (1e8: 1.2 GB). Below it, rows are exact; above,
+#: each row keeps its largest ``max(MIN_PROFILE_ENTRIES, limit / n)`` entries (see :func:`walk_step`).
+#: The shared benchmarks (up to 20K entities a side, 4.5K anchors) stay exact.
+PROFILE_NONZEROS_LIMIT = 100_000_000
+MIN_PROFILE_ENTRIES = 32
+
+
 def anchor_profiles(adjacencies: Sequence[sp.spmatrix], anchors: np.ndarray, *, n_entities: int,
-                    hops: int = 2) -> AnchorProfiles:
+                    hops: int = 2, max_nonzeros: int = PROFILE_NONZEROS_LIMIT) -> AnchorProfiles:
     """Anchor profiles of every entity of one side, for hops 0..``hops``.
 
     Parameters
@@ -117,6 +126,9 @@ def anchor_profiles(adjacencies: Sequence[sp.spmatrix], anchors: np.ndarray, *, 
     n_entities : int
     hops : int
         Walk length; 2 reaches a film's co-actors' other films.
+    max_nonzeros : int
+        Entries one hop may hold; a row beyond ``max_nonzeros / n_entities`` keeps its largest
+        entries only (:func:`walk_step`), so a million-entity graph with hubs fits in memory.
 
     Examples
     --------
@@ -132,9 +144,43 @@ def anchor_profiles(adjacencies: Sequence[sp.spmatrix], anchors: np.ndarray, *, 
         raise ValueError(f"hops must be at least 1 (hop 0 alone is only the anchors), got {hops}")
     walk = walk_matrix(adjacencies, n_entities)
     profiles = [anchor_indicator(n_entities, anchors)]
+    per_row = max(MIN_PROFILE_ENTRIES, int(max_nonzeros // max(n_entities, 1)))
     for _ in range(hops):
-        profiles.append(sp.csr_matrix(walk @ profiles[-1]))
+        profiles.append(walk_step(walk, profiles[-1], per_row))
     return AnchorProfiles(tuple(profiles))
+
+
+def walk_step(walk: sp.csr_matrix, profile: sp.csr_matrix, per_row: int, *, chunk: int = 4096) -> sp.csr_matrix:
+    """``walk @ profile``, each row kept to its ``per_row`` largest entries, computed in row chunks.
+
+    Through a hub (a genre with thousands of films) two steps reach a large share of all anchors,
+    so the exact product of a million-entity graph does not fit in memory. A row's smallest
+    entries are the walks through hubs, each carrying a tiny share of the mass; dropping them
+    bounds every hop at ``n x per_row`` entries and changes nothing where no row has more.
+    """
+    parts = []
+    for start in range(0, walk.shape[0], chunk):
+        parts.append(keep_largest_per_row(sp.csr_matrix(walk[start:start + chunk] @ profile), per_row))
+    if not parts:
+        return sp.csr_matrix((walk.shape[0], profile.shape[1]), dtype=np.float64)
+    return sp.csr_matrix(sp.vstack(parts, format="csr"))
+
+
+def keep_largest_per_row(matrix: sp.csr_matrix, per_row: int) -> sp.csr_matrix:
+    """``matrix`` with each row's ``per_row`` largest entries only (ties: the lower column first).
+
+    >>> m = sp.csr_matrix(np.array([[0.1, 0.5, 0.2], [0.0, 0.3, 0.0]]))
+    >>> keep_largest_per_row(m, 2).toarray().tolist()
+    [[0.0, 0.5, 0.2], [0.0, 0.3, 0.0]]
+    """
+    counts = np.diff(matrix.indptr)
+    if counts.max(initial=0) <= per_row:
+        return matrix
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
+    keep = np.sort(order[rank < per_row])
+    return sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape)
 
 
 def _own_anchor_mask(left_profiles: AnchorProfiles, right_profiles: AnchorProfiles,

@@ -145,3 +145,38 @@ def test_relabelling_entities_permutes_the_cosines(profiles):
     for hop in (1, 2):
         np.testing.assert_allclose(profile_cosine(left, moved, lefts, order[rights], hop=hop),
                                    profile_cosine(left, right, lefts, rights, hop=hop))
+
+
+def test_a_bounded_walk_keeps_each_rows_largest_entries_and_is_exact_below_the_bound():
+    """Hubs make two-hop profiles of a large graph dense; the walk keeps each row's largest entries only."""
+    import scipy.sparse as sp
+
+    from core.matching.propagation import anchor_indicator, anchor_profiles, walk_matrix, walk_step
+
+    rng = np.random.default_rng(0)
+    n = 300
+    heads = np.r_[rng.integers(0, n, 600), np.zeros(150, dtype=np.int64)]  # entity 0: a hub
+    tails = np.r_[rng.integers(0, n, 600), rng.integers(1, n, 150)]
+    adjacency = sp.csr_matrix((np.ones(len(heads)), (heads, tails)), shape=(n, n))
+    anchors = rng.choice(n, 120, replace=False)
+    walk = walk_matrix([adjacency], n)
+    hop1 = walk @ anchor_indicator(n, anchors)
+    exact = sp.csr_matrix(walk @ hop1)
+    assert np.diff(exact.indptr).max() > 20  # the hub's neighbours reach many anchors in two steps
+    assert (walk_step(walk, sp.csr_matrix(hop1), 10_000, chunk=7) != exact).nnz == 0  # chunked, unbounded: exact
+    bounded = walk_step(walk, sp.csr_matrix(hop1), 20, chunk=7)
+    assert np.diff(bounded.indptr).max() <= 20
+    for row in range(n):
+        kept = bounded[row].toarray().ravel()
+        full = exact[row].toarray().ravel()
+        assert np.all((kept == 0) | (kept == full))  # kept entries are the exact ones
+        if np.count_nonzero(full) > 20:
+            assert np.count_nonzero(kept) == 20 and kept[kept > 0].min() >= np.sort(full)[-20]
+        else:
+            assert np.array_equal(kept, full)
+    unbounded = anchor_profiles([adjacency], anchors, n_entities=n)
+    capped = anchor_profiles([adjacency], anchors, n_entities=n, max_nonzeros=20 * n)
+    for hop in (1, 2):  # a limit of 20 a row is raised to MIN_PROFILE_ENTRIES (32)
+        small = np.diff(unbounded.by_hop[hop].indptr) <= 32
+        assert (unbounded.by_hop[hop][small] != capped.by_hop[hop][small]).nnz == 0
+        assert np.diff(capped.by_hop[hop].indptr).max() <= 32 < np.diff(unbounded.by_hop[hop].indptr).max()
