@@ -374,7 +374,7 @@ def type_blocking_inputs(dataset: AlignmentDataset, type_index: int, config: Blo
     attribute_columns = {c.name: (c.left, c.right) for c in dataset.schema.attributes}
     left_entities, right_entities = dataset.entities_of_aligned_type(type_index)
     left_names, right_names = dataset.left.names[left_entities], dataset.right.names[right_entities]
-    left_vectors, right_vectors = fit_name_vectors(left_names, right_names, config)
+    left_vectors, right_vectors = type_name_vectors(dataset, type_index, config)
     key = config.key_for(correspondence.name)
     left_keys = right_keys = None
     if key is not None:
@@ -390,6 +390,33 @@ def type_blocking_inputs(dataset: AlignmentDataset, type_index: int, config: Blo
         right_sorted = [presorted(k) for k in right_sort]
     return TypeBlockingInputs(type_index, left_entities, right_entities, left_vectors, right_vectors,
                               left_keys, right_keys, left_sort, right_sort, key, right_sorted)
+
+
+# The name vectors of the types blocked last, with the dataset they are of: name blocking and the
+# other sources (which score their added pairs by the same cosine) share them within one run.
+_VECTORS: dict = {}
+
+
+def type_name_vectors(dataset: AlignmentDataset, type_index: int, config: BlockingConfig
+                      ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """:func:`fit_name_vectors` of one aligned type's names, fitted once per dataset and n-gram setting.
+
+    The cache holds the dataset object itself, so another one cannot take its identity;
+    :func:`forget_name_vectors` empties it (``block`` does, once done).
+    """
+    key = (type_index, config.ngram_range, config.strip_accents)
+    if _VECTORS.get("dataset") is not dataset:
+        _VECTORS.clear()
+        _VECTORS["dataset"] = dataset
+    if key not in _VECTORS:
+        left_entities, right_entities = dataset.entities_of_aligned_type(type_index)
+        _VECTORS[key] = fit_name_vectors(dataset.left.names[left_entities], dataset.right.names[right_entities],
+                                         config)
+    return _VECTORS[key]
+
+
+def forget_name_vectors() -> None:
+    _VECTORS.clear()
 
 
 def presorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -442,8 +469,11 @@ def block(dataset: AlignmentDataset, config: BlockingConfig | None = None, *,
     Returns pairs sorted by type, left entity and decreasing name score.
     """
     config = config or BlockingConfig()
-    candidates, report = block_by_name(dataset, config)
-    return add_other_sources(dataset, candidates, report, extra_anchors=extra_anchors, embeddings=embeddings)
+    try:
+        candidates, report = block_by_name(dataset, config)
+        return add_other_sources(dataset, candidates, report, extra_anchors=extra_anchors, embeddings=embeddings)
+    finally:
+        forget_name_vectors()  # hundreds of MB on a large pair: not kept past the run
 
 
 def add_other_sources(dataset: AlignmentDataset, candidates: CandidatePairs, report: BlockingReport, *,

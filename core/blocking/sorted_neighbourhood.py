@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.data.candidates import pair_keys, split_pair_keys
+from core.data.sets import unique
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -76,4 +77,4 @@ def neighbourhood_pairs(left_keys: list[np.ndarray], right_keys: list[np.ndarray
     rows = np.concatenate([p[0] for p in pairs])
     cols = np.concatenate([p[1] for p in pairs])
     n_right = max((len(k) for k in right_keys), default=0) or 1
-    return split_pair_keys(np.unique(pair_keys(rows, cols, n_right)), n_right)
+    return split_pair_keys(unique(pair_keys(rows, cols, n_right)), n_right)

@@ -36,11 +36,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.blocking.name_blocking import (BlockingConfig, BlockingReport, SourceStats, TypeBlockingStats,
-                                         fit_name_vectors, key_codes, pair_cosines)
+                                         key_codes, pair_cosines, type_name_vectors)
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
 from core.data.links import Split
+from core.data.sets import isin, unique
 from core.matching.label_propagation import LabelPropagationConfig, cached_alignment, propagation_fits, ranked_densely
 from core.matching.propagation import (AnchorProfiles, StructuralCandidates, anchor_profiles, combined_profile,
                                        structural_candidates)
@@ -117,7 +118,7 @@ def label_candidates(dataset: AlignmentDataset, anchors: Anchors, top_k: int) ->
 
 
 def _of_rows(found: StructuralCandidates, left_rows: np.ndarray) -> StructuralCandidates:
-    keep = np.isin(found.left, left_rows)
+    keep = isin(found.left, left_rows)
     return StructuralCandidates(found.left[keep], found.right[keep], found.similarity[keep])
 
 
@@ -197,9 +198,9 @@ def _key_conflict(dataset: AlignmentDataset, type_index: int, key: str | None, l
 
 def _source_stats(source: str, left: np.ndarray, right: np.ndarray, gold_keys: np.ndarray, held_out_keys: np.ndarray,
                   n_right: int) -> SourceStats:
-    keys = np.unique(pair_keys(left, right, n_right))
-    return SourceStats(source=source, n_candidates=len(keys), gold_kept=int(np.isin(gold_keys, keys).sum()),
-                       held_out_kept=int(np.isin(held_out_keys, keys).sum()))
+    keys = unique(pair_keys(left, right, n_right))
+    return SourceStats(source=source, n_candidates=len(keys), gold_kept=int(isin(gold_keys, keys).sum()),
+                       held_out_kept=int(isin(held_out_keys, keys).sum()))
 
 
 def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs, name_report: BlockingReport, *,
@@ -253,7 +254,7 @@ def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs,
         left_entities, right_entities = dataset.entities_of_aligned_type(type_index)
         type_gold = gold.of_type(type_index)
         gold_keys = pair_keys(type_gold.left, type_gold.right, n_right)
-        held_out_keys = gold_keys[~np.isin(gold_keys, anchor_keys)]
+        held_out_keys = gold_keys[~isin(gold_keys, anchor_keys)]
         sources = [_source_stats("name", names.left, names.right, gold_keys, held_out_keys, n_right)]
         extra_left, extra_right = [], []
         for source, found in (("structure", None if by_labels is None else
@@ -284,13 +285,12 @@ def _join(dataset: AlignmentDataset, type_index: int, names: CandidatePairs, ext
     if not extra_left:
         return names
     left, right = np.concatenate(extra_left), np.concatenate(extra_right)
-    keys = np.unique(pair_keys(left, right, n_right))
-    keys = keys[~np.isin(keys, names.pair_keys(n_right))]
+    keys = unique(pair_keys(left, right, n_right))
+    keys = keys[~isin(keys, names.pair_keys(n_right))]
     left, right = keys // n_right, keys % n_right
     scores = np.zeros(len(keys), dtype=np.float32)
     if len(keys):
-        left_vectors, right_vectors = fit_name_vectors(dataset.left.names[left_entities],
-                                                       dataset.right.names[right_entities], config)
+        left_vectors, right_vectors = type_name_vectors(dataset, type_index, config)
         if left_vectors.shape[1]:
             scores = pair_cosines(left_vectors, right_vectors, np.searchsorted(left_entities, left),
                                   np.searchsorted(right_entities, right)).astype(np.float32)
@@ -311,6 +311,6 @@ def _union_stats(name_stats: TypeBlockingStats, pairs: CandidatePairs, left_enti
                    candidates_per_left=float(per_left.mean()) if len(per_left) else 0.0,
                    max_candidates_per_left=int(per_left.max()) if len(per_left) else 0,
                    left_without_candidates=int((per_left == 0).sum()),
-                   gold_kept=int(np.isin(gold_keys, keys).sum()), seconds=seconds,
-                   n_held_out=len(held_out_keys), held_out_kept=int(np.isin(held_out_keys, keys).sum()),
+                   gold_kept=int(isin(gold_keys, keys).sum()), seconds=seconds,
+                   n_held_out=len(held_out_keys), held_out_kept=int(isin(held_out_keys, keys).sum()),
                    sources=tuple(sources))

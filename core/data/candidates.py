@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from core.data.sets import isin
 import pandas as pd
 
 
@@ -72,7 +74,7 @@ class CandidatePairs:
 
     def contains(self, left: np.ndarray, right: np.ndarray, n_right: int) -> np.ndarray:
         """For each (left[i], right[i]), whether it is a candidate."""
-        return np.isin(pair_keys(left, right, n_right), self.pair_keys(n_right))
+        return isin(pair_keys(left, right, n_right), self.pair_keys(n_right))
 
     @classmethod
     def concat(cls, parts: list["CandidatePairs"]) -> "CandidatePairs":

@@ -19,8 +19,7 @@ import numpy as np
 from dataclasses import replace
 
 from core.blocking.name_blocking import (BlockingConfig, BlockingReport, TypeBlockingInputs, add_other_sources,
-                                         rank_left_rows,
-                                         type_blocking_inputs, type_candidates)
+                                         forget_name_vectors, rank_left_rows, type_blocking_inputs, type_candidates)
 from core.data.candidates import CandidatePairs
 from core.data.dataset import AlignmentDataset
 from core.distributed.cluster import RayEngine, check_capacity, shard_bounds
@@ -80,5 +79,8 @@ def block_on_ray(dataset: AlignmentDataset, config: BlockingConfig | None = None
         parts.append(pairs)
         stats.append(type_stats)
     # the other sources (structure) are computed on the driver, as the local path does
-    return add_other_sources(dataset, CandidatePairs.concat(parts), BlockingReport(tuple(stats), config),
-                             embeddings=embeddings)
+    try:
+        return add_other_sources(dataset, CandidatePairs.concat(parts), BlockingReport(tuple(stats), config),
+                                 embeddings=embeddings)
+    finally:
+        forget_name_vectors()

@@ -34,6 +34,7 @@ from core.evaluation import metrics
 from core.data.candidates import CandidatePairs, pair_keys, split_pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
+from core.data.sets import isin
 
 
 class PairScorer(Protocol):
@@ -141,9 +142,9 @@ def evaluation_pairs(dataset: AlignmentDataset, candidates: CandidatePairs, spli
     positives = links.positives().select(~np.isin(links.positives().type, labelled_types))
     n_right = dataset.right.n_entities
     gold = dataset.gold_pairs()
-    pairs = candidates.select(np.isin(candidates.left, positives.left) & ~np.isin(candidates.type, labelled_types))
+    pairs = candidates.select(isin(candidates.left, positives.left) & ~isin(candidates.type, labelled_types))
     pairs = pairs.select(~_is_training_pair(dataset, pairs))
-    labels = np.isin(pairs.pair_keys(n_right), pair_keys(gold.left, gold.right, n_right)).astype(np.int64)
+    labels = isin(pairs.pair_keys(n_right), pair_keys(gold.left, gold.right, n_right)).astype(np.int64)
     found = candidates.contains(positives.left, positives.right, n_right)
     missed = np.bincount(positives.type[~found], minlength=n_types).astype(np.int64)
     matches = links.positives()
@@ -160,7 +161,7 @@ def _is_training_pair(dataset: AlignmentDataset, candidates: CandidatePairs) -> 
     """For each candidate, whether it is a TRAIN link (match or not): training data, never judged."""
     train = dataset.links.in_split(Split.TRAIN)
     n_right = dataset.right.n_entities
-    return np.isin(candidates.pair_keys(n_right), pair_keys(train.left, train.right, n_right))
+    return isin(candidates.pair_keys(n_right), pair_keys(train.left, train.right, n_right))
 
 
 def _queries(dataset: AlignmentDataset, split: Split) -> tuple[np.ndarray, np.ndarray]:
@@ -186,8 +187,8 @@ def _metric_set(pairs: EvalPairs, scores: np.ndarray, threshold: float | None,
         pr_auc, r95, precision, recall, f1 = 0.0, 0.0, 0.0, 0.0, 0.0
     hit1 = hit10 = mrr = None
     if len(query_left):
-        sel = np.isin(cand.left, query_left)
-        labels = np.isin(cand.pair_keys(n_right)[sel], gold_keys).astype(np.int64)
+        sel = isin(cand.left, query_left)
+        labels = isin(cand.pair_keys(n_right)[sel], gold_keys).astype(np.int64)
         ranks = metrics.candidate_ranks(cand.left[sel], cand_scores[sel], labels, expected_queries=query_left)
         hit1, mrr = metrics.hits_at_k_score(ranks, 1), metrics.mrr_score(ranks)
         hit10 = metrics.hits_at_k_score(ranks, 10)
@@ -225,7 +226,7 @@ def evaluate(dataset: AlignmentDataset, candidates: CandidatePairs, scorer: Pair
         threshold = choose_threshold(dataset, candidates, scorer, Split.VALID)
     pairs = evaluation_pairs(dataset, candidates, split)
     query_left, query_type = _queries(dataset, split)
-    cand = candidates.select(np.isin(candidates.left, query_left))
+    cand = candidates.select(isin(candidates.left, query_left))
     cand = cand.select(~_is_training_pair(dataset, cand))
     n_right = dataset.right.n_entities
     scores, cand_scores = _score_once(scorer, pairs, cand, n_right)

@@ -51,6 +51,7 @@ import scipy.sparse as sp
 from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
+from core.data.sets import isin
 from core.matching.feature_block import FeatureBlock
 from core.matching.sparse_rows import row_normalise
 
@@ -356,7 +357,7 @@ def align_by_labels(left_graph: PropagationGraph, right_graph: PropagationGraph,
         empty = np.zeros(0, dtype=np.int64)
         m_left = np.concatenate(mutual_left) if mutual_left else empty
         m_right = np.concatenate(mutual_right) if mutual_right else empty
-        fresh = ~np.isin(m_left, known_left) & ~np.isin(m_right, known_right)
+        fresh = ~isin(m_left, known_left) & ~isin(m_right, known_right)
         pseudo_left, pseudo_right = m_left[fresh], m_right[fresh]
         history.append(LabelRound(round_index, len(a_left), len(pseudo_left), time.perf_counter() - start))
         c_left, c_right, c_sim = ((np.concatenate([c[i] for c in cand]) for i in range(3)) if cand else

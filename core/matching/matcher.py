@@ -52,6 +52,7 @@ from core.evaluation.metrics import best_f1_threshold
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
+from core.data.sets import isin
 from core.matching.assignment import Objective, assign_one_to_one, detect_one_to_one
 from core.matching.combiner import (FittedCombiner, MatcherConfig, check_known_settings, fit_combiner,
                                     load_combiner)
@@ -621,7 +622,7 @@ def _confident_mutual(left, right, probability, decided, min_probability: float,
     best_right[right[order[::-1]]] = order[::-1]
     rows = np.arange(n)
     mutual = (best_left[left] == rows) & (best_right[right] == rows)
-    fresh = ~np.isin(left, anchor_left) & ~np.isin(right, anchor_right)
+    fresh = ~isin(left, anchor_left) & ~isin(right, anchor_right)
     return decided & mutual & (probability >= min_probability) & fresh
 
 
@@ -653,8 +654,8 @@ def training_rows(dataset: AlignmentDataset, candidates: CandidatePairs, split: 
     labelled_types = np.unique(links.type[links.label == 0])
     labelled = links.select(np.isin(links.type, labelled_types))
     positives = links.positives().select(~np.isin(links.positives().type, labelled_types))
-    from_left = np.isin(candidates.left, positives.left) & ~np.isin(candidates.type, labelled_types)
-    negatives = candidates.select(from_left & ~np.isin(candidates.pair_keys(n_right), known_keys))
+    from_left = isin(candidates.left, positives.left) & ~isin(candidates.type, labelled_types)
+    negatives = candidates.select(from_left & ~isin(candidates.pair_keys(n_right), known_keys))
     left = np.concatenate([labelled.left, positives.left, negatives.left]).astype(np.int64)
     right = np.concatenate([labelled.right, positives.right, negatives.right]).astype(np.int64)
     types = np.concatenate([labelled.type, positives.type, negatives.type]).astype(np.int64)
@@ -664,7 +665,7 @@ def training_rows(dataset: AlignmentDataset, candidates: CandidatePairs, split: 
     keep = np.zeros(len(keys), dtype=bool)
     keep[first] = True
     if exclude_keys is not None:
-        keep &= ~np.isin(keys, exclude_keys)
+        keep &= ~isin(keys, exclude_keys)
     return left[keep], right[keep], types[keep], labels[keep]
 
 
@@ -748,7 +749,7 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
     right = np.concatenate([train[1], valid[1]])
     types = np.concatenate([train[2], valid[2]])
     if config.rounds > 0 or config.relative_features:  # iterations score, and ranks compare with, every candidate
-        extra = ~np.isin(candidates.pair_keys(n_right), pair_keys(left, right, n_right))
+        extra = ~isin(candidates.pair_keys(n_right), pair_keys(left, right, n_right))
         left = np.r_[left, candidates.left[extra]].astype(np.int64)
         right = np.r_[right, candidates.right[extra]].astype(np.int64)
         types = np.r_[types, candidates.type[extra]].astype(np.int64)

@@ -34,6 +34,7 @@ from core.blocking.name_blocking import BlockingConfig, BlockingReport, TypeBloc
 from core.data.candidates import CandidatePairs
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
+from core.data.sets import isin
 from core.evaluation.harness import EvalReport, evaluate
 from core.formats.errors import DataError, Problem, ProblemLog
 from core.formats.native import CANDIDATES_FILE, load_candidates, load_project, save_candidates
@@ -494,7 +495,7 @@ def without_labelled_pairs(dataset: AlignmentDataset, left: np.ndarray, right: n
         return dataset
     n_right = dataset.right.n_entities
     links = dataset.links
-    keep = ~np.isin(pair_keys(links.left, links.right, n_right), pair_keys(left, right, n_right))
+    keep = ~isin(pair_keys(links.left, links.right, n_right), pair_keys(left, right, n_right))
     return replace(dataset, links=links.select(keep))
 
 

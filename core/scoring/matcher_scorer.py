@@ -23,6 +23,7 @@ import numpy as np
 
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
+from core.data.sets import unique
 
 #: What the evaluation report and the score table call the matcher's output.
 MATCHER_METHOD = "mualign"
@@ -63,7 +64,7 @@ class CachedDistances:
         if not found.all():
             if self.model is None:
                 raise ValueError(f"{int((~found).sum())} pairs have no stored GNN distance and no model was given")
-            missing = np.unique(keys[~found])
+            missing = unique(keys[~found])
             self._add(missing, np.asarray(self.model.distances(missing // self.n_right, missing % self.n_right),
                                           dtype=np.float64))
             where = np.searchsorted(self._keys, keys)

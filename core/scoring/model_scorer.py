@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.data.sets import unique
 from core.model.cg_mualign import CGMuAlign
 from core.model.device import device_errors
 from core.model.setup import EncoderSetup
@@ -140,7 +141,7 @@ def aligned_embeddings(scorer: ModelScorer, dataset) -> tuple[np.ndarray, np.nda
     out = []
     for index, graph in enumerate((dataset.left, dataset.right)):
         parts = [dataset.entities_of_aligned_type(t)[index] for t in range(len(dataset.schema.types))]
-        rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        rows = unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         vectors = np.zeros((graph.n_entities, scorer.model.config.hidden), dtype=np.float32)
         vectors[rows] = scorer.entity_embeddings("left" if index == 0 else "right", rows)
         out.append(vectors)

@@ -20,6 +20,7 @@ from core.blocking.name_blocking import BlockingConfig, fit_name_vectors, pair_c
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
+from core.data.sets import isin
 
 
 @dataclass(eq=False)
@@ -120,8 +121,8 @@ def training_pairs(dataset: AlignmentDataset, candidates: CandidatePairs):
     positives = train.positives().select(~np.isin(train.positives().type, labelled_types))
     gold = dataset.gold_pairs()
     n_right = dataset.right.n_entities
-    from_train_left = np.isin(candidates.left, positives.left) & ~np.isin(candidates.type, labelled_types)
-    is_gold = np.isin(candidates.pair_keys(n_right), pair_keys(gold.left, gold.right, n_right))
+    from_train_left = isin(candidates.left, positives.left) & ~isin(candidates.type, labelled_types)
+    is_gold = isin(candidates.pair_keys(n_right), pair_keys(gold.left, gold.right, n_right))
     negatives = candidates.select(from_train_left & ~is_gold)
     left = np.concatenate([labelled.left, positives.left, negatives.left])
     right = np.concatenate([labelled.right, positives.right, negatives.right])
