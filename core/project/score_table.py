@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data.candidates import CandidatePairs
+from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.explanations.waterfall import Waterfall, build_waterfall
 
@@ -165,10 +165,14 @@ def _same_pairs(frame: pd.DataFrame, dataset: AlignmentDataset, candidates: Cand
     """Whether a stored table covers exactly the current candidates (re-blocking changes them)."""
     if len(frame) != len(candidates):
         return False
-    stored = frame["left_id"].astype(str) + "\x1f" + frame["right_id"].astype(str)
-    current = (pd.Series(dataset.left.entity_ids[candidates.left]).astype(str) + "\x1f"
-               + pd.Series(dataset.right.entity_ids[candidates.right]).astype(str))
-    return bool(np.array_equal(np.sort(stored.to_numpy()), np.sort(current.to_numpy())))
+    # ids to indices (one hash lookup each), then sorted integer pair keys: on the 2.7M-pair table of
+    # a large project this is seconds faster than joining and sorting the id strings
+    left = dataset.left.indices_of(frame["left_id"].astype(str).to_numpy(dtype=object))
+    right = dataset.right.indices_of(frame["right_id"].astype(str).to_numpy(dtype=object))
+    if (left < 0).any() or (right < 0).any():
+        return False  # an id the graphs do not hold: the table is of another project
+    n_right = dataset.right.n_entities
+    return bool(np.array_equal(np.sort(pair_keys(left, right, n_right)), np.sort(candidates.pair_keys(n_right))))
 
 
 def _numbers_throughout(frame: pd.DataFrame) -> bool:

@@ -173,3 +173,15 @@ def test_evaluate_from_the_stored_evidence_gives_the_figures_of_a_fresh_scoring(
     assert lifecycle.prime_from_evidence(demo_copy, version,
                                          lifecycle.version_matcher_scorer(demo_copy, version, dataset, candidates,
                                                                           model), candidates)
+
+
+def test_a_stored_table_with_an_id_the_graphs_do_not_hold_is_not_current(demo_copy):
+    from core.project.score_table import current_scores, read_scores, write_scores
+
+    dataset, candidates, version, _ = _open(demo_copy)
+    assert current_scores(demo_copy, version, dataset, candidates, matcher=True) is not None
+    table = read_scores(scores_path(demo_copy, version))
+    table.loc[0, "left_id"] = "no such entity"
+    write_scores(table, scores_path(demo_copy, version))
+    assert current_scores(demo_copy, version, dataset, candidates, matcher=True) is None
+    assert current_scores(demo_copy, version, dataset, candidates, matcher=False) is None
