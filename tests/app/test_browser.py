@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.support.drawing import drawing_frame
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -229,7 +230,7 @@ def _press(page, key: str) -> None:
 
 
 def _drawing_frame(page):
-    return page.locator('iframe[data-testid="stIFrame"]').first.element_handle().content_frame()
+    return drawing_frame(page, STEP_MS)
 
 
 def _neighbourhoods(project: Path, pair: tuple[str, str]):

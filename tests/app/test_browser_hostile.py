@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_tiny_project
+from tests.support.drawing import drawing_frame
 from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE_JS, WAIT_FOR_PAIR_JS, streamlit_server
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install -y chromium)")
@@ -173,10 +174,7 @@ class Analyst:
         self.page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
 
     def frame(self):
-        # the drawing's iframe as drawn (a rerun may be replacing it: wait until it holds a network)
-        self.page.wait_for_function("""() => { const f = document.querySelector('iframe[data-testid="stIFrame"]');
-            return Boolean(f && f.contentWindow && f.contentWindow.network); }""", timeout=STEP_MS, polling=100)
-        return self.page.locator('iframe[data-testid="stIFrame"]').first.element_handle().content_frame()
+        return drawing_frame(self.page, STEP_MS)  # as drawn: a rerun may be replacing it
 
     def assert_nothing_ran(self) -> None:
         assert self.dialogs == [], f"a payload opened a dialog: {self.dialogs}"
@@ -245,7 +243,7 @@ def _check_drawing(analyst: Analyst, pair: tuple[str, str], names: dict[str, str
             _check_one_drawing(analyst, analyst.frame(), pair, names)
             return
         except PlaywrightError as error:
-            if "detached" not in str(error) or attempt == 2:
+            if not ("detached" in str(error) or "destroyed" in str(error)) or attempt == 2:
                 raise
 
 

@@ -33,6 +33,7 @@ from tests.app.test_browser import (  # noqa: F401 - pytest fixtures
     CHROMIUM, CHROMIUM_ARGS, PAIR_STATE_JS, README_SCREENSHOT, SCRIPT_IDLE_JS, WAIT_FOR_PAIR_JS, demo_project,
     streamlit_server,
 )
+from tests.support.drawing import drawing_frame
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install -y chromium)")
 
@@ -124,7 +125,7 @@ class Analyst:
         self.page.keyboard.press(key)
 
     def frame(self):
-        return self.page.locator('iframe[data-testid="stIFrame"]').first.element_handle().content_frame()
+        return drawing_frame(self.page, STEP_MS)
 
     def choose(self, label: str, option: str) -> None:
         """Pick ``option`` in the sidebar selectbox ``label``."""
