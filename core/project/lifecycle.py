@@ -645,15 +645,13 @@ def prime_from_evidence(project: str | Path, version: str, scorer, candidates: C
     """
     from core.matching.refit import load_evidence
     from core.project.model_versions import evidence_path
-    from core.project.retrain import prime_scorer
 
-    if not _scores_these(scorer, candidates) or scorer._all is not None:
+    if not _scores_these(scorer, candidates) or scorer.has_all_candidates:
         return False
     evidence = load_evidence(evidence_path(project, version))
     if evidence is None or not evidence.covers(candidates):
         return False
-    prime_scorer(scorer, scorer.matcher.score_last_block(candidates.left, candidates.right, candidates.type,
-                                                         evidence.block))
+    scorer.prime(scorer.matcher.score_last_block(candidates.left, candidates.right, candidates.type, evidence.block))
     return True
 
 
@@ -661,13 +659,12 @@ def _prime_with_evidence(scorer, candidates: CandidatePairs):
     """Score every candidate once, keeping the evidence: the TEST report, the decisions, the score
     table and the quick refit's cache all read this one pass (each would otherwise score anew)."""
     from core.matching.refit import candidate_evidence
-    from core.project.retrain import prime_scorer
 
     if not _scores_these(scorer, candidates):
         return None
     scores, evidence = candidate_evidence(scorer.matcher, scorer.dataset, candidates, gnn=scorer.gnn,
                                           extra_matches=scorer.extra_matches)
-    prime_scorer(scorer, scores)
+    scorer.prime(scores)
     return evidence
 
 

@@ -236,7 +236,7 @@ def _quick_refit(project, dataset: AlignmentDataset, candidates: CandidatePairs,
                               labels=(left, right, is_match) if len(left) else None, gnn=gnn, seed=seed)
     extra = (left[is_match], right[is_match]) if is_match.any() else None
     scorer = MatcherScorer(refit.matcher, model, fit_data, candidates, gnn=gnn, extra_matches=extra)
-    prime_scorer(scorer, refit.scores)
+    scorer.prime(refit.scores)
     accepted = [[str(a), str(b)] for a, b in zip(dataset.left.entity_ids[left[is_match]],
                                                  dataset.right.entity_ids[right[is_match]])]
     rejected = [[str(a), str(b)] for a, b in zip(dataset.left.entity_ids[left[~is_match]],
@@ -267,21 +267,10 @@ def version_evidence(project, version: str, scorer, candidates: CandidatePairs, 
         scores, evidence = candidate_evidence(scorer.matcher, scorer.dataset, candidates,
                                               gnn=scorer.gnn if gnn is None else gnn,
                                               extra_matches=scorer.extra_matches)
-        if scorer._all is None:
-            prime_scorer(scorer, scores)
+        if not scorer.has_all_candidates:
+            scorer.prime(scores)
         evidence.save(evidence_path(project, version))
     return evidence
-
-
-def prime_scorer(scorer, scores) -> None:
-    """Give a ``MatcherScorer`` the figures of every candidate already computed (no second scoring).
-
-    ``scores`` must be the matcher's ``MatchScores`` of ``scorer.candidates`` in their order, as
-    :meth:`MatcherScorer.all_candidates` would compute them.
-    """
-    keys = scorer.candidates.pair_keys(scorer.dataset.right.n_entities)
-    order = np.argsort(keys, kind="stable")
-    scorer._all, scorer._order, scorer._keys = scores, order, keys[order]
 
 
 def _store_revision(project, new_version: str, version: str, scorer, quick, *, info: dict) -> None:

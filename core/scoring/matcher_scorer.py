@@ -132,6 +132,21 @@ class MatcherScorer:
             self._keys = keys[self._order]
         return self._all
 
+    @property
+    def has_all_candidates(self) -> bool:
+        """Whether every candidate's figures are known already (computed or given by :meth:`prime`)."""
+        return self._all is not None
+
+    def prime(self, scores) -> None:
+        """Take every candidate's figures computed elsewhere (no second scoring).
+
+        ``scores`` must be the matcher's ``MatchScores`` of ``self.candidates`` in their order, as
+        :meth:`all_candidates` would compute them (a quick refit's, or those of the stored evidence).
+        """
+        keys = self.candidates.pair_keys(self.dataset.right.n_entities)
+        order = np.argsort(keys, kind="stable")
+        self._all, self._order, self._keys = scores, order, keys[order]
+
     def match_scores(self, left: np.ndarray, right: np.ndarray, types: np.ndarray | None = None) -> "PairMatchScores":
         """The matcher's figures for the given pairs: candidates looked up, others scored on their own.
 
