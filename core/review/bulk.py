@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from core.review.competitors import PairDecision
-from core.review.queue import _frame_keys, decision_value
+from core.review.queue import decision_value, keyed_in
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile, for the Wilson interval
 
@@ -60,7 +60,7 @@ def pairs_above(scores: pd.DataFrame, threshold: float, *, exclude: set[str] = f
     frame = scores if entity_type is None else scores[scores["type"] == entity_type]
     frame = frame[decision_value(frame) >= threshold]
     if exclude:
-        frame = frame[~_frame_keys(frame).isin(exclude)]
+        frame = frame[~keyed_in(frame, exclude)]
     value = decision_value(frame)
     return frame.assign(_v=value).sort_values(["_v", "left_id", "right_id"], ascending=[False, True, True],
                                               kind="stable").drop(columns="_v").reset_index(drop=True)
