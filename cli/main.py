@@ -67,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         _debug_traceback()
         print(f"mualign {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MemoryError as exc:
+        # host memory: on a pair of a million entities the matcher holds every candidate's features
+        # at once (train), as blocking holds its sources' pairs; say so, and what shrinks the work
+        _debug_traceback()
+        detail = str(exc) or "no detail"
+        print(f"mualign {args.command}: error: not enough memory on this machine ({detail}). The work grows with "
+              "the number of candidate pairs: `mualign block` with a smaller --top-k or --structure-top-k "
+              "makes fewer, or run on a machine with more memory (`--engine ray` spreads blocking and scoring).",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     except RuntimeError as exc:
         # a GPU that fails mid-run (out of memory, a launch failure) is the device's, not a bug:
         # core.model.device.DeviceError says so and how to choose another. Looked up, not

@@ -134,6 +134,19 @@ def test_a_device_failing_mid_run_is_a_message(tmp_path, capsys, monkeypatch):
     assert code == 2 and "device 'cuda:0' cannot be used: CUDA out of memory" in err
 
 
+def test_running_out_of_host_memory_is_a_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """The matcher over 8.9M candidates asked NumPy for 5.3 GiB more than a 21 GB limit allowed."""
+    import cli.main as cli
+
+    def out_of_memory(args):
+        raise MemoryError("Unable to allocate 5.30 GiB for an array with shape (8898570, 80) and data type float64")
+
+    monkeypatch.setattr(cli, "cmd_train", out_of_memory)
+    code, err = run(capsys, "train", "--project", str(tmp_path))
+    assert code == 2 and "mualign train: error: not enough memory on this machine (Unable to allocate 5.30 GiB" in err
+    assert "--top-k" in err and "Traceback" not in err
+
+
 def test_review_port_out_of_range(tmp_path, capsys):
     code, err = run(capsys, "review", "--project", str(tmp_path), "--port", "70000")
     assert code == 2 and "a port is 1 to 65535, got 70000" in err
