@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from core.data.sets import isin
-import pandas as pd
 
 
 def pair_keys(left, right, n_right: int) -> np.ndarray:

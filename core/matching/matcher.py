@@ -296,7 +296,7 @@ class Matcher:
         propagation = ((anchor_left, anchor_right) if self.fixed_propagation_anchors is None
                        else tuple(np.asarray(a, dtype=np.int64) for a in self.fixed_propagation_anchors))
         evidence.propagation_anchors = propagation
-        one_to_one = np.isin(types, [self.type_names.index(t) for t in self.one_to_one_types])
+        one_to_one = self._one_to_one(types)
         added = []
         for r, combiner in enumerate(self.combiners):
             full = evidence.block(anchor_left, anchor_right)
@@ -308,11 +308,7 @@ class Matcher:
                                     anchor_left, anchor_right)
             added.append(int(new.sum()))
             anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
-        decided, assigned = decide_pairs(left, right, types, output.probability, output.threshold, one_to_one)
-        scores = MatchScores(probability=output.probability, log_odds=output.log_odds,
-                             contributions=output.contributions, group_names=output.group_names,
-                             baseline=output.baseline, decided=decided, assigned=assigned, one_to_one=one_to_one,
-                             anchors_per_round=tuple(added))
+        scores = _decided_scores(output, left, right, types, one_to_one, anchors_per_round=tuple(added))
         return scores, full, (anchor_left, anchor_right), propagation
 
     def score_last_block(self, left: np.ndarray, right: np.ndarray, types: np.ndarray,
@@ -325,12 +321,12 @@ class Matcher:
         """
         types = np.asarray(types, dtype=np.int64)
         output = _round_output(self.combiners[-1], self._stack(len(self.combiners) - 1), block)
-        one_to_one = np.isin(types, [self.type_names.index(t) for t in self.one_to_one_types])
-        decided, assigned = decide_pairs(np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64), types,
-                                         output.probability, output.threshold, one_to_one)
-        return MatchScores(probability=output.probability, log_odds=output.log_odds,
-                           contributions=output.contributions, group_names=output.group_names,
-                           baseline=output.baseline, decided=decided, assigned=assigned, one_to_one=one_to_one)
+        return _decided_scores(output, np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64), types,
+                               self._one_to_one(types))
+
+    def _one_to_one(self, types: np.ndarray) -> np.ndarray:
+        """Whether each pair's aligned type is decided one-to-one."""
+        return np.isin(types, [self.type_names.index(t) for t in self.one_to_one_types])
 
     def _check_dataset(self, dataset: AlignmentDataset) -> None:
         if tuple(dataset.schema.type_names) != self.type_names:
@@ -491,6 +487,15 @@ class _RoundOutput:
     group_names: tuple[str, ...]
     baseline: float
     threshold: float
+
+
+def _decided_scores(output: _RoundOutput, left: np.ndarray, right: np.ndarray, types: np.ndarray,
+                    one_to_one: np.ndarray, *, anchors_per_round: tuple[int, ...] = ()) -> MatchScores:
+    """The last round's output as MatchScores: its threshold, then the 1-to-1 step where it applies."""
+    decided, assigned = decide_pairs(left, right, types, output.probability, output.threshold, one_to_one)
+    return MatchScores(probability=output.probability, log_odds=output.log_odds, contributions=output.contributions,
+                       group_names=output.group_names, baseline=output.baseline, decided=decided, assigned=assigned,
+                       one_to_one=one_to_one, anchors_per_round=anchors_per_round)
 
 
 def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBlock) -> _RoundOutput:

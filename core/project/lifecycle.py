@@ -658,14 +658,9 @@ def prime_from_evidence(project: str | Path, version: str, scorer, candidates: C
 def _prime_with_evidence(scorer, candidates: CandidatePairs):
     """Score every candidate once, keeping the evidence: the TEST report, the decisions, the score
     table and the quick refit's cache all read this one pass (each would otherwise score anew)."""
-    from core.matching.refit import candidate_evidence
+    from core.project.retrain import scored_evidence
 
-    if not _scores_these(scorer, candidates):
-        return None
-    scores, evidence = candidate_evidence(scorer.matcher, scorer.dataset, candidates, gnn=scorer.gnn,
-                                          extra_matches=scorer.extra_matches)
-    scorer.prime(scores)
-    return evidence
+    return scored_evidence(scorer, candidates) if _scores_these(scorer, candidates) else None
 
 
 def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates: CandidatePairs, scorer,
@@ -689,7 +684,7 @@ def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates:
         else:
             scorer = ProgressScorer(scorer, on_progress)
     try:
-        if _scores_these(scorer, candidates):
+        if _scores_these(scorer, candidates) and not _evidence_kept(project, version, scorer):
             # the version's evidence (every candidate's features) is kept for quick refits from the
             # Retrain page; building it scores every candidate once, which the table then reuses
             from core.project.retrain import version_evidence
@@ -701,6 +696,14 @@ def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates:
             scorer.gnn.model = restore
     write_scores(frame, scores_path(project, version))
     return frame, write_scores(frame, Path(project) / "scores.tsv")
+
+
+def _evidence_kept(project: str | Path, version: str, scorer) -> bool:
+    """A scorer given every candidate's figures with its evidence stored beside them (``run_model``):
+    reading the file back would only confirm it. A refit that finds it stale builds it anew."""
+    from core.project.model_versions import evidence_path
+
+    return scorer.has_all_candidates and evidence_path(project, version).is_file()
 
 
 def _scores_these(scorer, candidates: CandidatePairs) -> bool:

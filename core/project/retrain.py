@@ -101,8 +101,7 @@ def retrain(project: str | Path, dataset: AlignmentDataset, candidates: Candidat
     merged, merge = with_analyst_labels(dataset, labels)
     trained = run_model(project, merged, candidates, train_config, model_config=model_config,
                         on_step=on_step, on_epoch=on_epoch, activate=False, labels=labels, matcher_dataset=dataset)
-    new = trained.default_scorer  # the matcher over the new model's distances, where one was fitted
-    version_evidence(project, trained.version, new, candidates)  # scores every candidate once, kept for quick refits
+    new = trained.default_scorer  # the matcher over the new model's distances (run_model scored every candidate)
     after = evaluate(merged, candidates, new, split=Split.VALID).overall
     before = evaluate(merged, candidates, previous, split=Split.VALID).overall if previous is not None else None
     verdict = activation(before, after)
@@ -257,19 +256,29 @@ def version_evidence(project, version: str, scorer, candidates: CandidatePairs, 
     storing the version's score table does) and leaves those figures in the scorer. None for a
     scorer without a matcher (a version stored before issue 15): there is nothing to refit.
     """
-    from core.matching.refit import candidate_evidence, load_evidence
+    from core.matching.refit import load_evidence
     from core.project.model_versions import evidence_path
 
     if getattr(scorer, "matcher", None) is None or not hasattr(scorer, "extra_matches"):
         return None
     evidence = load_evidence(evidence_path(project, version))
     if evidence is None or not evidence.covers(candidates):
-        scores, evidence = candidate_evidence(scorer.matcher, scorer.dataset, candidates,
-                                              gnn=scorer.gnn if gnn is None else gnn,
-                                              extra_matches=scorer.extra_matches)
-        if not scorer.has_all_candidates:
-            scorer.prime(scores)
+        evidence = scored_evidence(scorer, candidates, gnn=gnn)
         evidence.save(evidence_path(project, version))
+    return evidence
+
+
+def scored_evidence(scorer, candidates: CandidatePairs, *, gnn=None):
+    """Every candidate scored once by ``scorer``'s matcher, keeping the evidence; the scorer keeps the figures.
+
+    ``gnn``: the distances to read instead of the scorer's own (a stored score table's).
+    """
+    from core.matching.refit import candidate_evidence
+
+    scores, evidence = candidate_evidence(scorer.matcher, scorer.dataset, candidates,
+                                          gnn=scorer.gnn if gnn is None else gnn, extra_matches=scorer.extra_matches)
+    if not scorer.has_all_candidates:
+        scorer.prime(scores)
     return evidence
 
 
