@@ -32,7 +32,7 @@ from rapidfuzz.distance import JaroWinkler
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from core.matching.feature_block import FeatureBlock, concat_blocks
-from core.matching.sparse_rows import rowwise_dot
+from core.matching.sparse_rows import pair_rows_dot
 
 __all__ = [
     "ValueKind",
@@ -376,7 +376,7 @@ def tfidf_cosine(left_text: np.ndarray, right_text: np.ndarray, corpus: Sequence
     vectoriser = TfidfVectorizer(lowercase=False, dtype=np.float64, **options).fit(corpus)
     codes, distinct = pd.factorize(np.concatenate([left_text, right_text]))
     vectors = vectoriser.transform(list(distinct))
-    return rowwise_dot(vectors[codes[:len(left_text)]], vectors[codes[len(left_text):]])
+    return pair_rows_dot(vectors, vectors, codes[:len(left_text)], codes[len(left_text):])
 
 
 def absolute_difference(left: np.ndarray, right: np.ndarray) -> np.ndarray:

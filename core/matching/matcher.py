@@ -52,7 +52,7 @@ from core.evaluation.metrics import best_f1_threshold
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
-from core.data.sets import isin
+from core.data.sets import isin, unique
 from core.matching.assignment import Objective, assign_one_to_one, detect_one_to_one
 from core.matching.combiner import (FittedCombiner, MatcherConfig, check_known_settings, fit_combiner,
                                     load_combiner)
@@ -95,6 +95,9 @@ MATCHER_DIR = "matcher"
 FILE_FORMAT = "mualign.matching.matcher"
 FILE_VERSION = 1
 _ONE_TO_ONE_MODES = ("auto", "on", "off")
+#: Pairs the combiner reads at a time when scoring: scikit-learn copies the columns it is given
+#: (as float64, in its own order), which over every candidate of a large project is gigabytes.
+SCORE_CHUNK_ROWS = 262_144
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,14 @@ class MatchingConfig:
         With ``use_structure``, add the three-view label-propagation cosine over every triple
         (:mod:`core.matching.label_propagation`, from the known anchors with its own
         self-training rounds) and its relative columns.
+    fit_pairs_limit : int
+        Most pairs the fit computes evidence for: its TRAIN and VALID rows and, for the rounds
+        and the relative columns, the other candidates of their entities. Above it the fit
+        keeps a seeded sample of the rows' left entities (each with all its rows and
+        candidates, so the relative columns of the kept rows are those of the whole candidate
+        set) and reports the fraction kept (``describe()["fit_sample"]``). The default keeps
+        every benchmark whole (DBP15K: about 0.5M pairs); a 300K-entity side blocks to 8.9M
+        candidates, whose 80 float64 columns alone are 5.3 GiB.
     """
 
     combiner: MatcherConfig = MatcherConfig()
@@ -158,6 +169,7 @@ class MatchingConfig:
     gnn_stacking: bool = True
     relative_features: bool = True
     label_propagation: bool = True
+    fit_pairs_limit: int = 2_000_000
 
     def __post_init__(self) -> None:
         if self.one_to_one not in _ONE_TO_ONE_MODES:
@@ -168,6 +180,8 @@ class MatchingConfig:
             raise ValueError(f"confident_probability must lie in [0.5, 1], got {self.confident_probability}")
         if self.hops < 1:
             raise ValueError(f"hops must be >= 1, got {self.hops}")
+        if self.fit_pairs_limit < 1:
+            raise ValueError(f"fit_pairs_limit must be >= 1, got {self.fit_pairs_limit}")
         if isinstance(self.combiner, dict):
             object.__setattr__(self, "combiner", MatcherConfig.from_dict(self.combiner))
 
@@ -235,6 +249,8 @@ class Matcher:
     #: round added its own); a quick refit keeps them with ``fixed_anchors`` so that its scores
     #: are those of its cached evidence. None: the first anchors scoring starts from.
     fixed_propagation_anchors: tuple[np.ndarray, np.ndarray] | None = None
+    #: how the fit sampled its rows above ``config.fit_pairs_limit`` (see :func:`fit_pair_set`); empty: no sample
+    fit_sample: dict = field(default_factory=dict)
 
     def _stack(self, r: int) -> dict | None:
         return self.gnn_stacks[r] if self.gnn_stacks else None
@@ -350,7 +366,7 @@ class Matcher:
             "type_names": list(self.type_names), "one_to_one_types": list(self.one_to_one_types),
             "uses_gnn": self.uses_gnn, "uses_structure": self.uses_structure,
             "fit_seconds": self.fit_seconds, "rounds_report": list(self.rounds_report),
-            "combiner_files": files, "gnn_stacks": list(self.gnn_stacks),
+            "combiner_files": files, "gnn_stacks": list(self.gnn_stacks), "fit_sample": dict(self.fit_sample),
         }
         if self.fixed_anchors is not None:
             manifest["fixed_anchors"] = [np.asarray(a, dtype=np.int64).tolist() for a in self.fixed_anchors]
@@ -372,7 +388,7 @@ class Matcher:
             "valid_average_precision": float(last.valid_average_precision),
             "hyper_parameters": dict(last.hyper_parameters), "rounds": list(self.rounds_report),
             "one_to_one_types": list(self.one_to_one_types), "uses_gnn": self.uses_gnn,
-            "uses_structure": self.uses_structure,
+            "uses_structure": self.uses_structure, "fit_sample": dict(self.fit_sample),
         }
 
 
@@ -415,7 +431,7 @@ def load_matcher(directory: str | Path) -> Matcher:
                    type_names=tuple(manifest["type_names"]), one_to_one_types=tuple(manifest["one_to_one_types"]),
                    uses_gnn=bool(manifest["uses_gnn"]), uses_structure=bool(manifest["uses_structure"]),
                    fit_seconds=float(manifest["fit_seconds"]), rounds_report=tuple(manifest["rounds_report"]),
-                   gnn_stacks=tuple(manifest.get("gnn_stacks", ())),
+                   gnn_stacks=tuple(manifest.get("gnn_stacks", ())), fit_sample=dict(manifest.get("fit_sample", {})),
                    fixed_anchors=(None if manifest.get("fixed_anchors") is None else
                                   tuple(np.asarray(a, dtype=np.int64) for a in manifest["fixed_anchors"])),
                    fixed_propagation_anchors=(
@@ -468,15 +484,29 @@ class EvidenceBuilder:
             blocks.append(self._labels)
         if self.gnn is not None:
             blocks.append(self.gnn)
-        block = concat_blocks(blocks)
         if self.relative:  # over this whole set of pairs: the fit passes every candidate (see fit_matcher)
-            block = concat_blocks([block, relative_features(block, self.left, self.right,
-                                                            columns=(*DEFAULT_RELATIVE_COLUMNS, LABEL_COLUMN))])
-        if not self.type_groups:
-            return block
-        groups = block.group_names
-        codes = np.repeat(self.types.astype(np.float64)[:, None], len(groups), axis=1)
-        return concat_blocks([block, FeatureBlock(tuple(f"{g}.aligned_type" for g in groups), groups, codes)])
+            keys = _key_columns(blocks, (*DEFAULT_RELATIVE_COLUMNS, LABEL_COLUMN))
+            blocks.append(relative_features(keys, self.left, self.right,
+                                            columns=(*DEFAULT_RELATIVE_COLUMNS, LABEL_COLUMN)))
+        if self.type_groups:
+            groups = tuple(dict.fromkeys(g for b in blocks for g in b.groups))
+            codes = np.repeat(self.types.astype(np.float64)[:, None], len(groups), axis=1)
+            blocks.append(FeatureBlock(tuple(f"{g}.aligned_type" for g in groups), groups, codes))
+        return concat_blocks(blocks)  # one copy of every column: at millions of pairs each copy is gigabytes
+
+
+def _key_columns(blocks: list[FeatureBlock], specs: tuple[str, ...]) -> FeatureBlock:
+    """The columns named in ``specs`` (a leading "-" marks a distance) found in ``blocks``, as one narrow block."""
+    wanted = {spec.lstrip("-") for spec in specs}
+    names, groups, values = [], [], []
+    for block in blocks:
+        for j, name in enumerate(block.names):
+            if name in wanted:
+                names.append(name)
+                groups.append(block.groups[j])
+                values.append(block.values[:, j])
+    n = blocks[0].n_pairs if blocks else 0
+    return FeatureBlock(tuple(names), tuple(groups), np.column_stack(values) if values else np.zeros((n, 0)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -505,14 +535,19 @@ def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBl
     contributes ``a`` times its own contribution, the ``gnn`` group ``b . gnn``, and the baseline
     is ``a * combiner_baseline + c``: still an exact split.
     """
-    features = select_columns(block, combiner.feature_names)
-    log_odds = combiner.log_odds(features)
-    contributions = combiner.contributions(features)
+    n = block.n_pairs
+    log_odds = np.empty(n, dtype=np.float64)
+    contributions = np.empty((n, len(combiner.group_names)), dtype=np.float64)
+    for start in range(0, n, SCORE_CHUNK_ROWS):  # the combiner's own copies of its columns stay one chunk
+        features = select_columns(block.select_rows(slice(start, start + SCORE_CHUNK_ROWS)), combiner.feature_names)
+        log_odds[start:start + SCORE_CHUNK_ROWS] = combiner.log_odds(features)
+        contributions[start:start + SCORE_CHUNK_ROWS] = combiner.contributions(features)
     baseline = float(combiner.baseline_log_odds)
     groups, threshold = combiner.group_names, float(combiner.threshold)
     if stack is not None:
         # a relative margin is NaN for an entity with one candidate: no evidence, 0 in the linear stack
-        gnn = np.nan_to_num(select_columns(block, tuple(stack["gnn_columns"])).values) @ np.asarray(stack["gnn_coef"])
+        columns = [block.names.index(c) for c in stack["gnn_columns"]]
+        gnn = np.nan_to_num(block.values[:, columns]) @ np.asarray(stack["gnn_coef"])
         scale, offset = float(stack["stage_scale"]), float(stack["intercept"])
         log_odds = scale * log_odds + gnn + offset
         contributions = np.column_stack([scale * contributions, gnn])
@@ -748,16 +783,16 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
     one_to_one_types = _one_to_one_types(dataset, config.one_to_one, train[0][train_matches],
                                          train[1][train_matches], train[2][train_matches])
 
-    # One set of pairs: the fit rows, then (for iterations) every candidate not already a row.
+    # One set of pairs: the fit rows, then (for iterations) the candidates of their entities.
+    needs_context = config.rounds > 0 or config.relative_features
+    train, valid, extra, fit_sample = fit_pair_set(candidates, train, valid, n_right, needs_context=needs_context,
+                                                   limit=config.fit_pairs_limit, seed=seed,
+                                                   keep=None if labelled is None else pair_keys(labelled[0], labelled[1],
+                                                                                                 n_right))
     n_rows = len(train[0]) + len(valid[0])
-    left = np.concatenate([train[0], valid[0]])
-    right = np.concatenate([train[1], valid[1]])
-    types = np.concatenate([train[2], valid[2]])
-    if config.rounds > 0 or config.relative_features:  # iterations score, and ranks compare with, every candidate
-        extra = ~isin(candidates.pair_keys(n_right), pair_keys(left, right, n_right))
-        left = np.r_[left, candidates.left[extra]].astype(np.int64)
-        right = np.r_[right, candidates.right[extra]].astype(np.int64)
-        types = np.r_[types, candidates.type[extra]].astype(np.int64)
+    left = np.r_[train[0], valid[0], candidates.left[extra]].astype(np.int64)
+    right = np.r_[train[1], valid[1], candidates.right[extra]].astype(np.int64)
+    types = np.r_[train[2], valid[2], candidates.type[extra]].astype(np.int64)
     specs = comparison_specs(dataset, config.comparisons, use_attributes=config.use_attributes)
     use_structure = config.use_structure and bool(dataset.schema.relations)
     use_gnn = config.use_gnn and gnn is not None
@@ -809,4 +844,58 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
     return Matcher(config=config, combiners=tuple(combiners), specs=specs,
                    type_names=tuple(dataset.schema.type_names), one_to_one_types=one_to_one_types,
                    uses_gnn=use_gnn, uses_structure=use_structure, fit_seconds=time.perf_counter() - start,
-                   rounds_report=tuple(report), gnn_stacks=tuple(stacks) if stacked else ())
+                   rounds_report=tuple(report), gnn_stacks=tuple(stacks) if stacked else (), fit_sample=fit_sample)
+
+
+def fit_pair_set(candidates: CandidatePairs, train: tuple, valid: tuple, n_right: int, *, needs_context: bool,
+                 limit: int, seed: int = 0, keep: np.ndarray | None = None):
+    """(train rows, valid rows, which candidates join them, the sample's summary): the pairs a fit computes.
+
+    ``train``/``valid`` are (left, right, type, label) rows. With ``needs_context`` (rounds or
+    relative columns) every other candidate joins the set: the rounds find their anchors among
+    all candidates, as scoring does. Above ``limit`` pairs, only the candidates that share a
+    left or right entity with a row join (each row is still ranked among all of its entities'
+    candidates, exactly as scoring ranks it), and if that is still too many, a seeded sample of
+    the rows' left entities is kept (whole: an entity's rows and candidates stay together);
+    rows whose key is in ``keep`` (the analyst's labels) are always kept. The summary is empty
+    when the whole set was used.
+    """
+    n_candidates = len(candidates.left)
+    candidate_keys = candidates.pair_keys(n_right)
+
+    def pairs_for(tr, va, *, every: bool = False):
+        rows_left, rows_right = np.r_[tr[0], va[0]], np.r_[tr[1], va[1]]
+        if not needs_context:
+            return np.zeros(n_candidates, dtype=bool)
+        others = ~isin(candidate_keys, pair_keys(rows_left, rows_right, n_right))
+        if every:
+            return others
+        return others & (isin(candidates.left, rows_left) | isin(candidates.right, rows_right))
+
+    extra = pairs_for(train, valid, every=True)
+    total = len(train[0]) + len(valid[0]) + int(extra.sum())
+    if total <= limit:
+        return train, valid, extra, {}
+    entities = unique(np.r_[train[0], valid[0]])
+    order = np.random.default_rng(seed).permutation(len(entities))
+    fraction = 1.0
+    while True:  # the set shrinks about in proportion; a second pass corrects hubs
+        chosen = entities[order[:max(1, int(len(entities) * fraction))]]
+        sample = [tuple(a[_kept_rows(rows, chosen, keep, n_right)] for a in rows) for rows in (train, valid)]
+        extra = pairs_for(*sample)
+        size = len(sample[0][0]) + len(sample[1][0]) + int(extra.sum())
+        if size <= limit or len(chosen) == 1:
+            break
+        fraction *= 0.9 * limit / size
+    summary = {"limit": int(limit), "pairs_without_sample": int(total), "pairs": int(size),
+               "left_entities_kept": int(len(chosen)), "left_entities": int(len(entities)),
+               "fraction": round(len(chosen) / len(entities), 4),
+               "train_rows": int(len(sample[0][0])), "valid_rows": int(len(sample[1][0]))}
+    return sample[0], sample[1], extra, summary
+
+
+def _kept_rows(rows: tuple, chosen: np.ndarray, keep: np.ndarray | None, n_right: int) -> np.ndarray:
+    kept = isin(rows[0], chosen)
+    if keep is not None and len(keep):
+        kept |= isin(pair_keys(rows[0], rows[1], n_right), keep)
+    return kept

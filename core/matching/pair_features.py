@@ -49,7 +49,7 @@ from core.matching.propagation import (
     anchor_profiles,
     neighbour_name_features,
 )
-from core.matching.sparse_rows import rowwise_cosine, rowwise_dot
+from core.matching.sparse_rows import pair_rows_cosine, pair_rows_dot
 
 __all__ = [
     "ATTRIBUTE_PREFIX",
@@ -185,16 +185,17 @@ def _as_text(values: np.ndarray) -> np.ndarray:
 
 
 def _neighbour_text_vectors(adjacency: sp.csr_matrix, name_vectors: sp.csr_matrix,
-                            entities: np.ndarray) -> sp.csr_matrix:
-    """For each of ``entities``, its neighbours' name vectors summed (either direction, repeated triples once).
+                            entities: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """(vectors, row of each entity): the neighbours' name vectors summed (either direction, repeated triples once).
 
-    Rows are gathered before the product, so the cost follows the pairs, not the graph.
+    One row per distinct entity, computed from the rows gathered before the product, so the
+    cost follows the pairs' entities, not the graph nor the number of pairs.
     """
     binary = sp.csr_matrix((adjacency != 0).astype(np.float64))
     both = sp.csr_matrix(binary + binary.T)
     both.data[:] = 1.0  # a triple listed in both directions is still one neighbour
     unique, inverse = np.unique(entities, return_inverse=True)
-    return sp.csr_matrix(both[unique] @ name_vectors)[inverse.reshape(-1)]
+    return sp.csr_matrix(both[unique] @ name_vectors), inverse.reshape(-1)
 
 
 def neighbour_text_cosines(left_adjacencies: Mapping[str, sp.csr_matrix], right_adjacencies: Mapping[str, sp.csr_matrix],
@@ -217,9 +218,9 @@ def neighbour_text_cosines(left_adjacencies: Mapping[str, sp.csr_matrix], right_
     left_vectors, right_vectors = vectoriser.transform(list(left_text)), vectoriser.transform(list(right_text))
     columns = []
     for r in relations:
-        lv = _neighbour_text_vectors(left_adjacencies[r], left_vectors, np.asarray(left))
-        rv = _neighbour_text_vectors(right_adjacencies[r], right_vectors, np.asarray(right))
-        columns.append(rowwise_cosine(lv, rv))
+        lv, left_rows = _neighbour_text_vectors(left_adjacencies[r], left_vectors, np.asarray(left))
+        rv, right_rows = _neighbour_text_vectors(right_adjacencies[r], right_vectors, np.asarray(right))
+        columns.append(pair_rows_cosine(lv, rv, left_rows, right_rows))
     names = tuple(f"{group}.{r}.neighbour_text_cosine" for r in relations)
     return FeatureBlock(names, (group,) * len(names), np.column_stack(columns))
 
@@ -381,7 +382,7 @@ def own_anchor_free_cosine(left_profiles: AnchorProfiles, right_profiles: Anchor
     three, and no sparse subtraction. NaN where either corrected profile is empty.
     """
     profile_left, profile_right = left_profiles.by_hop[hop], right_profiles.by_hop[hop]
-    dots = rowwise_dot(profile_left[left], profile_right[right])
+    dots = pair_rows_dot(profile_left, profile_right, left, right)
     left_sq = np.asarray(profile_left.multiply(profile_left).sum(axis=1)).ravel()[left]
     right_sq = np.asarray(profile_right.multiply(profile_right).sum(axis=1)).ravel()[right]
     excluded = sp.coo_matrix(left_profiles.by_hop[0][left] + right_profiles.by_hop[0][right])

@@ -37,7 +37,7 @@ from sparse_dot_topn import sp_matmul_topn
 
 from core.matching.comparisons import normalise_text
 from core.matching.feature_block import FeatureBlock
-from core.matching.sparse_rows import l2_normalise_rows, row_normalise, rowwise_cosine
+from core.matching.sparse_rows import l2_normalise_rows, pair_rows_dot, row_normalise, rowwise_cosine
 
 __all__ = [
     "walk_matrix",
@@ -282,11 +282,13 @@ def neighbour_name_jaccard(left_adjacency: sp.spmatrix, right_adjacency: sp.spma
     [0.3333]
     """
     left_codes, right_codes, n_codes = _shared_name_codes(left_names, right_names)
-    left_sets = _neighbour_name_sets(left_adjacency, left_codes, n_codes)[np.asarray(left)]
-    right_sets = _neighbour_name_sets(right_adjacency, right_codes, n_codes)[np.asarray(right)]
-    shared = np.asarray(left_sets.multiply(right_sets).sum(axis=1)).ravel()
-    union = left_sets.getnnz(axis=1) + right_sets.getnnz(axis=1) - shared
-    empty = (left_sets.getnnz(axis=1) == 0) | (right_sets.getnnz(axis=1) == 0)
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    left_sets = _neighbour_name_sets(left_adjacency, left_codes, n_codes)
+    right_sets = _neighbour_name_sets(right_adjacency, right_codes, n_codes)
+    shared = pair_rows_dot(left_sets, right_sets, left, right)  # binary rows: the size of the intersection
+    left_sizes, right_sizes = left_sets.getnnz(axis=1)[left], right_sets.getnnz(axis=1)[right]
+    union = left_sizes + right_sizes - shared
+    empty = (left_sizes == 0) | (right_sizes == 0)
     out = np.full(len(shared), np.nan)
     np.divide(shared, union, out=out, where=~empty)
     return out
