@@ -266,6 +266,10 @@ def _read_entry(folder: Path, stem: str, sources: dict[str, str]):
     return arrays, manifest
 
 
+#: The entry format, for other caches of a project (the score tables: core.project.score_table).
+encode_strings, decode_strings, read_entry, write_entry = _encode_strings, _decode_strings, _read_entry, _write_entry
+
+
 # ------------------------------------------------------------------------------- the entry ----
 def open_project(directory: str | Path) -> tuple[AlignmentDataset, CacheOutcome]:
     """The project's dataset (as :func:`core.formats.native.load_project` gives it) and how it was read.

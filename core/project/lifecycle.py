@@ -672,7 +672,7 @@ def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates:
     as ``scores/scores-<version>.tsv`` for the review app. A bare model scorer of a version that
     has a matcher is scored through that matcher: a version's table always holds its default score.
     """
-    from core.project.score_table import model_scores, scores_path, write_scores
+    from core.project.score_table import model_scores, store_scores, write_scores
 
     if not hasattr(scorer, "match_scores"):
         scorer = version_matcher_scorer(project, version, dataset, candidates, scorer) or scorer
@@ -694,7 +694,7 @@ def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates:
     finally:
         if restore is not None:
             scorer.gnn.model = restore
-    write_scores(frame, scores_path(project, version))
+    store_scores(frame, project, version, dataset, candidates)
     return frame, write_scores(frame, Path(project) / "scores.tsv")
 
 

@@ -95,7 +95,7 @@ def retrain(project: str | Path, dataset: AlignmentDataset, candidates: Candidat
     """
     from core.project.lifecycle import run_model
     from core.project.model_versions import set_active
-    from core.project.score_table import model_scores, scores_path, write_scores
+    from core.project.score_table import model_scores, store_scores
     from core.review.queue import changed_decisions, pair_key
 
     merged, merge = with_analyst_labels(dataset, labels)
@@ -110,7 +110,7 @@ def retrain(project: str | Path, dataset: AlignmentDataset, candidates: Candidat
     if verdict.activate:
         set_active(project, trained.version)  # the checkpoint is complete under its name: crash-safe order
     scores = model_scores(dataset, candidates, new, trained.version)
-    write_scores(scores, scores_path(project, trained.version))
+    store_scores(scores, project, trained.version, dataset, candidates)
     decided = {pair_key(label.left_id, label.right_id) for label in labels}
     changed = (changed_decisions(previous_scores, scores, exclude=decided) if previous_scores is not None
                else scores.iloc[0:0])
@@ -164,7 +164,7 @@ def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: Ca
     import time
 
     from core.project.model_versions import gnn_version, next_revision, set_active
-    from core.project.score_table import model_scores, scores_path, write_scores
+    from core.project.score_table import model_scores, store_scores
     from core.review.queue import changed_decisions, pair_key
     from core.scoring.matcher_scorer import CachedDistances
 
@@ -202,7 +202,7 @@ def refit_matcher(project: str | Path, dataset: AlignmentDataset, candidates: Ca
                     info={"gnn_version": gnn_version(version), "revision": int(new_version.rsplit(".m", 1)[1]),
                           "refit_of": version, **info, "valid_pr_auc": after.pr_auc, "valid_f1": after.f1})
     scores = model_scores(dataset, candidates, scorer, new_version)
-    write_scores(scores, scores_path(project, new_version))  # before ACTIVE names it: the app reads it at once
+    store_scores(scores, project, new_version, dataset, candidates)  # before ACTIVE names it: the app reads it at once
     if verdict.activate:
         set_active(project, new_version)
     decided = {pair_key(label.left_id, label.right_id) for label in labels}

@@ -202,11 +202,17 @@ def current_scores(project: str | Path, version: str, dataset: AlignmentDataset,
 
     ``matcher``: whether the version scores with a matcher (its table must then carry the
     matcher's columns). The table is a cache of what the model computes: a file that cannot be
-    read, or that holds another version's or another blocking's pairs, is never trusted.
+    read, or that holds another version's or another blocking's pairs, is never trusted. A
+    binary copy keyed by the TSV's, the candidates' and the graphs' content is read instead of
+    the TSV when it is fresh (it was written from a table that passed these checks).
     """
     path = scores_path(project, version)
     if not path.exists():
         return None
+    key = _binary_key(path, dataset, candidates)
+    frame = _read_binary(project, version, key) if key is not None else None
+    if frame is not None:  # the same table as the TSV, already checked: only the kind of version is left
+        return frame if _matcher_columns_fit(frame, matcher) else None
     try:
         frame = read_scores(path)
         usable = (set(COLUMNS) <= set(frame.columns) and (frame["model_version"] == version).all()
@@ -214,6 +220,90 @@ def current_scores(project: str | Path, version: str, dataset: AlignmentDataset,
                   and _matcher_columns_fit(frame, matcher))
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
         usable = False  # a damaged cache file (cut by a crash, edited by hand): compute it anew
+    if usable and key is not None:
+        _write_binary(project, version, key, frame)
+    return frame if usable else None
+
+
+def store_scores(frame: pd.DataFrame, project: str | Path, version: str, dataset: AlignmentDataset,
+                 candidates: CandidatePairs) -> Path:
+    """Write ``version``'s table (``frame``, scored over ``candidates``) and its binary copy.
+
+    The binary copy holds the table as read back from the TSV, so both give the same numbers.
+    """
+    path = write_scores(frame, scores_path(project, version))
+    key = _binary_key(path, dataset, candidates)
+    if key is not None:
+        _write_binary(project, version, key, read_scores(path))
+    return path
+
+
+#: Text columns stored as codes into a short list (a type, a version), not one string per row.
+_CODED_COLUMNS = ("type", "model_version")
+
+
+def _binary_key(path: Path, dataset: AlignmentDataset, candidates: CandidatePairs) -> dict | None:
+    """What a binary copy must have been written from; None for graphs not opened from a project's cache."""
+    import hashlib
+
+    from core.features import FEATURE_STORES
+    from core.project.cache import FeatureStore, file_digest
+
+    store = FEATURE_STORES.get(dataset.left)
+    if not isinstance(store, FeatureStore):
+        return None
+    digest = hashlib.sha256()
+    for array in (candidates.left, candidates.right, candidates.type):
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    return {"graph": store.graph_digest, "candidates": digest.hexdigest(), "table": file_digest(path)}
+
+
+def _write_binary(project: str | Path, version: str, key: dict, frame: pd.DataFrame) -> None:
+    from core.project.cache import CACHE_DIR, encode_strings, write_entry
+
+    arrays, columns = {}, []
+    for j, name in enumerate(frame.columns):
+        values = frame[name]
+        if name in _CODED_COLUMNS:
+            codes, distinct = pd.factorize(values.astype(str))
+            arrays[f"c{j}"] = codes.astype(np.int32)
+            columns.append({"name": name, "kind": "coded", "values": [str(v) for v in distinct]})
+        elif pd.api.types.is_numeric_dtype(values):
+            arrays[f"c{j}"] = values.to_numpy()
+            columns.append({"name": name, "kind": "number"})
+        else:
+            arrays[f"c{j}"] = encode_strings(values.astype(str).to_numpy(dtype=object))
+            columns.append({"name": name, "kind": "text"})
+    write_entry(Path(project) / CACHE_DIR, f"scores-{version}", arrays,
+                {"sources": key, "rows": len(frame), "columns": columns})
+
+
+def _read_binary(project: str | Path, version: str, key: dict) -> pd.DataFrame | None:
+    """The binary copy as the frame :func:`read_scores` gave when it was written, or None if not fresh."""
+    from core.project.cache import CACHE_DIR, decode_strings, read_entry
+
+    arrays, manifest = read_entry(Path(project) / CACHE_DIR, f"scores-{version}", key)
+    if arrays is None:
+        return None
+    try:
+        n, data = int(manifest["rows"]), {}
+        for j, column in enumerate(manifest["columns"]):
+            raw = arrays[f"c{j}"]
+            if column["kind"] == "coded":
+                values = np.asarray(column["values"], dtype=object)
+                if len(raw) != n or (len(raw) and (raw.min() < 0 or raw.max() >= len(values))):
+                    return None
+                data[column["name"]] = pd.Series(values[raw], dtype="str")
+            elif column["kind"] == "text":
+                data[column["name"]] = pd.Series(decode_strings(raw, n), dtype="str")
+            elif len(raw) == n:
+                data[column["name"]] = raw
+            else:
+                return None
+        frame = pd.DataFrame(data)
+    except (KeyError, ValueError, TypeError):
+        return None
+    usable = set(COLUMNS) <= set(frame.columns) and (frame["model_version"] == version).all()
     return frame if usable else None
 
 
@@ -224,7 +314,7 @@ def stored_or_scored(project: str | Path, dataset: AlignmentDataset, candidates:
     if frame is not None:
         return frame
     frame = model_scores(dataset, candidates, scorer, version)
-    write_scores(frame, scores_path(project, version))
+    store_scores(frame, project, version, dataset, candidates)
     return frame
 
 
