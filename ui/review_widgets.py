@@ -464,10 +464,11 @@ def explanation_of(directory: str, version: str, scorer, dataset, left_id: str, 
 
 def evidence_words_panel(explanation, directory: str, labels: pd.DataFrame) -> None:
     """The drawing's evidence in sentences: shared neighbours per type, the neighbours that counted."""
-    from core.review.evidence_words import evidence_in_words
+    from core.review.evidence_words import KnownPairs, evidence_in_words
 
     accepted = labels[labels["decision"] == "accept"]
-    known = seed_matches(directory) | set(zip(accepted["left_id"].astype(str), accepted["right_id"].astype(str)))
+    known = KnownPairs((seed_matches(directory),
+                        set(zip(accepted["left_id"].astype(str), accepted["right_id"].astype(str)))))
     words = evidence_in_words(explanation, known_matches=known)
     lines = [f"- {literal(sentence)}" for sentence in words.sentences]
     for side in ("left", "right"):

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.dataset import AlignmentDataset
+from core.data.sets import unique
 
 SIDES = ("left", "right")
 
@@ -200,7 +201,7 @@ def one_to_one_types(dataset: AlignmentDataset) -> frozenset[str]:
     for t, name in enumerate(names):
         of_type = positive & (links.type == t)
         left, right = links.left[of_type], links.right[of_type]
-        if len(np.unique(left)) < len(left) or len(np.unique(right)) < len(right):
+        if len(unique(left)) < len(left) or len(unique(right)) < len(right):  # by sorting: NumPy's hashing is slow
             result.discard(name)
     return frozenset(result)
 

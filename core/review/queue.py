@@ -76,24 +76,79 @@ def review_queue(scores: pd.DataFrame, *, strategy: QueueStrategy, exclude: set[
     ``probability`` (NaN or absent without a calibrated model; then ``score`` is compared with
     ``threshold``). ``exclude``: :func:`pair_key` of pairs not to show.
     """
+    rows, _ = _queue_rows(scores, strategy=strategy, exclude=exclude, entity_type=entity_type, threshold=threshold,
+                          max_rank=max_rank, seed=seed)
+    return scores.iloc[rows].reset_index(drop=True)
+
+
+def _queue_rows(scores: pd.DataFrame, *, strategy: QueueStrategy, exclude, entity_type, threshold: float,
+                max_rank: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(table positions in review order, every row's pair key when they were computed).
+
+    Positions, not a reordered frame: taking 2.7M rows of string columns costs more than the
+    ordering itself. A stable sort of the whole table then filtered keeps the order that sorting
+    the filtered rows gives (ties stay in table order either way).
+    """
     strategy = QueueStrategy(strategy)
-    frame = scores
-    if strategy is QueueStrategy.RANDOM:
-        order = np.random.default_rng(seed).permutation(len(frame))
-        frame = frame.iloc[order]
+    n = len(scores)
+    rows = np.random.default_rng(seed).permutation(n) if strategy is QueueStrategy.RANDOM else np.arange(n)
+    keep = np.ones(n, dtype=bool)
     if entity_type is not None:
-        frame = frame[frame["type"] == entity_type]
+        keep &= (scores["type"] == entity_type).to_numpy(dtype=bool)
     if strategy is not QueueStrategy.RANDOM:
-        frame = frame[frame["rank"] <= max_rank]
+        keep &= scores["rank"].to_numpy() <= max_rank
+    keys = None
     if exclude:
-        frame = frame[~keyed_in(frame, exclude)]
+        keys = _frame_keys(scores).to_numpy(dtype=object)
+        exclude = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
+        candidates = np.flatnonzero(keep)
+        keep[candidates] = np.fromiter((keys[i] not in exclude for i in candidates), dtype=bool,
+                                       count=len(candidates))
     if strategy is QueueStrategy.HIGHEST:
-        frame = frame.sort_values(["score", "left_id", "right_id"], ascending=[False, True, True], kind="stable")
+        rows = sorted_positions(scores, ["score", "left_id", "right_id"], ascending=[False, True, True])
     elif strategy is QueueStrategy.UNCERTAIN:
-        margin = (decision_value(frame) - threshold).abs()
-        frame = frame.assign(_margin=margin).sort_values(["_margin", "left_id", "right_id"], kind="stable")
-        frame = frame.drop(columns="_margin")
-    return frame.reset_index(drop=True)
+        margin = (decision_value(scores) - threshold).abs()
+        rows = sorted_positions(scores.assign(_margin=margin.to_numpy()), ["_margin", "left_id", "right_id"],
+                                ascending=[True, True, True])
+    return rows[keep[rows]], keys
+
+
+def sorted_positions(frame: pd.DataFrame, columns: list[str], *, ascending: list[bool]) -> np.ndarray:
+    """The positions ``frame.sort_values(columns, ascending=ascending, kind="stable")`` puts in order.
+
+    Through Arrow's stable multi-key sort when it can: pandas factorizes every string column
+    before sorting, which on the 2.7M-row table of a big project was 2.2 s of the app's opening,
+    where Arrow takes 0.3 s for the same order (UTF-8 bytes sort as code points do). A key with
+    NaN goes through pandas, which puts NaN last either way (Arrow puts it first when descending).
+    """
+    def by_pandas() -> np.ndarray:
+        ordered = frame.reset_index(drop=True).sort_values(columns, ascending=ascending, kind="stable")
+        return ordered.index.to_numpy()
+
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # streamlit brings pyarrow; a core-only install may lack it
+        return by_pandas()
+    keys = {}
+    for i, column in enumerate(columns):
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):
+            values = values.to_numpy(dtype=np.float64)
+            if np.isnan(values).any():
+                return by_pandas()
+            keys[f"k{i}"] = pa.array(values)
+            continue
+        try:  # pandas' str columns are Arrow arrays already: no copy
+            array = pa.array(values)
+        except (pa.ArrowException, TypeError, ValueError):
+            array = pa.array(values.astype(str).to_numpy(dtype=object), type=pa.large_string())
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) or array.null_count:
+            return by_pandas()
+        keys[f"k{i}"] = array
+    order = pc.sort_indices(pa.table(keys), sort_keys=[(f"k{i}", "ascending" if up else "descending")
+                                                       for i, up in enumerate(ascending)])
+    return order.to_numpy().astype(np.int64)
 
 
 def decision_value(frame: pd.DataFrame) -> pd.Series:
@@ -141,15 +196,20 @@ class OrderedQueue:
     @classmethod
     def build(cls, scores: pd.DataFrame, **options) -> "OrderedQueue":
         """:func:`review_queue` of ``scores`` (same options), kept as positions and keys."""
-        ordered = review_queue(scores.assign(_row=np.arange(len(scores))), **options)
-        return cls(ordered["_row"].to_numpy(), pd.Index(_frame_keys(ordered)))
+        options = {"exclude": frozenset(), "entity_type": None, "threshold": 0.5, "max_rank": 3, "seed": 0,
+                   **options}
+        rows, keys = _queue_rows(scores, **options)
+        keys = _frame_keys(scores).to_numpy(dtype=object) if keys is None else keys
+        return cls(rows, pd.Index(keys[rows], dtype=object))  # as objects: no 1 s conversion to Arrow strings
 
     def pending(self, decided: Iterable[str], n: int = 1) -> tuple[np.ndarray, int]:
         """Score-table positions of the first ``n`` pairs not in ``decided``, and how many are not.
 
         Costs O(len(decided)): the decided pairs are looked up, the queue is not scanned.
         """
-        found = self.keys.get_indexer(list(decided)) if len(self.keys) else np.zeros(0, dtype=np.int64)
+        decided = list(decided)
+        # no decision yet: the keys' hash table (built on the first lookup) is not needed either
+        found = self.keys.get_indexer(decided) if len(self.keys) and decided else np.zeros(0, dtype=np.int64)
         found = np.unique(found[found >= 0])
         window = np.arange(min(len(self.rows), len(found) + n))
         first = window[~np.isin(window, found)][:n]

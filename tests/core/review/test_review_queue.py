@@ -120,3 +120,26 @@ def test_entity_card_shows_present_attributes_only(tiny_project):
     assert card.attributes == (("born", "1964-09-02"),)
     (matrix,) = dataset.left.indices_of(["f1"])
     assert entity_card(dataset.left, int(matrix)).attributes == (("year", "1999"),)
+
+
+def test_sorted_positions_give_pandas_stable_order_with_ties_unicode_and_nan():
+    import numpy as np
+    import pandas as pd
+
+    from core.review.queue import sorted_positions
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = pd.DataFrame({
+        "score": rng.integers(0, 5, n).astype(float),  # many ties: the ids decide
+        "left_id": pd.Series(rng.choice(["b", "a", "ä", "Z", "a b", "é1", "10", "9"], n), dtype="str"),
+        "right_id": pd.Series(rng.choice(["x", "y", "ÿ", "X"], n), dtype=object),
+    })
+    for ascending in ([False, True, True], [True, False, True], [True, True, False]):
+        expected = frame.sort_values(["score", "left_id", "right_id"], ascending=ascending, kind="stable").index
+        got = sorted_positions(frame, ["score", "left_id", "right_id"], ascending=ascending)
+        np.testing.assert_array_equal(got, expected.to_numpy())
+    with_nan = frame.assign(score=frame["score"].where(frame.index % 7 != 0))
+    expected = with_nan.sort_values(["score", "left_id"], ascending=[False, True], kind="stable").index
+    np.testing.assert_array_equal(sorted_positions(with_nan, ["score", "left_id"], ascending=[False, True]),
+                                  expected.to_numpy())
