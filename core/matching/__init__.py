@@ -27,3 +27,14 @@ can trust and question:
 Everything here is a pure function of arrays (or a frozen record built from them): no I/O except
 the combiner's explicit save/load, no printing, no dependence on the app or the label store.
 """
+
+import weakref
+
+#: Left graph -> a disk store of the label propagation's result, called as
+#: ``store(key, compute) -> LabelAlignment`` (``key`` names the anchors and the settings). The
+#: project layer registers one for the graphs of a project it opened
+#: (core.project.cache.AlignmentStore), so ``mualign block``, ``train`` and ``evaluate``, each its
+#: own process, propagate once between them: 4 CPU-s each on DBLP-ACM, about 2 minutes each on a
+#: 300K-entity side. Here, so registering a graph imports nothing heavy; this package still does
+#: no I/O itself.
+ALIGNMENT_STORES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

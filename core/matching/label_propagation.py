@@ -52,6 +52,7 @@ from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
 from core.data.sets import isin
+from core.matching import ALIGNMENT_STORES
 from core.matching.feature_block import FeatureBlock
 from core.matching.sparse_rows import row_normalise
 
@@ -444,6 +445,7 @@ def label_features(alignment: LabelAlignment | None, left: np.ndarray, right: np
 _CACHE: dict = {}
 
 
+
 def cached_alignment(dataset: AlignmentDataset, anchor_left: np.ndarray, anchor_right: np.ndarray,
                      config: LabelPropagationConfig = LabelPropagationConfig()) -> LabelAlignment | None:
     """:func:`align_dataset` for these anchors (as a set of links), reusing the last result for the same inputs.
@@ -458,5 +460,48 @@ def cached_alignment(dataset: AlignmentDataset, anchor_left: np.ndarray, anchor_
     key = (id(dataset), links.tobytes(), config)
     if _CACHE.get("key") != key:
         _CACHE.clear()
-        _CACHE.update(key=key, dataset=dataset, value=align_dataset(dataset, links[:, 0], links[:, 1], config))
+        store = ALIGNMENT_STORES.get(dataset.left)
+
+        def compute() -> LabelAlignment:
+            return align_dataset(dataset, links[:, 0], links[:, 1], config)
+
+        value = compute() if store is None else store(alignment_key(dataset, links, config), compute)
+        _CACHE.update(key=key, dataset=dataset, value=value)
     return _CACHE["value"]
+
+
+def alignment_key(dataset: AlignmentDataset, links: np.ndarray, config: LabelPropagationConfig) -> dict:
+    """What an alignment depends on besides the graphs: the anchor links, the settings, the aligned types."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    return {"links": hashlib.sha256(np.ascontiguousarray(links, dtype=np.int64).tobytes()).hexdigest(),
+            "n_links": int(len(links)), "config": json.dumps(asdict(config), sort_keys=True, default=str),
+            "types": json.dumps(dataset.schema.to_dict(), sort_keys=True, default=str)}
+
+
+#: The array fields of a LabelAlignment, in the order a store writes them.
+ALIGNMENT_ARRAYS = ("left_features", "right_features", "anchor_left", "anchor_right", "labels", "candidate_left",
+                    "candidate_right", "candidate_similarity", "pseudo_left", "pseudo_right")
+
+
+def alignment_arrays(alignment: LabelAlignment) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """(arrays, rounds as plain dicts): a LabelAlignment in a form a file can hold."""
+    from dataclasses import asdict
+
+    return ({name: getattr(alignment, name) for name in ALIGNMENT_ARRAYS},
+            [asdict(r) for r in alignment.rounds])
+
+
+def alignment_from_arrays(arrays: dict[str, np.ndarray], rounds: list[dict]) -> LabelAlignment:
+    """The inverse of :func:`alignment_arrays`; ValueError when the arrays do not fit together."""
+    alignment = LabelAlignment(**{name: arrays[name] for name in ALIGNMENT_ARRAYS},
+                               rounds=tuple(LabelRound(**r) for r in rounds))
+    n_anchors = len(alignment.anchor_left)
+    if (alignment.left_features.ndim != 3 or alignment.right_features.ndim != 3
+            or len(alignment.anchor_right) != n_anchors or len(alignment.labels) != n_anchors
+            or not len(alignment.candidate_left) == len(alignment.candidate_right) == len(alignment.candidate_similarity)
+            or len(alignment.pseudo_left) != len(alignment.pseudo_right)):
+        raise ValueError("the stored alignment's arrays do not fit together")
+    return alignment

@@ -315,6 +315,9 @@ def _remember(dataset: AlignmentDataset, directory: Path, sources: dict[str, str
     graph_digest = hashlib.sha256(json.dumps(sources, sort_keys=True).encode("utf-8")).hexdigest()
     for side in _SIDES:
         FEATURE_STORES[getattr(dataset, side)] = FeatureStore(directory, graph_digest)
+    from core.matching import ALIGNMENT_STORES
+
+    ALIGNMENT_STORES[dataset.left] = AlignmentStore(directory, graph_digest)
 
 
 # ----------------------------------------------------------------------------- candidates -----
@@ -391,3 +394,34 @@ class FeatureStore:
                      {"data": names.data, "indices": names.indices, "indptr": names.indptr,
                       "shape": np.array(names.shape, dtype=np.int64), "dense": features.dense}, {"sources": key})
         return features
+
+
+# ---------------------------------------------------------------------------- alignments -----
+@dataclass(frozen=True)
+class AlignmentStore:
+    """The label propagation's result for one project's graphs (``.cache/alignment.bin``), one at a time.
+
+    Registered in :data:`core.matching.label_propagation.ALIGNMENT_STORES` for the graphs that
+    :func:`open_project` opened. The entry is read when its manifest names the same graph sources,
+    anchor links, settings and aligned types, and its checksum holds; otherwise the propagation
+    runs and the entry is written anew (the latest anchors replace the earlier ones: block, train
+    and evaluate ask for the same TRAIN links).
+    """
+
+    directory: Path
+    graph_digest: str
+
+    def __call__(self, key: dict, compute):
+        from core.matching.label_propagation import alignment_arrays, alignment_from_arrays
+
+        sources = {"graph": self.graph_digest, **key}
+        arrays, manifest = _read_entry(self.directory / CACHE_DIR, "alignment", sources)
+        if arrays is not None:
+            try:
+                return alignment_from_arrays(arrays, manifest["rounds"])
+            except (KeyError, ValueError, TypeError):
+                pass
+        alignment = compute()
+        arrays, rounds = alignment_arrays(alignment)
+        _write_entry(self.directory / CACHE_DIR, "alignment", arrays, {"sources": sources, "rounds": rounds})
+        return alignment
