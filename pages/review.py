@@ -166,4 +166,4 @@ progress_panel(labels, n_left, entity_type=entity_type, per_hour=decisions_per_h
 last_decisions(labels, analyst, version)
 st.session_state["shown_pair"] = (pair["left_id"], pair["right_id"])  # last: the pair is fully on screen
 if explanation is not None:  # the next pair's explanation and counterfactuals, ready before the key press
-    prefetch(str(directory), version, scorer, dataset, next_pairs(queue, scores, decided, shown_pair))
+    prefetch(str(directory), version, scorer, dataset, lambda: next_pairs(queue, scores, decided, shown_pair))

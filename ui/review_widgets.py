@@ -426,10 +426,19 @@ def _counterfactuals(directory: str, version: str, left_id: str, right_id: str, 
     return _memo(("counterfactuals", directory, version, left_id, right_id), compute)
 
 
-def prefetch(directory: str, version: str, scorer, dataset, pairs: list[tuple[str, str]]) -> None:
-    """Explain and rescore ``pairs`` (the queue's next ones) on a worker thread, for the next page run."""
+def prefetch(directory: str, version: str, scorer, dataset, pairs) -> None:
+    """Explain and rescore ``pairs`` (the queue's next ones) on a worker thread, for the next page run.
+
+    ``pairs``: a list, or a callable that gives it; a callable runs on the worker too (finding the
+    next pair builds the queue's key index once, about a second on a 2.7M-pair table, which the
+    page need not wait for).
+    """
     def work() -> None:
-        for left_id, right_id in pairs:
+        try:
+            chosen = pairs() if callable(pairs) else pairs
+        except Exception:  # noqa: BLE001 - the page finds its next pair itself when it comes
+            return
+        for left_id, right_id in chosen:
             try:
                 _explanation(directory, version, left_id, right_id, scorer, dataset)
                 _counterfactuals(directory, version, left_id, right_id, scorer, dataset)
