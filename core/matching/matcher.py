@@ -148,12 +148,13 @@ class MatchingConfig:
         self-training rounds) and its relative columns.
     fit_pairs_limit : int
         Most pairs the fit computes evidence for: its TRAIN and VALID rows and, for the rounds
-        and the relative columns, the other candidates of their entities. Above it the fit
-        keeps a seeded sample of the rows' left entities (each with all its rows and
-        candidates, so the relative columns of the kept rows are those of the whole candidate
-        set) and reports the fraction kept (``describe()["fit_sample"]``). The default keeps
-        every benchmark whole (DBP15K: about 0.5M pairs); a 300K-entity side blocks to 8.9M
-        candidates, whose 80 float64 columns alone are 5.3 GiB.
+        and the relative columns, the other candidates. Above it only the candidates that share
+        an entity with a row join, and then a seeded sample of the rows' left entities (each
+        with all its rows and candidates, so the relative columns of the kept rows are those of
+        the whole candidate set); ``describe()["fit_sample"]`` says what was kept (see
+        :func:`fit_pair_set`). The shared benchmarks stay under the default (DBP15K: about 1M
+        candidates); a 300K-entity side blocks to 8.9M candidates, whose 80 float64 columns
+        alone are 5.3 GiB.
     """
 
     combiner: MatcherConfig = MatcherConfig()
@@ -546,8 +547,7 @@ def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBl
     groups, threshold = combiner.group_names, float(combiner.threshold)
     if stack is not None:
         # a relative margin is NaN for an entity with one candidate: no evidence, 0 in the linear stack
-        columns = [block.names.index(c) for c in stack["gnn_columns"]]
-        gnn = np.nan_to_num(block.values[:, columns]) @ np.asarray(stack["gnn_coef"])
+        gnn = np.nan_to_num(select_columns(block, tuple(stack["gnn_columns"])).values) @ np.asarray(stack["gnn_coef"])
         scale, offset = float(stack["stage_scale"]), float(stack["intercept"])
         log_odds = scale * log_odds + gnn + offset
         contributions = np.column_stack([scale * contributions, gnn])
