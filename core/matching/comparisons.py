@@ -368,15 +368,37 @@ def tfidf_cosine(left_text: np.ndarray, right_text: np.ndarray, corpus: Sequence
     and word-order changes. Each distinct value is vectorised once, then rows are gathered per
     pair. A value sharing no term with the corpus has a zero vector and cosine 0.
     """
-    corpus = [c for c in dict.fromkeys(corpus) if c]
+    corpus = tuple(c for c in dict.fromkeys(corpus) if c)
     if not corpus:
         return np.zeros(len(left_text))
-    options = ({"analyzer": "word", "token_pattern": r"(?u)\b\w+\b"} if analyzer == "word"
-               else {"analyzer": "char_wb", "ngram_range": (3, 3)})
-    vectoriser = TfidfVectorizer(lowercase=False, dtype=np.float64, **options).fit(corpus)
+    vectoriser = _remembered(("vectoriser", analyzer, corpus), lambda: _fitted_vectoriser(corpus, analyzer))
     codes, distinct = pd.factorize(np.concatenate([left_text, right_text]))
     vectors = vectoriser.transform(list(distinct))
     return pair_rows_dot(vectors, vectors, codes[:len(left_text)], codes[len(left_text):])
+
+
+def _fitted_vectoriser(corpus: tuple[str, ...], analyzer: str) -> TfidfVectorizer:
+    options = ({"analyzer": "word", "token_pattern": r"(?u)\b\w+\b"} if analyzer == "word"
+               else {"analyzer": "char_wb", "ngram_range": (3, 3)})
+    return TfidfVectorizer(lowercase=False, dtype=np.float64, **options).fit(list(corpus))
+
+
+#: Fitted vectorisers and normalised corpora by content: the corpus of an attribute is every
+#: entity's value, the same for each set of pairs a process compares (the fit rows, every
+#: candidate, the labelled pairs), and normalising and fitting it costs seconds on a big graph.
+_BY_CONTENT: dict = {}
+_BY_CONTENT_SIZE = 8
+
+
+def _remembered(key: tuple, compute):
+    """``compute()`` for a key made of the inputs themselves (tuples of strings: equal content, equal key)."""
+    if key in _BY_CONTENT:
+        return _BY_CONTENT[key]
+    value = compute()
+    if len(_BY_CONTENT) >= _BY_CONTENT_SIZE:
+        _BY_CONTENT.pop(next(iter(_BY_CONTENT)))
+    _BY_CONTENT[key] = value
+    return value
 
 
 def absolute_difference(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -416,7 +438,8 @@ def _string_columns(spec: ComparisonSpec, left_values, right_values, corpus):
     if corpus is None:
         corpus = np.concatenate([left_text, right_text])
     else:
-        corpus = normalise_text(list(corpus))[0]
+        raw = tuple(corpus)
+        corpus = _remembered(("normalised", raw), lambda: normalise_text(list(raw))[0])
     columns = {}
     for name in spec.ordered_comparisons:
         if name == "exact":

@@ -49,6 +49,7 @@ from core.matching.propagation import (
     anchor_profiles,
     neighbour_name_features,
 )
+from core.matching.memo import IdentityMemo
 from core.matching.sparse_rows import pair_rows_cosine, pair_rows_dot
 
 __all__ = [
@@ -141,11 +142,20 @@ def comparison_specs(dataset: AlignmentDataset, overrides: Mapping | None = None
 # --------------------------------------------------------------------------------------------
 
 
+_WHOLE_GRAPH = IdentityMemo(size=8)  # adjacencies and neighbour name vectors, per graph (see core.matching.memo)
+
+
 def aligned_adjacencies(dataset: AlignmentDataset) -> tuple[dict[str, sp.csr_matrix], dict[str, sp.csr_matrix]]:
     """(left, right) adjacency per aligned relation, keyed by the aligned relation name.
 
-    A relation the schema aligns but a graph lacks gets an empty matrix on that side.
+    A relation the schema aligns but a graph lacks gets an empty matrix on that side. Built once
+    per pair of graphs and schema in a process (the same matrices each call: treat them as read-only).
     """
+    return _WHOLE_GRAPH.get((dataset.left, dataset.right, dataset.schema), "adjacencies",
+                            lambda: _aligned_adjacencies(dataset))
+
+
+def _aligned_adjacencies(dataset: AlignmentDataset) -> tuple[dict[str, sp.csr_matrix], dict[str, sp.csr_matrix]]:
     out = []
     for side, kg in (("left", dataset.left), ("right", dataset.right)):
         n = kg.n_entities
@@ -208,14 +218,12 @@ def neighbour_text_cosines(left_adjacencies: Mapping[str, sp.csr_matrix], right_
     entity has no named neighbour along the relation. Unlike the Jaccard of exact names it
     credits spelling variants and abbreviations ("J. Smith", "John Smith").
     """
-    left_text, _ = normalise_text(left_names)
-    right_text, _ = normalise_text(right_names)
-    corpus = [t for t in pd.unique(np.concatenate([left_text, right_text])) if t]
     relations = list(left_adjacencies)
-    if not corpus or not relations:
+    vectors = _WHOLE_GRAPH.get((left_names, right_names), "name vectors",
+                               lambda: _name_vectors(left_names, right_names)) if relations else None
+    if vectors is None:
         return FeatureBlock((), (), np.zeros((len(left), 0)))
-    vectoriser = TfidfVectorizer(lowercase=False, analyzer="char_wb", ngram_range=(3, 3), dtype=np.float64).fit(corpus)
-    left_vectors, right_vectors = vectoriser.transform(list(left_text)), vectoriser.transform(list(right_text))
+    left_vectors, right_vectors = vectors
     columns = []
     for r in relations:
         lv, left_rows = _neighbour_text_vectors(left_adjacencies[r], left_vectors, np.asarray(left))
@@ -223,6 +231,17 @@ def neighbour_text_cosines(left_adjacencies: Mapping[str, sp.csr_matrix], right_
         columns.append(pair_rows_cosine(lv, rv, left_rows, right_rows))
     names = tuple(f"{group}.{r}.neighbour_text_cosine" for r in relations)
     return FeatureBlock(names, (group,) * len(names), np.column_stack(columns))
+
+
+def _name_vectors(left_names: np.ndarray, right_names: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix] | None:
+    """Every entity's character 3-gram TF-IDF name vector (one vocabulary for both sides); None without names."""
+    left_text, _ = normalise_text(left_names)
+    right_text, _ = normalise_text(right_names)
+    corpus = [t for t in pd.unique(np.concatenate([left_text, right_text])) if t]
+    if not corpus:
+        return None
+    vectoriser = TfidfVectorizer(lowercase=False, analyzer="char_wb", ngram_range=(3, 3), dtype=np.float64).fit(corpus)
+    return vectoriser.transform(list(left_text)), vectoriser.transform(list(right_text))
 
 
 def static_pair_features(dataset: AlignmentDataset, left: np.ndarray, right: np.ndarray, *,

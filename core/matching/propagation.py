@@ -37,6 +37,7 @@ from sparse_dot_topn import sp_matmul_topn
 
 from core.matching.comparisons import normalise_text
 from core.matching.feature_block import FeatureBlock
+from core.matching.memo import IdentityMemo
 from core.matching.sparse_rows import l2_normalise_rows, pair_rows_dot, row_normalise, rowwise_cosine
 
 __all__ = [
@@ -240,8 +241,16 @@ def anchor_profile_features(left_profiles: AnchorProfiles, right_profiles: Ancho
 # --------------------------------------------------------------------------------------------
 
 
+_WHOLE_GRAPH = IdentityMemo(size=16)  # name codes and neighbour-name sets, per graph (see core.matching.memo)
+
+
 def _shared_name_codes(left_names: np.ndarray, right_names: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Normalised names as integer codes shared by both sides; -1 where a name is missing."""
+    return _WHOLE_GRAPH.get((left_names, right_names), "name codes",
+                            lambda: _compute_shared_name_codes(left_names, right_names))
+
+
+def _compute_shared_name_codes(left_names: np.ndarray, right_names: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     left_text, left_missing = normalise_text(left_names)
     right_text, right_missing = normalise_text(right_names)
     codes, distinct = pd.factorize(np.concatenate([left_text, right_text]))
@@ -283,8 +292,10 @@ def neighbour_name_jaccard(left_adjacency: sp.spmatrix, right_adjacency: sp.spma
     """
     left_codes, right_codes, n_codes = _shared_name_codes(left_names, right_names)
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
-    left_sets = _neighbour_name_sets(left_adjacency, left_codes, n_codes)
-    right_sets = _neighbour_name_sets(right_adjacency, right_codes, n_codes)
+    left_sets = _WHOLE_GRAPH.get((left_adjacency, left_codes), "neighbour names",
+                                 lambda: _neighbour_name_sets(left_adjacency, left_codes, n_codes))
+    right_sets = _WHOLE_GRAPH.get((right_adjacency, right_codes), "neighbour names",
+                                  lambda: _neighbour_name_sets(right_adjacency, right_codes, n_codes))
     shared = pair_rows_dot(left_sets, right_sets, left, right)  # binary rows: the size of the intersection
     left_sizes, right_sizes = left_sets.getnnz(axis=1)[left], right_sets.getnnz(axis=1)[right]
     union = left_sizes + right_sizes - shared
