@@ -57,9 +57,9 @@ from core.matching.assignment import Objective, assign_one_to_one, detect_one_to
 from core.matching.combiner import (FittedCombiner, MatcherConfig, check_known_settings, fit_combiner,
                                     load_combiner)
 from core.matching.comparisons import ComparisonSpec
-from core.matching.feature_block import FeatureBlock, concat_blocks
+from core.matching.feature_block import FeatureBlock
 from core.matching.label_propagation import LABEL_COLUMN, cached_alignment, label_features
-from core.matching.relative import DEFAULT_RELATIVE_COLUMNS, relative_features
+from core.matching.relative import DEFAULT_RELATIVE_COLUMNS, RELATIVE_SUFFIXES, relative_features
 from core.matching.pair_features import (
     GNN_GROUP,
     GnnDistance,
@@ -325,6 +325,7 @@ class Matcher:
                                     anchor_left, anchor_right)
             added.append(int(new.sum()))
             anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
+            full = output = None  # freed before the next round's block: two at once were the scoring peak
         scores = _decided_scores(output, left, right, types, one_to_one, anchors_per_round=tuple(added))
         return scores, full, (anchor_left, anchor_right), propagation
 
@@ -485,15 +486,33 @@ class EvidenceBuilder:
             blocks.append(self._labels)
         if self.gnn is not None:
             blocks.append(self.gnn)
-        if self.relative:  # over this whole set of pairs: the fit passes every candidate (see fit_matcher)
-            keys = _key_columns(blocks, (*DEFAULT_RELATIVE_COLUMNS, LABEL_COLUMN))
-            blocks.append(relative_features(keys, self.left, self.right,
-                                            columns=(*DEFAULT_RELATIVE_COLUMNS, LABEL_COLUMN)))
+        # relative columns over this whole set of pairs (the fit passes every candidate, see fit_matcher)
+        specs = (*DEFAULT_RELATIVE_COLUMNS, LABEL_COLUMN) if self.relative else ()
+        keys = _key_columns(blocks, specs)
+        specs = tuple(spec for spec in specs if spec.lstrip("-") in keys.names)
+        groups = tuple(dict.fromkeys(g for b in blocks for g in b.groups))  # relative columns join their source's
+        width = (sum(b.values.shape[1] for b in blocks) + len(specs) * len(RELATIVE_SUFFIXES)
+                 + (len(groups) if self.type_groups else 0))
+        # one array, filled in place: at millions of pairs every extra copy of the columns is gigabytes
+        values = np.empty((len(self.left), width), dtype=np.float64)
+        names, column_groups, j = [], [], 0
+
+        def put(block: FeatureBlock) -> None:
+            nonlocal j
+            values[:, j:j + block.values.shape[1]] = block.values
+            names.extend(block.names)
+            column_groups.extend(block.groups)
+            j += block.values.shape[1]
+
+        for block in blocks:
+            put(block)
+        for spec in specs:  # one key column at a time: its six columns are the only temporary
+            put(relative_features(keys, self.left, self.right, columns=(spec,)))
         if self.type_groups:
-            groups = tuple(dict.fromkeys(g for b in blocks for g in b.groups))
-            codes = np.repeat(self.types.astype(np.float64)[:, None], len(groups), axis=1)
-            blocks.append(FeatureBlock(tuple(f"{g}.aligned_type" for g in groups), groups, codes))
-        return concat_blocks(blocks)  # one copy of every column: at millions of pairs each copy is gigabytes
+            values[:, j:] = self.types.astype(np.float64)[:, None]
+            names.extend(f"{g}.aligned_type" for g in groups)
+            column_groups.extend(groups)
+        return FeatureBlock(tuple(names), tuple(column_groups), values)
 
 
 def _key_columns(blocks: list[FeatureBlock], specs: tuple[str, ...]) -> FeatureBlock:
@@ -841,6 +860,7 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
                                 anchor_left, anchor_right)
         entry["new_anchors"] = int(new.sum())
         anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
+        full = block = output = None  # freed before the next round's block is built
     return Matcher(config=config, combiners=tuple(combiners), specs=specs,
                    type_names=tuple(dataset.schema.type_names), one_to_one_types=one_to_one_types,
                    uses_gnn=use_gnn, uses_structure=use_structure, fit_seconds=time.perf_counter() - start,
