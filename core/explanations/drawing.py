@@ -396,9 +396,11 @@ def _legend(explanation: Explanation, mode: AttentionMode, palette: _TypePalette
         chips.append(f'<span class="chip"><span class="swatch" style="background:{palette.colour(key)}"></span>'
                      f'{esc(key)}{esc(detail)}</span>')
     light, dark = edge_colour(0.0), edge_colour(1.0)
+    # the drawing is CG-MuAlign's view: its distance and probability are the GNN's, named so beside
+    # the page's match probability (the matcher's, which also weighs names, attributes, structure)
     pair = (f'<b>{esc(explanation.left_id)}</b> (left) ↔ <b>{esc(explanation.right_id)}</b> (right) · '
-            f'distance {explanation.distance:.3f}'
-            + (f' · probability {explanation.probability:.3f}' if explanation.probability is not None else '')
+            f'GNN distance {explanation.distance:.3f}'
+            + (f' · GNN probability {explanation.probability:.3f}' if explanation.probability is not None else '')
             + (f' · model {esc(explanation.model_version)}' if explanation.model_version else ''))
     return (
         f'<div id="mualign-legend" aria-label="legend">'

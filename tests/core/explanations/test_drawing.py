@@ -323,3 +323,11 @@ def test_evidence_table_is_one_side_by_decreasing_weight(explained):
 def test_drawing_data_rejects_other_pages():
     with pytest.raises(ValueError, match="vis.DataSet"):
         drawing_data("<html><body>no drawing</body></html>")
+
+
+def test_the_legend_names_its_figures_the_gnns(explained):
+    """The page shows the matcher's probability; the drawing's own figures must not read as that one."""
+    explanation, page = explained
+    legend = re.search(r'<div id="mualign-legend".*?</div>', page, flags=re.DOTALL).group(0)
+    assert f"GNN distance {explanation.distance:.3f}" in legend
+    assert " probability" not in legend.replace("GNN probability", "")
