@@ -32,6 +32,7 @@ from rapidfuzz.distance import JaroWinkler
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from core.matching.feature_block import FeatureBlock, concat_blocks
+from core.matching.memo import IdentityMemo
 from core.matching.sparse_rows import pair_rows_dot
 
 __all__ = [
@@ -371,7 +372,7 @@ def tfidf_cosine(left_text: np.ndarray, right_text: np.ndarray, corpus: Sequence
     corpus = tuple(c for c in dict.fromkeys(corpus) if c)
     if not corpus:
         return np.zeros(len(left_text))
-    vectoriser = _remembered(("vectoriser", analyzer, corpus), lambda: _fitted_vectoriser(corpus, analyzer))
+    vectoriser = _BY_CONTENT.get((), ("vectoriser", analyzer, corpus), lambda: _fitted_vectoriser(corpus, analyzer))
     codes, distinct = pd.factorize(np.concatenate([left_text, right_text]))
     vectors = vectoriser.transform(list(distinct))
     return pair_rows_dot(vectors, vectors, codes[:len(left_text)], codes[len(left_text):])
@@ -383,22 +384,12 @@ def _fitted_vectoriser(corpus: tuple[str, ...], analyzer: str) -> TfidfVectorize
     return TfidfVectorizer(lowercase=False, dtype=np.float64, **options).fit(list(corpus))
 
 
-#: Fitted vectorisers and normalised corpora by content: the corpus of an attribute is every
-#: entity's value, the same for each set of pairs a process compares (the fit rows, every
-#: candidate, the labelled pairs), and normalising and fitting it costs seconds on a big graph.
-_BY_CONTENT: dict = {}
-_BY_CONTENT_SIZE = 8
-
-
-def _remembered(key: tuple, compute):
-    """``compute()`` for a key made of the inputs themselves (tuples of strings: equal content, equal key)."""
-    if key in _BY_CONTENT:
-        return _BY_CONTENT[key]
-    value = compute()
-    if len(_BY_CONTENT) >= _BY_CONTENT_SIZE:
-        _BY_CONTENT.pop(next(iter(_BY_CONTENT)))
-    _BY_CONTENT[key] = value
-    return value
+#: Fitted vectorisers and normalised corpora, keyed by the corpus itself (no inputs held by
+#: identity: the corpus is a new array each call, with the same content): the corpus of an
+#: attribute is every entity's value, the same for each set of pairs a process compares (the fit
+#: rows, every candidate, the labelled pairs), and normalising and fitting it costs seconds on a
+#: big graph.
+_BY_CONTENT = IdentityMemo(size=8)
 
 
 def absolute_difference(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -439,7 +430,7 @@ def _string_columns(spec: ComparisonSpec, left_values, right_values, corpus):
         corpus = np.concatenate([left_text, right_text])
     else:
         raw = tuple(corpus)
-        corpus = _remembered(("normalised", raw), lambda: normalise_text(list(raw))[0])
+        corpus = _BY_CONTENT.get((), ("normalised", raw), lambda: normalise_text(list(raw))[0])
     columns = {}
     for name in spec.ordered_comparisons:
         if name == "exact":

@@ -445,7 +445,6 @@ def label_features(alignment: LabelAlignment | None, left: np.ndarray, right: np
 _CACHE: dict = {}
 
 
-
 def cached_alignment(dataset: AlignmentDataset, anchor_left: np.ndarray, anchor_right: np.ndarray,
                      config: LabelPropagationConfig = LabelPropagationConfig()) -> LabelAlignment | None:
     """:func:`align_dataset` for these anchors (as a set of links), reusing the last result for the same inputs.

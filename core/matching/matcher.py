@@ -508,6 +508,8 @@ class EvidenceBuilder:
             put(block)
         for spec in specs:  # one key column at a time: its six columns are the only temporary
             put(relative_features(keys, self.left, self.right, columns=(spec,)))
+        if j != width - (len(groups) if self.type_groups else 0):  # np.empty: a column left unfilled is garbage
+            raise RuntimeError(f"evidence block: {j} columns filled before the type codes, {width} planned")
         if self.type_groups:
             values[:, j:] = self.types.astype(np.float64)[:, None]
             names.extend(f"{g}.aligned_type" for g in groups)
@@ -802,7 +804,7 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
     one_to_one_types = _one_to_one_types(dataset, config.one_to_one, train[0][train_matches],
                                          train[1][train_matches], train[2][train_matches])
 
-    # One set of pairs: the fit rows, then (for iterations) the candidates of their entities.
+    # One set of pairs: the fit rows, then (for iterations and ranks) the other candidates (see fit_pair_set).
     needs_context = config.rounds > 0 or config.relative_features
     train, valid, extra, fit_sample = fit_pair_set(candidates, train, valid, n_right, needs_context=needs_context,
                                                    limit=config.fit_pairs_limit, seed=seed,

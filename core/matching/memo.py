@@ -7,7 +7,8 @@ relation, the aligned adjacency matrices): on DBLP-ACM ``mualign train`` built t
 on a 300K-entity side each build took 10-20 s.
 
 Entries are keyed by the *identity* of the input objects and hold those objects, so an id is
-never reused by another object while its entry lives; a few entries are kept, newest first.
+never reused by another object while its entry lives, plus a key compared by equality (with no
+inputs, the key alone: a corpus of strings as a tuple); a few entries are kept, newest first.
 """
 
 from __future__ import annotations

@@ -9,12 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.blocking.name_blocking import BlockingConfig, block
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
 from core.data.links import Links, Split
 from core.data.schema import SchemaMapping
-from core.demo.music import generate_music_pair
 from core.matching.combiner import MatcherConfig
 from core.matching.matcher import (
     MatchingConfig,
@@ -25,13 +23,6 @@ from core.matching.matcher import (
 
 FAST = MatcherConfig(max_leaf_nodes=(15,), l2_regularizations=(0.0,), max_iter=60)
 CONFIG = MatchingConfig(combiner=FAST, rounds=0)
-
-
-@pytest.fixture(scope="module")
-def music():
-    dataset = generate_music_pair(150, seed=0).dataset
-    candidates, _ = block(dataset, BlockingConfig(top_k=10))
-    return dataset, candidates
 
 
 @pytest.fixture(scope="module")

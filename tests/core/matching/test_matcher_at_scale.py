@@ -9,9 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 import core.matching.matcher as matcher_module
-from core.blocking.name_blocking import BlockingConfig, block
 from core.data.links import Split
-from core.demo.music import generate_music_pair
 from core.matching.combiner import MatcherConfig
 from core.matching.matcher import MatchingConfig, fit_matcher, fit_pair_set, load_matcher, training_rows
 from core.matching.relative import relative_features
@@ -20,13 +18,6 @@ from core.matching.sparse_rows import pair_rows_cosine, pair_rows_dot, rowwise_c
 
 FAST = MatcherConfig(max_leaf_nodes=(15,), l2_regularizations=(0.0,), max_iter=40)
 CONFIG = MatchingConfig(combiner=FAST, rounds=1)
-
-
-@pytest.fixture(scope="module")
-def music():
-    dataset = generate_music_pair(150, seed=0).dataset
-    candidates, _ = block(dataset, BlockingConfig(top_k=10))
-    return dataset, candidates
 
 
 def test_pair_products_in_chunks_equal_the_whole_gather():

@@ -81,16 +81,6 @@ def test_relative_features_refuse_mismatched_ids():
         relative_features(block, np.arange(2), np.arange(3), columns=("name.x",))
 
 
-@pytest.fixture(scope="module")
-def music():
-    from core.blocking.name_blocking import BlockingConfig, block
-    from core.demo.music import generate_music_pair
-
-    dataset = generate_music_pair(150, seed=0).dataset
-    candidates, _ = block(dataset, BlockingConfig(top_k=10))
-    return dataset, candidates
-
-
 def test_matcher_uses_relative_columns_inside_their_groups(music):
     from dataclasses import replace
 
