@@ -553,16 +553,17 @@ def _decided_scores(output: _RoundOutput, left: np.ndarray, right: np.ndarray, t
 def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBlock) -> _RoundOutput:
     """One round's calibrated log-odds, probability, contributions and threshold on these pairs.
 
-    With a GNN stack: ``log_odds = a * combiner_log_odds + b . gnn + c``, so every combiner group
-    contributes ``a`` times its own contribution, the ``gnn`` group ``b . gnn``, and the baseline
-    is ``a * combiner_baseline + c``: still an exact split.
+    One pass over the trees: the log-odds are the baseline plus the sum of the per-group
+    contributions (exact to float rounding, ~1e-12, by construction of the combiner), where asking
+    the combiner for both would run every tree twice (a third of ``mualign train``'s matcher time
+    on DBLP-ACM). With a GNN stack: ``log_odds = a * combiner_log_odds + b . gnn + c``, so every
+    combiner group contributes ``a`` times its own contribution, the ``gnn`` group ``b . gnn``, and
+    the baseline is ``a * combiner_baseline + c``: still an exact split.
     """
     n = block.n_pairs
-    log_odds = np.empty(n, dtype=np.float64)
     contributions = np.empty((n, len(combiner.group_names)), dtype=np.float64)
     for start in range(0, n, SCORE_CHUNK_ROWS):  # the combiner's own copies of its columns stay one chunk
         features = select_columns(block.select_rows(slice(start, start + SCORE_CHUNK_ROWS)), combiner.feature_names)
-        log_odds[start:start + SCORE_CHUNK_ROWS] = combiner.log_odds(features)
         contributions[start:start + SCORE_CHUNK_ROWS] = combiner.contributions(features)
     baseline = float(combiner.baseline_log_odds)
     groups, threshold = combiner.group_names, float(combiner.threshold)
@@ -570,10 +571,10 @@ def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBl
         # a relative margin is NaN for an entity with one candidate: no evidence, 0 in the linear stack
         gnn = np.nan_to_num(select_columns(block, tuple(stack["gnn_columns"])).values) @ np.asarray(stack["gnn_coef"])
         scale, offset = float(stack["stage_scale"]), float(stack["intercept"])
-        log_odds = scale * log_odds + gnn + offset
         contributions = np.column_stack([scale * contributions, gnn])
         baseline = scale * baseline + offset
         groups, threshold = groups + (GNN_GROUP,), float(stack["threshold"])
+    log_odds = baseline + contributions.sum(axis=1)
     return _RoundOutput(log_odds, expit(log_odds), contributions, groups, baseline, threshold)
 
 

@@ -34,15 +34,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit
 
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
 from core.matching.combiner import fit_combiner
 from core.matching.feature_block import FeatureBlock
-from core.matching.matcher import (EvidenceBuilder, Matcher, MatchScores, decide_pairs, fit_gnn_stack,
-                                   informative_columns, label_rows, select_columns, training_rows)
+from core.matching.matcher import (EvidenceBuilder, MatchScores, Matcher, fit_gnn_stack, informative_columns,
+                                   label_rows, select_columns, training_rows, _decided_scores, _round_output)
 from core.matching.pair_features import GNN_GROUP
 
 EVIDENCE_FILE = "evidence.npz"
@@ -219,24 +218,6 @@ def _block_of(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDatase
     return FeatureBlock(evidence.block.names, evidence.block.groups, values), int(missing.sum())
 
 
-def _block_output(combiner, stack: dict | None, block: FeatureBlock):
-    """(log_odds, contributions, baseline, threshold) of every row, as ``matcher._round_output`` computes them.
-
-    One pass over the trees instead of two: the log-odds are the baseline plus the sum of the
-    per-group contributions (exact to float rounding, ~1e-12, by construction of the combiner),
-    which halves the scoring of 100K candidates. With a GNN stack, ``a * combiner + b . gnn + c``.
-    """
-    contributions = combiner.contributions(select_columns(block, combiner.feature_names))
-    baseline = float(combiner.baseline_log_odds)
-    threshold = float(combiner.threshold)
-    if stack is not None:
-        gnn = select_columns(block, tuple(stack["gnn_columns"])).values @ np.asarray(stack["gnn_coef"])
-        scale, offset = float(stack["stage_scale"]), float(stack["intercept"])
-        contributions = np.column_stack([scale * contributions, gnn])
-        baseline, threshold = scale * baseline + offset, float(stack["threshold"])
-    return baseline + contributions.sum(axis=1), contributions, baseline, threshold
-
-
 def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDataset,
                       candidates: CandidatePairs, *, labels=None, gnn=None, seed: int = 0,
                       keep_easy_one_in: int = EASY_KEEP_ONE_IN) -> QuickRefit:
@@ -295,15 +276,9 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
                "valid_f1": float(source["valid_f1"]), "valid_average_precision": float(source["valid_average_precision"]),
                "threshold": float(source["threshold"]), "quick_refit": True, "fit_rows": int(len(train[0]))},)
     config = replace(matcher.config, combiner=combiner_config, rounds=0)
-    log_odds, contributions, baseline, threshold = _block_output(combiner, stack, evidence.block)
-    probability = expit(log_odds)
     left, right, types = evidence.left, evidence.right, evidence.types
     one_to_one = np.isin(types, [matcher.type_names.index(t) for t in matcher.one_to_one_types])
-    decided, assigned = decide_pairs(left, right, types, probability, threshold, one_to_one)
-    scores = MatchScores(probability=probability, log_odds=log_odds, contributions=contributions,
-                         group_names=combiner.group_names + (() if stack is None else (GNN_GROUP,)),
-                         baseline=baseline, decided=decided, assigned=assigned, one_to_one=one_to_one,
-                         anchors_per_round=())
+    scores = _decided_scores(_round_output(combiner, stack, evidence.block), left, right, types, one_to_one)
     seconds = time.perf_counter() - start
     refitted = Matcher(config=config, combiners=(combiner,), specs=matcher.specs, type_names=matcher.type_names,
                        one_to_one_types=matcher.one_to_one_types, uses_gnn=matcher.uses_gnn,

@@ -33,7 +33,7 @@ class InputEncoder(nn.Module):
     def __init__(self, n_buckets: int, name_dim: int, dense_dim: int):
         super().__init__()
         # sparse gradients: a batch touches a few thousand of the buckets, so only those rows are
-        # updated (with core.training.lazy_adam.LazyAdam) instead of the whole table at every step
+        # updated (with core.training.optimisers.LazyAdam) instead of the whole table at every step
         self.names = nn.EmbeddingBag(n_buckets, name_dim, mode="sum", sparse=True)
         nn.init.normal_(self.names.weight, std=0.1)
         self.out_dim = name_dim + dense_dim

@@ -35,7 +35,7 @@ from core.model.device import device_errors, resolve_device
 from core.model.setup import EncoderSetup
 from core.sampling.blocks import pair_batch
 from core.scoring.model_scorer import ModelScorer
-from core.training.lazy_adam import LazyAdam
+from core.training.optimisers import Adam, LazyAdam
 from core.training.negatives import NegativeSampler
 
 
@@ -142,7 +142,7 @@ class Optimiser:
     def __init__(self, model: CGMuAlign, head, learning_rate: float):
         sparse = [model.inputs.names.weight]
         dense = [p for p in model.parameters() if p is not sparse[0]] + (list(head.parameters()) if head else [])
-        self.dense = torch.optim.Adam(dense, lr=learning_rate)
+        self.dense = Adam(dense, lr=learning_rate)
         self.sparse = LazyAdam(sparse, lr=learning_rate)
 
     def zero_grad(self) -> None:

@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from core.distributed.training import AveragedOptimiser
-from core.training.lazy_adam import LazyAdam
+from core.training.optimisers import Adam, LazyAdam
 
 BATCH = torch.tensor([[1, 5], [5, 9], [2, 3], [7, 7]])  # row ids per example; row 5 in both halves
 TARGET = torch.tensor([1.0, -1.0, 0.5, 2.0])
@@ -32,7 +32,7 @@ class Tiny(nn.Module):
 
 class Optimiser:  # the loop's split: Adam for dense parameters, LazyAdam for the sparse table
     def __init__(self, model: Tiny):
-        self.dense = torch.optim.Adam([p for n, p in model.named_parameters() if n != "names.weight"], lr=0.1)
+        self.dense = Adam([p for n, p in model.named_parameters() if n != "names.weight"], lr=0.1)
         self.sparse = LazyAdam([model.names.weight], lr=0.1)
 
     def zero_grad(self):

@@ -1,4 +1,4 @@
-"""LazyAdam and the name-embedding gradient: the fast paths compute what the library paths compute."""
+"""The optimisers and the name-embedding gradient: the fast paths compute what the library paths compute."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.training.lazy_adam import LazyAdam
+from core.training.optimisers import Adam, LazyAdam
 from core.model.inputs import _BagSum, _transposed_bags
 
 
@@ -29,6 +29,41 @@ def test_lazy_adam_matches_torch_sparse_adam():
     torch.testing.assert_close(_sparse_steps(LazyAdam), _sparse_steps(torch.optim.SparseAdam), rtol=1e-5, atol=1e-6)
 
 
+def _dense_steps(optimiser_class, steps: int = 6) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    frozen = torch.nn.Parameter(torch.ones(3))  # never in the loss: no gradient, left as it is
+    optimiser = optimiser_class([*model.parameters(), frozen], lr=0.05)
+    x, y = torch.randn(16, 5), torch.randn(16, 1)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        optimiser.step()
+    return [p.detach() for p in [*model.parameters(), frozen]]
+
+
+def test_adam_matches_torch_adam_step_for_step():
+    ours, torchs = _dense_steps(Adam), _dense_steps(torch.optim.Adam)
+    assert not torch.equal(ours[0], _dense_steps(Adam, steps=0)[0])  # the weights moved
+    for a, b in zip(ours, torchs):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_training_does_not_import_the_torch_compiler():
+    """torch.optim's base class imports torch._dynamo on first use (2.4 CPU-s); ours must not."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from core.training.optimisers import Adam, LazyAdam\n"
+            "w = torch.nn.Parameter(torch.ones(4, 2)); e = torch.nn.Parameter(torch.ones(4, 2))\n"
+            "a, b = Adam([w]), LazyAdam([e])\n"
+            "loss = (w ** 2).sum() + torch.nn.functional.embedding(torch.tensor([1]), e, sparse=True).sum()\n"
+            "a.zero_grad(); b.zero_grad(); loss.backward(); a.step(); b.step()\n"
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_lazy_adam_leaves_untouched_rows_alone_and_refuses_dense_gradients():
     weight = torch.nn.Parameter(torch.ones(5, 2))
     optimiser = LazyAdam([weight], lr=0.1)
@@ -40,6 +75,10 @@ def test_lazy_adam_leaves_untouched_rows_alone_and_refuses_dense_gradients():
     dense.sum().backward()
     with pytest.raises(RuntimeError, match="sparse gradients"):
         LazyAdam([dense]).step()
+    with pytest.raises(RuntimeError, match="dense gradients"):
+        weight.grad = None
+        F.embedding(torch.tensor([1]), weight, sparse=True).sum().backward()
+        Adam([weight]).step()
 
 
 def test_bag_sum_gradient_equals_embedding_bag_gradient():
