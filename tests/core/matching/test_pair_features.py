@@ -185,3 +185,33 @@ def test_keep_heaviest_per_row_against_a_sort_per_row():
         expected[top] = full[top]
         expected[full == 0] = 0
         np.testing.assert_array_equal(row, expected)
+
+
+def test_a_call_for_pairs_the_last_call_computed_reads_them_back(music, monkeypatch):
+    """The kept block gives the fresh values of any subset, in the order asked; other specs or
+    pairs outside it are computed anew; a set above STATIC_MEMO_PAIRS is not kept."""
+    import core.matching.pair_features as pair_features
+
+    dataset, candidates = music
+    specs = comparison_specs(dataset)
+    left, right = candidates.left.astype(np.int64), candidates.right.astype(np.int64)
+    everything = static_pair_features(dataset, left, right, specs=specs)
+    rows = np.random.default_rng(0).permutation(len(left))[:40]
+    kept = static_pair_features(dataset, left[rows], right[rows], specs=specs)
+    assert pair_features._LAST_STATIC["entry"]["block"] is everything
+    pair_features._LAST_STATIC.clear()
+    fresh = static_pair_features(dataset, left[rows], right[rows], specs=specs)
+    np.testing.assert_array_equal(kept.values, fresh.values)
+    assert kept.names == fresh.names
+    np.testing.assert_array_equal(kept.values, everything.values[rows])
+
+    # a pair the kept block lacks (here: the 40 rows kept, all candidates asked): computed, and kept instead
+    again = static_pair_features(dataset, left, right, specs=specs)
+    np.testing.assert_array_equal(again.values, everything.values)
+    assert pair_features._LAST_STATIC["entry"]["block"] is again
+    no_structure = static_pair_features(dataset, left[rows], right[rows], specs=specs, use_structure=False)
+    assert len(no_structure.names) < len(kept.names)  # other settings: not read from the kept block
+
+    monkeypatch.setattr(pair_features, "STATIC_MEMO_PAIRS", 10)
+    static_pair_features(dataset, left, right, specs=specs)
+    assert "entry" not in pair_features._LAST_STATIC
