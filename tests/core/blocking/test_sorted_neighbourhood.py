@@ -91,3 +91,60 @@ def test_window_is_validated():
     with pytest.raises(ValueError, match="window"):
         BlockingConfig(window=0)
     assert replace(BlockingConfig(), window=3).window == 3
+
+
+@pytest.mark.parametrize("keys", [(), (("song", "release_date"),)])
+def test_a_type_ranked_in_threaded_shards_gives_the_candidates_of_one_call(music, monkeypatch, keys):
+    """rank_type splits a sorted-neighbourhood type's left rows over threads: the same rows,
+    columns and cosines as ranking them in one call, with and without a key. A key groups the
+    rows by key value, so the order is compared per left row (what type_candidates sorts by)."""
+    import core.blocking.name_blocking as name_blocking
+
+    pair, _ = music
+    dataset = pair.dataset
+    config = BlockingConfig(top_k=5, exact_pairs_limit=0, window=4, n_threads=2, keys=keys)
+    inputs = name_blocking.type_blocking_inputs(dataset, 0, config)
+    assert inputs.sorted_neighbourhood and inputs.n_left > 20 and (inputs.left_keys is not None) == bool(keys)
+    whole = name_blocking.rank_left_rows(inputs, config)
+    monkeypatch.setattr(name_blocking, "SHARD_LEFT_ROWS", 7)  # several shards, the last one short
+    calls = []
+    original = name_blocking.rank_left_rows
+    monkeypatch.setattr(name_blocking, "rank_left_rows",
+                        lambda shard, cfg: calls.append(shard.n_left) or original(shard, cfg))
+    sharded = name_blocking.rank_type(inputs, config)
+    assert len(calls) == -(-inputs.n_left // 7) and max(calls) == 7
+
+    def by_row(ranked):
+        rows, cols, scores = ranked
+        order = np.lexsort((cols, -scores, rows))
+        return rows[order], cols[order], scores[order]
+
+    assert len(whole[0]) > inputs.n_left
+    for a, b in zip(by_row(whole), by_row(sharded)):
+        np.testing.assert_array_equal(a, b)
+    calls.clear()
+    single = name_blocking.rank_type(inputs, replace(config, n_threads=1))  # one thread: one call
+    assert calls == [inputs.n_left]
+    for a, b in zip(whole, single):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_packed_row_score_sort_is_the_three_key_lexsort():
+    """Pairs in (row, column) order take one stable sort of packed keys; any other input the lexsort.
+    Equal scores, zeros, -0.0, negative scores and the float64 fallback are all ordered alike."""
+    from core.blocking.name_blocking import _row_score_order
+
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 300 * 50, 4000))
+    rows, cols = keys // 50, keys % 50
+    scores = rng.choice(np.array([0.0, -0.0, 0.25, 0.5, 0.75, -0.5, 1.0, 1e-30], dtype=np.float32), len(keys))
+    scores[::3] = rng.random(len(scores[::3])).astype(np.float32)
+    reference = np.lexsort((cols, -scores, rows))
+    np.testing.assert_array_equal(_row_score_order(rows, cols, scores), reference)
+    shuffled = rng.permutation(len(rows))  # not in pair order: the lexsort itself
+    np.testing.assert_array_equal(_row_score_order(rows[shuffled], cols[shuffled], scores[shuffled]),
+                                  np.lexsort((cols[shuffled], -scores[shuffled], rows[shuffled])))
+    wide = scores.astype(np.float64) + 1e-12  # float64 scores would lose digits packed: the lexsort
+    np.testing.assert_array_equal(_row_score_order(rows, cols, wide), np.lexsort((cols, -wide, rows)))
+    kept_rows, kept_cols, kept_scores = top_k_per_row(rows, cols, scores, 3)
+    assert (kept_scores > 0).all() and (np.bincount(kept_rows) <= 3).all()
