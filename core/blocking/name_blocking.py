@@ -196,6 +196,9 @@ def fit_name_vectors(left_names, right_names, config: BlockingConfig) -> tuple[s
 
     The vocabulary is fitted on both sides together so that an n-gram frequent on either side is
     discounted; ``char_wb`` pads words with spaces so word starts and ends count as n-grams.
+    One ``fit_transform`` over both sides, split by rows, gives the rows that fitting and then
+    transforming each side gives, with each name analysed once instead of twice (the analysis is
+    Python per name: 32 s of the 864K-character type of the 2.7M-node pair, half of it repeated).
     """
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=config.ngram_range,
                                  strip_accents="unicode" if config.strip_accents else None,
@@ -205,8 +208,8 @@ def fit_name_vectors(left_names, right_names, config: BlockingConfig) -> tuple[s
     if not left_names or not right_names:  # nothing to compare (e.g. a type only one side has yet)
         return (sp.csr_matrix((len(left_names), 0), dtype=np.float32),
                 sp.csr_matrix((len(right_names), 0), dtype=np.float32))
-    vectorizer.fit(left_names + right_names)
-    return vectorizer.transform(left_names).tocsr(), vectorizer.transform(right_names).tocsr()
+    both = vectorizer.fit_transform(left_names + right_names).tocsr()
+    return both[:len(left_names)], both[len(left_names):]
 
 
 def top_k_cosine(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, top_k: int, *,

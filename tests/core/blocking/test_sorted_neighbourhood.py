@@ -148,3 +148,18 @@ def test_the_packed_row_score_sort_is_the_three_key_lexsort():
     np.testing.assert_array_equal(_row_score_order(rows, cols, wide), np.lexsort((cols, -wide, rows)))
     kept_rows, kept_cols, kept_scores = top_k_per_row(rows, cols, scores, 3)
     assert (kept_scores > 0).all() and (np.bincount(kept_rows) <= 3).all()
+
+
+def test_name_vectors_from_one_fit_transform_equal_fit_then_transform_each_side():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    left = ["Aditya Raj", "Amélie Poulain", "the the", "", "Ōe Kenzaburō", "x"]
+    right = ["Aditya Raj Kapoor", "amelie poulain", "Zoë", "a b c d", "  spaced   out  "]
+    config = BlockingConfig()
+    got_left, got_right = fit_name_vectors(left, right, config)
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=config.ngram_range, strip_accents="unicode",
+                                lowercase=True, sublinear_tf=True, dtype=np.float32).fit(left + right)
+    for got, names in ((got_left, left), (got_right, right)):
+        expected = reference.transform(names).tocsr()
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        np.testing.assert_array_equal(got.toarray(), expected.toarray())

@@ -185,3 +185,19 @@ def test_graphs_too_large_to_propagate_fall_back_to_the_anchor_profiles(pair, mo
     union, report = block(pair, BlockingConfig(top_k=5, structure_top_k=3))
     assert {(0, 0), (1, 1)} <= set(_pairs(union, FILM))  # the profiles still find the films
     assert report.per_type[FILM].held_out_kept == 2
+
+
+def test_both_sides_profiles_on_two_threads_equal_one_thread(music):
+    """side_profiles walks the two graphs side by side: every hop's matrix equals the serial walk's."""
+    from core.blocking.structural import side_profiles
+
+    dataset = music[0].dataset
+    anchors = anchor_links(dataset)
+    assert len(anchors) > 0
+    serial = side_profiles(dataset, anchors, threads=1)
+    threaded = side_profiles(dataset, anchors, threads=2)
+    for one, two in zip(serial, threaded):
+        assert len(one.by_hop) == len(two.by_hop) == 3
+        for a, b in zip(one.by_hop, two.by_hop):
+            assert a.shape == b.shape and (a != b).nnz == 0
+    assert serial[0].by_hop[2].nnz > 0
