@@ -209,6 +209,10 @@ def fit_name_vectors(left_names, right_names, config: BlockingConfig) -> tuple[s
         return (sp.csr_matrix((len(left_names), 0), dtype=np.float32),
                 sp.csr_matrix((len(right_names), 0), dtype=np.float32))
     both = vectorizer.fit_transform(left_names + right_names).tocsr()
+    # fit_transform renumbers the columns into vocabulary order after counting, which leaves each
+    # row's entries unsorted; sorted, the rows are transform()'s bit for bit (the products and
+    # sums downstream run in storage order, so the order shows in their last bits)
+    both.sort_indices()
     return both[:len(left_names)], both[len(left_names):]
 
 

@@ -153,13 +153,18 @@ def test_the_packed_row_score_sort_is_the_three_key_lexsort():
 def test_name_vectors_from_one_fit_transform_equal_fit_then_transform_each_side():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    left = ["Aditya Raj", "Amélie Poulain", "the the", "", "Ōe Kenzaburō", "x"]
-    right = ["Aditya Raj Kapoor", "amelie poulain", "Zoë", "a b c d", "  spaced   out  "]
+    rng = np.random.default_rng(0)
+    words = ["raj", "kapoor", "aditya", "amélie", "poulain", "zoë", "the", "data", "base", "query", "x"]
+    left = ["Aditya Raj", "Amélie Poulain", "the the", "", "Ōe Kenzaburō", "x"] + [
+        " ".join(rng.choice(words, rng.integers(1, 6))) for _ in range(300)]
+    right = ["Aditya Raj Kapoor", "amelie poulain", "Zoë", "a b c d", "  spaced   out  "] + [
+        " ".join(rng.choice(words, rng.integers(1, 6))) for _ in range(300)]
     config = BlockingConfig()
     got_left, got_right = fit_name_vectors(left, right, config)
     reference = TfidfVectorizer(analyzer="char_wb", ngram_range=config.ngram_range, strip_accents="unicode",
                                 lowercase=True, sublinear_tf=True, dtype=np.float32).fit(left + right)
     for got, names in ((got_left, left), (got_right, right)):
         expected = reference.transform(names).tocsr()
-        assert got.dtype == np.float32 and got.shape == expected.shape
-        np.testing.assert_array_equal(got.toarray(), expected.toarray())
+        assert got.dtype == np.float32 and got.shape == expected.shape and got.has_sorted_indices
+        for part in ("indptr", "indices", "data"):  # the same storage, not only the same values
+            np.testing.assert_array_equal(getattr(got, part), getattr(expected, part))
