@@ -83,6 +83,9 @@ __all__ = [
     "training_rows",
     "informative_columns",
     "select_columns",
+    "RoundOutput",
+    "round_output",
+    "decided_scores",
     # the parts a quick refit (core.matching.refit) reuses
     "EvidenceBuilder",
     "decide_pairs",
@@ -317,7 +320,7 @@ class Matcher:
         added = []
         for r, combiner in enumerate(self.combiners):
             full = evidence.block(anchor_left, anchor_right)
-            output = _round_output(combiner, self._stack(r), full)
+            output = round_output(combiner, self._stack(r), full)
             if r == len(self.combiners) - 1:
                 break
             decided, _ = decide_pairs(left, right, types, output.probability, output.threshold, one_to_one)
@@ -326,7 +329,7 @@ class Matcher:
             added.append(int(new.sum()))
             anchor_left, anchor_right = np.r_[anchor_left, left[new]], np.r_[anchor_right, right[new]]
             full = output = None  # freed before the next round's block: two at once were the scoring peak
-        scores = _decided_scores(output, left, right, types, one_to_one, anchors_per_round=tuple(added))
+        scores = decided_scores(output, left, right, types, one_to_one, anchors_per_round=tuple(added))
         return scores, full, (anchor_left, anchor_right), propagation
 
     def score_last_block(self, left: np.ndarray, right: np.ndarray, types: np.ndarray,
@@ -338,9 +341,9 @@ class Matcher:
         ``anchors_per_round`` is empty: the earlier rounds are not run again.
         """
         types = np.asarray(types, dtype=np.int64)
-        output = _round_output(self.combiners[-1], self._stack(len(self.combiners) - 1), block)
-        return _decided_scores(output, np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64), types,
-                               self._one_to_one(types))
+        output = round_output(self.combiners[-1], self._stack(len(self.combiners) - 1), block)
+        return decided_scores(output, np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64), types,
+                              self._one_to_one(types))
 
     def _one_to_one(self, types: np.ndarray) -> np.ndarray:
         """Whether each pair's aligned type is decided one-to-one."""
@@ -532,7 +535,9 @@ def _key_columns(blocks: list[FeatureBlock], specs: tuple[str, ...]) -> FeatureB
 
 
 @dataclass(frozen=True, eq=False)
-class _RoundOutput:
+class RoundOutput:
+    """One round's figures for a set of pairs: what a round hands the next, and the last round the scores."""
+
     log_odds: np.ndarray
     probability: np.ndarray
     contributions: np.ndarray
@@ -541,8 +546,8 @@ class _RoundOutput:
     threshold: float
 
 
-def _decided_scores(output: _RoundOutput, left: np.ndarray, right: np.ndarray, types: np.ndarray,
-                    one_to_one: np.ndarray, *, anchors_per_round: tuple[int, ...] = ()) -> MatchScores:
+def decided_scores(output: RoundOutput, left: np.ndarray, right: np.ndarray, types: np.ndarray,
+                   one_to_one: np.ndarray, *, anchors_per_round: tuple[int, ...] = ()) -> MatchScores:
     """The last round's output as MatchScores: its threshold, then the 1-to-1 step where it applies."""
     decided, assigned = decide_pairs(left, right, types, output.probability, output.threshold, one_to_one)
     return MatchScores(probability=output.probability, log_odds=output.log_odds, contributions=output.contributions,
@@ -550,7 +555,7 @@ def _decided_scores(output: _RoundOutput, left: np.ndarray, right: np.ndarray, t
                        one_to_one=one_to_one, anchors_per_round=anchors_per_round)
 
 
-def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBlock) -> _RoundOutput:
+def round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBlock) -> RoundOutput:
     """One round's calibrated log-odds, probability, contributions and threshold on these pairs.
 
     One pass over the trees: the log-odds are the baseline plus the sum of the per-group
@@ -575,7 +580,7 @@ def _round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBl
         baseline = scale * baseline + offset
         groups, threshold = groups + (GNN_GROUP,), float(stack["threshold"])
     log_odds = baseline + contributions.sum(axis=1)
-    return _RoundOutput(log_odds, expit(log_odds), contributions, groups, baseline, threshold)
+    return RoundOutput(log_odds, expit(log_odds), contributions, groups, baseline, threshold)
 
 
 def fit_gnn_stack(combiner: FittedCombiner, valid_block: FeatureBlock, valid_y: np.ndarray,
@@ -857,7 +862,7 @@ def fit_matcher(dataset: AlignmentDataset, candidates: CandidatePairs, *, gnn: G
         report.append(entry)
         if r == config.rounds:
             break
-        output = _round_output(combiner, stack, full)
+        output = round_output(combiner, stack, full)
         decided, _ = decide_pairs(left, right, types, output.probability, output.threshold, one_to_one)
         new = _confident_mutual(left, right, output.probability, decided, config.confident_probability,
                                 anchor_left, anchor_right)

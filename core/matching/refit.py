@@ -40,8 +40,8 @@ from core.data.dataset import AlignmentDataset
 from core.data.links import Split
 from core.matching.combiner import fit_combiner
 from core.matching.feature_block import FeatureBlock
-from core.matching.matcher import (EvidenceBuilder, MatchScores, Matcher, fit_gnn_stack, informative_columns,
-                                   label_rows, select_columns, training_rows, _decided_scores, _round_output)
+from core.matching.matcher import (EvidenceBuilder, Matcher, MatchScores, decided_scores, fit_gnn_stack,
+                                   informative_columns, label_rows, round_output, select_columns, training_rows)
 from core.matching.pair_features import GNN_GROUP
 
 EVIDENCE_FILE = "evidence.npz"
@@ -278,7 +278,7 @@ def refit_on_evidence(matcher: Matcher, evidence: PairEvidence, dataset: Alignme
     config = replace(matcher.config, combiner=combiner_config, rounds=0)
     left, right, types = evidence.left, evidence.right, evidence.types
     one_to_one = np.isin(types, [matcher.type_names.index(t) for t in matcher.one_to_one_types])
-    scores = _decided_scores(_round_output(combiner, stack, evidence.block), left, right, types, one_to_one)
+    scores = decided_scores(round_output(combiner, stack, evidence.block), left, right, types, one_to_one)
     seconds = time.perf_counter() - start
     refitted = Matcher(config=config, combiners=(combiner,), specs=matcher.specs, type_names=matcher.type_names,
                        one_to_one_types=matcher.one_to_one_types, uses_gnn=matcher.uses_gnn,

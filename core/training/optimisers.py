@@ -22,20 +22,28 @@ from typing import Iterable
 import torch
 
 
-class Adam:
-    """Adam (Kingma & Ba) on dense gradients: ``torch.optim.Adam``'s default update, without its machinery."""
+class _Optimiser:
+    """The parameters, Adam's settings and ``zero_grad``: what both optimisers share."""
 
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         self.params = list(params)
         self.lr, self.betas, self.eps = lr, betas, eps
-        self.steps = 0
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
 
     def zero_grad(self) -> None:
         for param in self.params:
             param.grad = None
+
+
+class Adam(_Optimiser):
+    """Adam (Kingma & Ba) on dense gradients: ``torch.optim.Adam``'s default update, without its machinery."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        super().__init__(params, lr, betas, eps)
+        self.steps = 0
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
 
     @torch.no_grad()
     def step(self) -> None:
@@ -55,7 +63,7 @@ class Adam:
             param.addcdiv_(exp_avg, denom, value=-step_size)
 
 
-class LazyAdam:
+class LazyAdam(_Optimiser):
     """Adam on the rows of a sparse (COO, one sparse dimension) gradient; the same update as SparseAdam.
 
     Each parameter counts its own steps (a step whose gradient touches no row is not one), as
@@ -64,16 +72,11 @@ class LazyAdam:
 
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.params = list(params)
-        self.lr, self.betas, self.eps = lr, betas, eps
+        super().__init__(params, lr, betas, eps)
         self.steps = [0] * len(self.params)
         # per row: [first moment | second moment], so a step reads and writes both with one index op each
         self.moments = [torch.zeros((p.shape[0], 2 * p[0].numel()), dtype=p.dtype, device=p.device)
                         for p in self.params]
-
-    def zero_grad(self) -> None:
-        for param in self.params:
-            param.grad = None
 
     @torch.no_grad()
     def step(self) -> None:
