@@ -108,7 +108,7 @@ with middle:
                    "are hidden")
     else:
         probability = pair.get("probability")
-        figures = st.columns(2)
+        figures = st.columns([3, 2])  # "Match probability" needs the wider half: it was cut to "Match proba…" at 1280 px
         figures[0].metric("Match probability", "-" if pd.isna(probability) else f"{probability:.1%}",
                           help=f"type {pair['type']} · rank {int(pair['rank'])} of the left entity's candidates")
         matcher_table = "decided" in pair.index

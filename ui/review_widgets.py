@@ -544,6 +544,11 @@ _READABLE_DRAWING = """
 <script type="text/javascript">
 (function () {
   if (typeof network === "undefined") { return; }
+  // the legend grows when a narrow column wraps its lines: keep the controls on the drawing itself
+  var drawingFrame = document.getElementById("mynetwork");
+  if (drawingFrame) {
+    document.getElementById("mualign-tools").style.top = (drawingFrame.getBoundingClientRect().top + 6) + "px";
+  }
   var words = %(words)s;
   var updates = [];
   network.body.data.nodes.forEach(function (node) {

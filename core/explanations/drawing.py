@@ -149,7 +149,7 @@ def render_pair_html(explanation: Explanation, *, mode: AttentionMode | str = At
     page = _render(net, options, height_px)
     page = _strip_remote(page)
     page = page.replace("<body>", "<body>\n" + _legend(explanation, mode, palette), 1)
-    page = page.replace("</head>", _PAGE_STYLE + "</head>", 1)
+    page = page.replace("</head>", _page_style(height_px) + "</head>", 1)
     page = page.replace("</body>", _FIT_SCRIPT + "</body>", 1)
     remote = remote_references(page)
     if remote:
@@ -414,9 +414,19 @@ def _legend(explanation: Explanation, mode: AttentionMode, palette: _TypePalette
         f'</div>\n')
 
 
-_PAGE_STYLE = f"""<style>
+def _page_style(height_px: int) -> str:
+    """The page's layout: the legend on top, as tall as its lines, and the drawing in the rest.
+
+    The page is exactly ``height_px + LEGEND_HEIGHT_PX`` tall (the app sizes its frame so). The
+    legend takes at least :data:`LEGEND_HEIGHT_PX` and grows when a narrow column wraps its
+    lines (at 560 px its last line was cut off and needed scrolling); the drawing gives up that
+    height, since vis-network sizes its canvas to its container.
+    """
+    return f"""<style>
   html, body {{ margin: 0; padding: 0; font-family: sans-serif; }}
-  #mualign-legend {{ height: {LEGEND_HEIGHT_PX}px; box-sizing: border-box; overflow-y: auto; padding: 4px 8px;
+  body {{ display: flex; flex-direction: column; height: {height_px + LEGEND_HEIGHT_PX}px; overflow: hidden; }}
+  #mualign-legend {{ flex: 0 0 auto; min-height: {LEGEND_HEIGHT_PX}px; max-height: 60%; box-sizing: border-box;
+    overflow-y: auto; padding: 4px 8px;
     font-size: 12px; line-height: 1.5; color: #222; border-bottom: 1px solid #ddd; background: #fafafa; }}
   #mualign-legend .key {{ font-weight: bold; }}
   #mualign-legend .chip {{ display: inline-block; margin-right: 10px; white-space: nowrap; }}
@@ -426,7 +436,8 @@ _PAGE_STYLE = f"""<style>
   #mualign-legend .grey {{ color: #8a8a8a; }}
   #mualign-legend .dash {{ display: inline-block; width: 28px; border-top: 2px dashed {COUNTERPART_COLOUR};
     vertical-align: 3px; }}
-  #mynetwork {{ box-sizing: border-box; float: none !important; }}
+  body > .card {{ flex: 1 1 0; min-height: 0; display: flex; flex-direction: column; }}
+  #mynetwork {{ box-sizing: border-box; float: none !important; flex: 1 1 0; min-height: 0; height: auto !important; }}
 </style>
 """
 

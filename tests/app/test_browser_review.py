@@ -177,6 +177,11 @@ def test_cards_buttons_and_a_readable_hop1_drawing_fit_1280x720(server, browser,
         assert {name: box for name, box in boxes.items() if not inside(box)} == {}
         assert page.evaluate("() => [window.scrollY, document.querySelector('[data-testid=\"stMain\"]').scrollTop]") \
             == [0, 0]
+        # the figures' headings are whole ("Match proba…" was cut at this size)
+        cut = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetricLabel"]')].filter((label) =>
+            [label, ...label.querySelectorAll('*')].some((el) => el.scrollWidth > el.clientWidth + 1))
+            .map((label) => label.innerText)""")
+        assert page.get_by_test_id("stMetricLabel").count() == 2 and cut == [], cut
         page.screenshot(path=tmp_path / "review-1280x720.png")
         if os.environ.get("MUALIGN_UPDATE_SCREENSHOTS"):
             README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -446,3 +451,37 @@ def test_bulk_accept_after_a_blind_sample_is_one_undoable_step(server, browser, 
     finally:
         hal.close()
 
+
+
+def test_the_drawing_legend_shows_every_line_at_any_column_width(browser, project_data, tmp_path):
+    """In a narrow column the legend's lines wrap: the legend grows to show them all (no scrollbar
+    hiding the last one) and the drawing takes the rest of the fixed-height frame."""
+    import dataclasses
+
+    from core.explanations.attention import explain_pair
+    from core.explanations.drawing import LEGEND_HEIGHT_PX, render_pair_html
+
+    dataset, _, scorer = project_data
+    e = explain_pair(scorer, 0, 0)
+    e = dataclasses.replace(e, left_id="tt0012345-a-long-identifier", right_id="https://example.org/film/12345")
+    height = 300
+    page_file = tmp_path / "drawing.html"
+    page_file.write_text(render_pair_html(e, height_px=height), encoding="utf-8")
+    canvases = {}
+    for width in (420, 560, 900):
+        page = browser.new_page(viewport={"width": width, "height": height + LEGEND_HEIGHT_PX})
+        try:
+            page.goto(page_file.as_uri())
+            page.wait_for_function("() => document.querySelector('#mynetwork canvas') !== null")
+            m = page.evaluate("""() => { const l = document.getElementById('mualign-legend');
+                const n = document.getElementById('mynetwork').getBoundingClientRect();
+                return {scroll: l.scrollHeight, client: l.clientHeight, legendBottom: l.getBoundingClientRect().bottom,
+                        netTop: n.top, netBottom: n.bottom, page: document.documentElement.scrollHeight,
+                        canvas: document.querySelector('#mynetwork canvas').clientHeight}; }""")
+        finally:
+            page.close()
+        assert m["scroll"] <= m["client"], (width, m)  # every line shown
+        assert m["client"] >= LEGEND_HEIGHT_PX - 1 and m["netTop"] >= m["legendBottom"] - 1, (width, m)
+        assert m["page"] == height + LEGEND_HEIGHT_PX and m["netBottom"] <= m["page"], (width, m)
+        canvases[width] = m["canvas"]
+    assert canvases[420] < canvases[900] and canvases[420] > height / 2  # the drawing gave up what the legend took
