@@ -27,34 +27,6 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader closed the pipe (e.g. `| hea
 
 
 
-#: glibc mallopt parameters (malloc.h): arrays up to 32 MiB come from the heap, and up to 256 MiB
-#: freed at its top is kept for the next allocation rather than handed back to the kernel.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD_BYTES, _TRIM_THRESHOLD_BYTES = 32 << 20, 256 << 20
-
-
-def keep_freed_memory() -> bool:
-    """Have glibc reuse freed memory instead of mapping fresh pages for every mid-sized array.
-
-    The pipeline allocates and frees arrays of a few MB thousands of times (a training step's
-    gathers, each chunk of pair features). By default glibc maps each one afresh and the kernel
-    zero-fills every page on first touch: measured on ``mualign train`` over DBLP-ACM, 530K minor
-    page faults and 5.6 s of system time, against 277K and 4.4 s with these settings. Arrays over
-    32 MiB (the big blocks at scale) are still mapped and returned on free, so the peak memory
-    of large projects is not held longer. False where the C library is not glibc.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD,
-                                                                                     _TRIM_THRESHOLD_BYTES))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one command; bad input (data, options, files) exits 2 with a message, never a traceback.
 
@@ -67,7 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     # are busy that spinning took 4x the CPU time of the work itself (DBLP-ACM training under
     # load 8: 45 CPU-s an epoch spinning, 11 passive; bench/peer_splink.py). Sleep instead.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    keep_freed_memory()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -98,14 +98,3 @@ def test_threads_option_caps_torch_and_reaches_the_served_app(tmp_path, monkeypa
         assert os.environ["OMP_NUM_THREADS"] == "1"  # inherited by the streamlit process serve() starts
     finally:
         torch.set_num_threads(before)
-
-
-def test_the_cli_has_glibc_keep_freed_memory():
-    """On glibc (every supported Linux) both mallopt calls are accepted; elsewhere it declines quietly."""
-    import platform
-
-    from cli.main import keep_freed_memory
-
-    if platform.libc_ver()[0] != "glibc":
-        pytest.skip("not a glibc system: keep_freed_memory declines there")
-    assert keep_freed_memory() is True
