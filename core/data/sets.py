@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["unique", "isin"]
+__all__ = ["unique", "isin", "locate"]
 
 
 def unique(values) -> np.ndarray:
@@ -58,3 +58,20 @@ def isin(values, test) -> np.ndarray:
     found[inside] = pool[where[inside]] == queries[inside]
     out[order] = found
     return out.reshape(shape)
+
+
+def locate(sorted_values: np.ndarray, queries) -> tuple[np.ndarray, np.ndarray]:
+    """(found, position): whether each query is in ``sorted_values`` (ascending) and at which index.
+
+    Where a query is not found its position is some valid index (0 when ``sorted_values`` is
+    empty), so ``values[position]`` never fails; read it only where ``found`` holds.
+
+    >>> found, position = locate(np.array([2, 5, 9]), np.array([9, 3, 2, 11]))
+    >>> found.tolist(), position[found].tolist()
+    ([True, False, True, False], [2, 0])
+    """
+    queries = np.asarray(queries)
+    if len(sorted_values) == 0:
+        return np.zeros(queries.shape, dtype=bool), np.zeros(queries.shape, dtype=np.int64)
+    position = np.minimum(np.searchsorted(sorted_values, queries), len(sorted_values) - 1)
+    return sorted_values[position] == queries, position

@@ -34,6 +34,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
+from core.data.sets import locate
 from core.matching.comparisons import (
     NAME_ATTRIBUTE,
     ComparisonSpec,
@@ -282,8 +283,8 @@ def static_pair_features(dataset: AlignmentDataset, left: np.ndarray, right: np.
     settings = (specs, use_structure)
     last = _LAST_STATIC.get("entry")
     if last is not None and last["dataset"] is dataset and last["settings"] == settings:
-        where = np.minimum(np.searchsorted(last["sorted_keys"], keys), max(len(last["sorted_keys"]) - 1, 0))
-        if len(last["sorted_keys"]) and (last["sorted_keys"][where] == keys).all():
+        found, where = locate(last["sorted_keys"], keys)
+        if found.all():
             return last["block"].select_rows(last["order"][where])
     _LAST_STATIC.clear()  # the old block is not held while the new one is computed
     left_values, right_values, corpora = _attribute_values(dataset, specs, left, right)

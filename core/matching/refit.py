@@ -38,6 +38,7 @@ import numpy as np
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
+from core.data.sets import locate
 from core.matching.combiner import fit_combiner
 from core.matching.feature_block import FeatureBlock
 from core.matching.matcher import (EvidenceBuilder, Matcher, MatchScores, decided_scores, fit_gnn_stack,
@@ -195,12 +196,8 @@ def _rows(evidence: PairEvidence, left, right, n_right: int) -> tuple[np.ndarray
     """(found, row): where each pair sits in the cached block."""
     keys = pair_keys(evidence.left, evidence.right, n_right)
     order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    wanted = pair_keys(left, right, n_right)
-    if not len(sorted_keys):
-        return np.zeros(len(wanted), dtype=bool), np.zeros(len(wanted), dtype=np.int64)
-    where = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
-    return sorted_keys[where] == wanted, order[where]
+    found, where = locate(keys[order], pair_keys(left, right, n_right))
+    return found, order[where]
 
 
 def _block_of(matcher: Matcher, evidence: PairEvidence, dataset: AlignmentDataset, left, right, types, gnn):

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
-from core.data.sets import unique
+from core.data.sets import locate, unique
 
 #: What the evaluation report and the score table call the matcher's output.
 MATCHER_METHOD = "mualign"
@@ -58,9 +58,7 @@ class CachedDistances:
 
     def __call__(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         keys = pair_keys(left, right, self.n_right)
-        where = np.searchsorted(self._keys, keys)
-        found = (where < len(self._keys)) & (self._keys[np.minimum(where, len(self._keys) - 1)] == keys) \
-            if len(self._keys) else np.zeros(len(keys), dtype=bool)
+        found, where = locate(self._keys, keys)
         if not found.all():
             if self.model is None:
                 raise ValueError(f"{int((~found).sum())} pairs have no stored GNN distance and no model was given")
@@ -156,11 +154,8 @@ class MatcherScorer:
         left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
         scores = self.all_candidates()
         keys = pair_keys(left, right, self.dataset.right.n_entities)
-        if len(self._keys):
-            where = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-            found, rows = self._keys[where] == keys, self._order[where]
-        else:
-            found, rows = np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.int64)
+        found, where = locate(self._keys, keys)
+        rows = self._order[where] if len(self._keys) else where
         n_groups = len(scores.group_names)
         out = PairMatchScores(np.zeros(len(keys)), np.zeros(len(keys)), np.zeros((len(keys), n_groups)),
                               tuple(scores.group_names), float(scores.baseline), np.zeros(len(keys), dtype=bool),

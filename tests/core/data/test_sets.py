@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.data.sets import isin, unique
+from core.data.sets import isin, locate, unique
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -26,3 +26,15 @@ def test_floats_strings_and_empty_inputs():
     assert unique(np.zeros(0, dtype=np.int64)).size == 0
     assert isin(np.array([1, 2]), np.zeros(0, dtype=np.int64)).tolist() == [False, False]
     assert isin(np.zeros(0, dtype=np.int64), np.array([1])).size == 0
+
+
+def test_locate_finds_each_query_against_searchsorted_and_an_empty_pool():
+    rng = np.random.default_rng(0)
+    pool = np.unique(rng.integers(0, 1000, 300))
+    queries = rng.integers(-5, 1010, 2000)
+    found, position = locate(pool, queries)
+    np.testing.assert_array_equal(found, np.isin(queries, pool))
+    np.testing.assert_array_equal(pool[position[found]], queries[found])
+    assert position.min() >= 0 and position.max() < len(pool)  # always a valid index
+    found, position = locate(np.zeros(0, dtype=np.int64), queries)
+    assert not found.any() and (position == 0).all()
