@@ -529,26 +529,25 @@ def _node_words(words) -> dict[str, str]:
 # Injected into the drawing's page: zoom by buttons only (the mouse wheel scrolls the review page,
 # not the graph), a Fit button, labels kept at LABEL_PX on screen at every zoom, and the weight in
 # words added as a last line of each neighbour's hover (set with vis-network's string titles, as text).
-_READABLE_DRAWING = """
-<div id="mualign-tools" role="toolbar" aria-label="drawing controls">
+# The controls sit in the drawing's own box (pyvis's ``.card``, positioned here), so they stay at
+# its top corner however tall the legend above it grows.
+_DRAWING_TOOLS = """<div id="mualign-tools" role="toolbar" aria-label="drawing controls">
   <button type="button" id="mualign-zoom-in" title="Zoom in" aria-label="Zoom in">+</button>
   <button type="button" id="mualign-zoom-out" title="Zoom out" aria-label="Zoom out">&minus;</button>
   <button type="button" id="mualign-fit" title="Fit the drawing to the frame" aria-label="Fit">Fit</button>
 </div>
 <style>
-  #mualign-tools { position: absolute; right: 8px; top: %(top)dpx; z-index: 10; display: flex; gap: 4px; }
+  body > .card { position: relative; }
+  #mualign-tools { position: absolute; right: 8px; top: 6px; z-index: 10; display: flex; gap: 4px; }
   #mualign-tools button { font: 13px sans-serif; min-width: 30px; height: 26px; border: 1px solid #bbb;
     border-radius: 4px; background: #fff; cursor: pointer; }
   #mualign-tools button:hover { background: #eef3fb; }
 </style>
+"""
+_READABLE_DRAWING = """
 <script type="text/javascript">
 (function () {
   if (typeof network === "undefined") { return; }
-  // the legend grows when a narrow column wraps its lines: keep the controls on the drawing itself
-  var drawingFrame = document.getElementById("mynetwork");
-  if (drawingFrame) {
-    document.getElementById("mualign-tools").style.top = (drawingFrame.getBoundingClientRect().top + 6) + "px";
-  }
   var words = %(words)s;
   var updates = [];
   network.body.data.nodes.forEach(function (node) {
@@ -617,12 +616,11 @@ _READABLE_DRAWING = """
 
 
 def readable_drawing(page: str, node_words: dict[str, str]) -> str:
-    """The drawing page with the controls and hover words of ``_READABLE_DRAWING`` added."""
-    from core.explanations.drawing import LEGEND_HEIGHT_PX
-
+    """The drawing page with the controls of ``_DRAWING_TOOLS`` and the hover words of ``_READABLE_DRAWING`` added."""
     data = json.dumps(node_words, ensure_ascii=True).replace("<", "\\u003c").replace(">", "\\u003e") \
         .replace("&", "\\u0026")
-    script = _READABLE_DRAWING % {"top": LEGEND_HEIGHT_PX + 6, "words": data, "label": LABEL_PX}
+    script = _READABLE_DRAWING % {"words": data, "label": LABEL_PX}
+    page = page.replace('<div id="mynetwork"', _DRAWING_TOOLS + '<div id="mynetwork"', 1)
     return page.replace("</body>", script + "</body>", 1)
 
 

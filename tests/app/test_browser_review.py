@@ -455,18 +455,20 @@ def test_bulk_accept_after_a_blind_sample_is_one_undoable_step(server, browser, 
 
 def test_the_drawing_legend_shows_every_line_at_any_column_width(browser, project_data, tmp_path):
     """In a narrow column the legend's lines wrap: the legend grows to show them all (no scrollbar
-    hiding the last one) and the drawing takes the rest of the fixed-height frame."""
+    hiding the last one), the drawing takes the rest of the fixed-height frame, and its zoom
+    controls stay at the drawing's top corner."""
     import dataclasses
 
     from core.explanations.attention import explain_pair
     from core.explanations.drawing import LEGEND_HEIGHT_PX, render_pair_html
+    from ui.review_widgets import readable_drawing
 
     dataset, _, scorer = project_data
     e = explain_pair(scorer, 0, 0)
     e = dataclasses.replace(e, left_id="tt0012345-a-long-identifier", right_id="https://example.org/film/12345")
     height = 300
     page_file = tmp_path / "drawing.html"
-    page_file.write_text(render_pair_html(e, height_px=height), encoding="utf-8")
+    page_file.write_text(readable_drawing(render_pair_html(e, height_px=height), {}), encoding="utf-8")
     canvases = {}
     for width in (420, 560, 900):
         page = browser.new_page(viewport={"width": width, "height": height + LEGEND_HEIGHT_PX})
@@ -477,11 +479,24 @@ def test_the_drawing_legend_shows_every_line_at_any_column_width(browser, projec
                 const n = document.getElementById('mynetwork').getBoundingClientRect();
                 return {scroll: l.scrollHeight, client: l.clientHeight, legendBottom: l.getBoundingClientRect().bottom,
                         netTop: n.top, netBottom: n.bottom, page: document.documentElement.scrollHeight,
-                        canvas: document.querySelector('#mynetwork canvas').clientHeight}; }""")
+                        canvas: document.querySelector('#mynetwork canvas').clientHeight,
+                        toolsTop: document.getElementById('mualign-tools').getBoundingClientRect().top}; }""")
         finally:
             page.close()
         assert m["scroll"] <= m["client"], (width, m)  # every line shown
         assert m["client"] >= LEGEND_HEIGHT_PX - 1 and m["netTop"] >= m["legendBottom"] - 1, (width, m)
         assert m["page"] == height + LEGEND_HEIGHT_PX and m["netBottom"] <= m["page"], (width, m)
+        assert m["netTop"] <= m["toolsTop"] <= m["netTop"] + 12, (width, m)  # the zoom controls on the drawing
         canvases[width] = m["canvas"]
     assert canvases[420] < canvases[900] and canvases[420] > height / 2  # the drawing gave up what the legend took
+    # a frame narrowed after the page loaded (the analyst resizes the window): the controls follow the drawing
+    page = browser.new_page(viewport={"width": 900, "height": height + LEGEND_HEIGHT_PX})
+    try:
+        page.goto(page_file.as_uri())
+        page.wait_for_function("() => document.querySelector('#mynetwork canvas') !== null")
+        page.set_viewport_size({"width": 420, "height": height + LEGEND_HEIGHT_PX})
+        tops = page.evaluate("""() => [document.getElementById('mynetwork').getBoundingClientRect().top,
+                                        document.getElementById('mualign-tools').getBoundingClientRect().top]""")
+    finally:
+        page.close()
+    assert tops[0] > LEGEND_HEIGHT_PX + 20 and tops[0] <= tops[1] <= tops[0] + 12, tops
