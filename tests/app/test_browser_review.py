@@ -234,6 +234,8 @@ def test_cards_buttons_and_a_readable_hop1_drawing_fit_1280x720(server, browser,
 
 
 def test_the_aligned_attribute_table_is_cores_for_the_pair(server, browser, project_data):
+    from playwright.sync_api import expect
+
     from core.review.entity_card import aligned_attributes
 
     url, _ = server
@@ -248,6 +250,10 @@ def test_the_aligned_attribute_table_is_cores_for_the_pair(server, browser, proj
         expected = aligned_attributes(dataset, int(left), int(right))
         assert expected, "a demo film pair has attributes"
         table = bea.page.get_by_test_id("stMain").locator('[data-testid="stTable"]').first
+        # the pair's heading arrives before its table in the same run: wait for the table itself
+        # (read at once, a loaded CI machine found no header yet)
+        expect(table.locator("thead th").last).to_have_text("compared", timeout=STEP_MS)
+        expect(table.locator("tbody tr")).to_have_count(len(expected), timeout=STEP_MS)
         header = table.locator("thead th").all_inner_texts()
         assert [h.strip() for h in header][-3:] == ["left", "right", "compared"]
         rows = [[c.strip() for c in row.locator("th, td").all_inner_texts()] for row in table.locator("tbody tr").all()]
