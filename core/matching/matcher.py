@@ -333,15 +333,21 @@ class Matcher:
         return scores, full, (anchor_left, anchor_right), propagation
 
     def score_last_block(self, left: np.ndarray, right: np.ndarray, types: np.ndarray,
-                         block: FeatureBlock) -> MatchScores:
+                         block: FeatureBlock, contributions: np.ndarray | None = None) -> MatchScores:
         """The figures :meth:`score` gives, from the last round's feature block it computed.
 
         The block (cached as a version's evidence) is what the last round scores; rebuilding it is
-        what costs, so a cached one makes scoring every candidate a pass over the trees.
-        ``anchors_per_round`` is empty: the earlier rounds are not run again.
+        what costs, so a cached one makes scoring every candidate a pass over the trees. With the
+        last round's ``contributions`` too (also cached) there is no pass at all: the log-odds are
+        the baseline plus their sum, as :func:`round_output` computes them. ``anchors_per_round``
+        is empty: the earlier rounds are not run again.
         """
         types = np.asarray(types, dtype=np.int64)
-        output = round_output(self.combiners[-1], self._stack(len(self.combiners) - 1), block)
+        combiner, stack = self.combiners[-1], self._stack(len(self.combiners) - 1)
+        if contributions is not None and contributions.shape == (block.n_pairs, len(output_groups(combiner, stack))):
+            output = output_of_contributions(combiner, stack, np.asarray(contributions, dtype=np.float64))
+        else:
+            output = round_output(combiner, stack, block)
         return decided_scores(output, np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64), types,
                               self._one_to_one(types))
 
@@ -570,17 +576,26 @@ def round_output(combiner: FittedCombiner, stack: dict | None, block: FeatureBlo
     for start in range(0, n, SCORE_CHUNK_ROWS):  # the combiner's own copies of its columns stay one chunk
         features = select_columns(block.select_rows(slice(start, start + SCORE_CHUNK_ROWS)), combiner.feature_names)
         contributions[start:start + SCORE_CHUNK_ROWS] = combiner.contributions(features)
-    baseline = float(combiner.baseline_log_odds)
-    groups, threshold = combiner.group_names, float(combiner.threshold)
     if stack is not None:
         # a relative margin is NaN for an entity with one candidate: no evidence, 0 in the linear stack
         gnn = np.nan_to_num(select_columns(block, tuple(stack["gnn_columns"])).values) @ np.asarray(stack["gnn_coef"])
-        scale, offset = float(stack["stage_scale"]), float(stack["intercept"])
-        contributions = np.column_stack([scale * contributions, gnn])
-        baseline = scale * baseline + offset
-        groups, threshold = groups + (GNN_GROUP,), float(stack["threshold"])
+        contributions = np.column_stack([float(stack["stage_scale"]) * contributions, gnn])
+    return output_of_contributions(combiner, stack, contributions)
+
+
+def output_groups(combiner: FittedCombiner, stack: dict | None) -> tuple[str, ...]:
+    """The contribution groups of a round's output: the combiner's, then ``gnn`` under a GNN stack."""
+    return combiner.group_names + ((GNN_GROUP,) if stack is not None else ())
+
+
+def output_of_contributions(combiner: FittedCombiner, stack: dict | None, contributions: np.ndarray) -> RoundOutput:
+    """A round's output from its final per-group contributions (stack scaling applied, ``gnn`` last)."""
+    baseline, threshold = float(combiner.baseline_log_odds), float(combiner.threshold)
+    if stack is not None:
+        baseline = float(stack["stage_scale"]) * baseline + float(stack["intercept"])
+        threshold = float(stack["threshold"])
     log_odds = baseline + contributions.sum(axis=1)
-    return RoundOutput(log_odds, expit(log_odds), contributions, groups, baseline, threshold)
+    return RoundOutput(log_odds, expit(log_odds), contributions, output_groups(combiner, stack), baseline, threshold)
 
 
 def fit_gnn_stack(combiner: FittedCombiner, valid_block: FeatureBlock, valid_y: np.ndarray,

@@ -46,7 +46,8 @@ from core.matching.matcher import (EvidenceBuilder, Matcher, MatchScores, decide
 from core.matching.pair_features import GNN_GROUP
 
 EVIDENCE_FILE = "evidence.npz"
-EVIDENCE_FORMAT = "mualign.matching.evidence/3"  # /2: the version's probability of each pair; /3: propagation anchors
+# /2: the version's probability of each pair; /3: propagation anchors; /4: the last round's contributions
+EVIDENCE_FORMAT = "mualign.matching.evidence/4"
 #: a TRAIN non-match the version gave a probability below this is "easy" for the quick refit
 EASY_BELOW = 1e-3
 #: the quick refit keeps about one easy non-match in this many
@@ -69,6 +70,9 @@ class PairEvidence:
     probability: np.ndarray | None = None
     #: the anchors the label propagation ran from (the known ones; None: ``anchors``)
     propagation_anchors: tuple[np.ndarray, np.ndarray] | None = None
+    #: the version's per-group contributions of each pair (its last round's; None: unknown). With
+    #: them a later command has every candidate's scores without a pass over the trees.
+    contributions: np.ndarray | None = None
 
     def covers(self, candidates: CandidatePairs) -> bool:
         """Whether these are exactly ``candidates`` in their order (re-blocking makes a cache stale)."""
@@ -90,6 +94,8 @@ class PairEvidence:
                      anchor_left=self.anchors[0], anchor_right=self.anchors[1],
                      probability=(np.full(len(self.left), np.nan) if self.probability is None
                                   else np.asarray(self.probability, dtype=np.float64)),
+                     contributions=(np.zeros((0, 0)) if self.contributions is None
+                                    else np.asarray(self.contributions, dtype=np.float64)),
                      **_propagation_arrays(self.propagation_anchors))
         os.replace(temporary, path)
         return path
@@ -130,9 +136,11 @@ def load_evidence(path: str | Path) -> PairEvidence | None:
             probability = data["probability"]
             propagation = ((data["propagation_left"], data["propagation_right"])
                            if bool(data["has_propagation_anchors"]) else None)
+            contributions = data["contributions"]
             return PairEvidence(data["left"], data["right"], data["types"], block,
                                 (data["anchor_left"], data["anchor_right"]),
-                                None if np.isnan(probability).all() else probability, propagation)
+                                None if np.isnan(probability).all() else probability, propagation,
+                                contributions if len(contributions) == len(block.values) else None)
     except (OSError, ValueError, KeyError):
         return None
 
@@ -146,7 +154,8 @@ def candidate_evidence(matcher: Matcher, dataset: AlignmentDataset, candidates: 
                             np.asarray(candidates.type, dtype=np.int64), block,
                             tuple(np.asarray(a, dtype=np.int64) for a in anchors),
                             np.asarray(scores.probability, dtype=np.float64),
-                            tuple(np.asarray(a, dtype=np.int64) for a in propagation))
+                            tuple(np.asarray(a, dtype=np.int64) for a in propagation),
+                            np.asarray(scores.contributions, dtype=np.float64))
     return scores, evidence
 
 

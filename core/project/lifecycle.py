@@ -651,7 +651,8 @@ def prime_from_evidence(project: str | Path, version: str, scorer, candidates: C
     evidence = load_evidence(evidence_path(project, version))
     if evidence is None or not evidence.covers(candidates):
         return False
-    scorer.prime(scorer.matcher.score_last_block(candidates.left, candidates.right, candidates.type, evidence.block))
+    scorer.prime(scorer.matcher.score_last_block(candidates.left, candidates.right, candidates.type, evidence.block,
+                                                 evidence.contributions))
     return True
 
 

@@ -47,6 +47,11 @@ def test_the_evidence_cache_keeps_the_versions_probabilities_and_refuses_the_old
     unknown = load_evidence(PairEvidence(evidence.left, evidence.right, evidence.types, block, anchors).save(
         tmp_path / "unknown.npz"))
     assert unknown.probability is None and unknown.propagation_anchors is None  # nothing to thin by
+    assert back.contributions is None and unknown.contributions is None
+    contributions = np.array([[0.5, -1.0], [2.0, 0.25]])
+    with_contributions = load_evidence(PairEvidence(evidence.left, evidence.right, evidence.types, block, anchors,
+                                                    contributions=contributions).save(tmp_path / "c.npz"))
+    assert np.array_equal(with_contributions.contributions, contributions)  # the scores, without a tree pass
     with open(tmp_path / "old.npz", "wb") as handle:  # a cache written before the probabilities
         np.savez(handle, format=np.array("mualign.matching.evidence/1"), left=evidence.left)
     assert load_evidence(tmp_path / "old.npz") is None  # only a cache: rebuilt, never misread

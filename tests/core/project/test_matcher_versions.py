@@ -148,10 +148,17 @@ def test_evaluate_from_the_stored_evidence_gives_the_figures_of_a_fresh_scoring(
     fresh_scorer = lifecycle.version_matcher_scorer(demo_copy, version, dataset, candidates, model)
     fresh = fresh_scorer.all_candidates()
     primed_scorer = lifecycle.version_matcher_scorer(demo_copy, version, dataset, candidates, model)
-    assert lifecycle.prime_from_evidence(demo_copy, version, primed_scorer, candidates)
+    import core.matching.matcher as matcher_module
+
+    def no_tree_pass(*args):
+        raise AssertionError("the evidence holds every candidate's contributions: no pass over the trees")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matcher_module, "round_output", no_tree_pass)
+        assert lifecycle.prime_from_evidence(demo_copy, version, primed_scorer, candidates)
     primed = primed_scorer.all_candidates()
-    assert np.allclose(primed.log_odds, fresh.log_odds, atol=1e-9)
-    assert np.allclose(primed.contributions, fresh.contributions, atol=1e-9)
+    assert np.array_equal(primed.log_odds, fresh.log_odds)  # the same sum of the same contributions
+    assert np.array_equal(primed.contributions, fresh.contributions)
     assert (primed.decided == fresh.decided).all() and primed.group_names == fresh.group_names
 
     cached = lifecycle.evaluate_with_decisions(demo_copy, "mualign", split=Split.TEST)

@@ -105,3 +105,21 @@ def test_candidates_are_scored_together_once_and_other_pairs_apart():
     assert other.log_odds[0] == pytest.approx(0.5 + 1.0 - 2.0)
     assert scorer.distances(np.array([0]), np.array([1])).tolist() == [0.1]
     assert model.asked == 6
+
+
+def test_the_same_other_pairs_asked_again_in_another_order_are_not_scored_again():
+    """An evaluation asks for the labelled non-candidates twice (report, then decisions), in two orders."""
+    matcher, model = StandInMatcher(), CountingModel()
+    scorer = MatcherScorer(matcher, model, Data(), _candidates())
+    left, right, types = np.array([2, 1, 0]), np.array([0, 3, 2]), np.zeros(3, dtype=np.int64)  # none a candidate
+    first = scorer.match_scores(left, right, types)
+    assert matcher.calls == [5, 3]
+    flip = np.array([1, 2, 0])
+    again = scorer.match_scores(left[flip], right[flip], types[flip])
+    assert matcher.calls == [5, 3]  # the same set of pairs: the kept figures, in the new order
+    for name in ("probability", "log_odds", "contributions", "decided"):
+        assert np.array_equal(getattr(again, name), getattr(first, name)[flip]), name
+    scorer.match_scores(left[:2], right[:2], types[:2])  # another set: scored on its own
+    assert matcher.calls == [5, 3, 2]
+    scorer.match_scores(left[:2], right[:2], np.ones(2, dtype=np.int64))  # other types: scored again
+    assert matcher.calls == [5, 3, 2, 2]
