@@ -472,7 +472,7 @@ def _short(name: str, limit: int = 32) -> str:
 
 
 def _blocking_config(args):
-    from core.blocking.name_blocking import BlockingConfig
+    from core.blocking.config import BlockingConfig
 
     keys = []
     for item in args.key:

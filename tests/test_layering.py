@@ -106,6 +106,14 @@ def test_stages_without_a_model_do_not_load_torch(statement):
     assert "torch" not in _modules_after(statement)
 
 
+def test_reading_a_project_does_not_load_the_blocking_or_learning_libraries():
+    """`mualign score` with a current table reads the project and prints: sklearn and scipy (~1 CPU-s to
+    import) are for blocking, fitting and PRAUC, loaded where those run."""
+    mods = _modules_after("import core.project.lifecycle, core.evaluation.harness, core.project.score_table, "
+                          "core.blocking.config, core.blocking.report, core.blocking.report_text")
+    assert not {m for m in mods if m.split(".")[0] in {"sklearn", "scipy", "torch", "sparse_dot_topn"}}
+
+
 def test_drawing_an_explanation_does_not_load_torch():
     """Explanation records live apart from the algorithm (core.explanations.records), so the drawing needs no model."""
     mods = _modules_after("import core.explanations.drawing, core.explanations.records")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -35,162 +35,12 @@ from core.data.candidates import CandidatePairs
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
 from core.blocking.sorted_neighbourhood import neighbourhood_pairs, sort_keys
+from core.blocking.config import BlockingConfig
+from core.blocking.report import BlockingReport, SourceStats, TypeBlockingStats  # noqa: F401 (their old home)
 
 RankRows = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-@dataclass(frozen=True)
-class BlockingConfig:
-    """Knobs of name blocking.
-
-    ``keys`` maps an aligned type to an aligned attribute name used as an exact key, e.g.
-    ``(("film", "year"), ("person", "born"))``.
-    """
-
-    top_k: int = 20
-    ngram_range: tuple[int, int] = (3, 3)
-    strip_accents: bool = True
-    keys: tuple[tuple[str, str], ...] = ()
-    n_threads: int = 2
-    exact_pairs_limit: int = 10_000_000_000  # above: sorted neighbourhood, see the module docstring
-    window: int = 10  # sorted-neighbourhood right names taken either side, per sort key
-    # Candidates from structure (core.blocking.structural), added to the name candidates when the
-    # dataset has TRAIN links: each left entity's top k by anchor-profile cosine; 0 switches it off.
-    structure_top_k: int = 10
-    structure_hops: int = 2
-    embedding_top_k: int = 10  # used only when block() is given a trained model's embeddings
-
-    def __post_init__(self) -> None:
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
-        for name in ("structure_top_k", "embedding_top_k"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0 (0 switches the source off), got {getattr(self, name)}")
-        if self.structure_hops < 1:
-            raise ValueError(f"structure_hops must be >= 1, got {self.structure_hops}")
-        lo, hi = self.ngram_range
-        if not 1 <= lo <= hi:
-            raise ValueError(f"ngram_range must satisfy 1 <= min <= max, got {self.ngram_range}")
-        if self.window < 1:
-            raise ValueError(f"window must be >= 1, got {self.window}")
-
-    def key_for(self, aligned_type: str) -> str | None:
-        return dict(self.keys).get(aligned_type)
-
-
-@dataclass(frozen=True)
-class SourceStats:
-    """What one candidate source (``name``, ``structure``, ``embedding``) proposed for a type, on its own.
-
-    ``held_out_kept`` counts the known matches that are not anchors (not TRAIN links): the
-    structure source finds anchors trivially, so this is the completeness that tells sources apart.
-    """
-
-    source: str
-    n_candidates: int
-    gold_kept: int
-    held_out_kept: int | None = None
-
-
-@dataclass(frozen=True)
-class TypeBlockingStats:
-    """Blocking quality for one aligned type.
-
-    ``sources`` is filled when more than one source made the candidates (the counts above are
-    then the union's); a report written before sources existed reads with ``()``.
-    """
-
-    type: str
-    n_left: int
-    n_right: int
-    n_candidates: int
-    candidates_per_left: float  # mean over left entities of the type
-    max_candidates_per_left: int
-    left_without_candidates: int
-    n_gold: int
-    gold_kept: int
-    seconds: float
-    key: str | None = None
-    sorted_neighbourhood: bool = False  # the type exceeded exact_pairs_limit
-    n_held_out: int | None = None  # known matches that are not anchors (None: not measured)
-    held_out_kept: int | None = None
-    sources: tuple[SourceStats, ...] = ()
-
-    def __post_init__(self) -> None:
-        # A report read back from JSON holds each source as a dict.
-        if any(isinstance(s, dict) for s in self.sources):
-            object.__setattr__(self, "sources", tuple(SourceStats(**s) if isinstance(s, dict) else s
-                                                      for s in self.sources))
-        else:
-            object.__setattr__(self, "sources", tuple(self.sources))
-
-    @property
-    def pair_completeness(self) -> float | None:
-        """Share of known true matches that survive blocking (None when no truth is known)."""
-        return self.gold_kept / self.n_gold if self.n_gold else None
-
-    @property
-    def held_out_completeness(self) -> float | None:
-        """Share of the non-anchor known matches that survive blocking (None when not measured)."""
-        return self.held_out_kept / self.n_held_out if self.n_held_out else None
-
-    def source(self, name: str) -> SourceStats | None:
-        return next((s for s in self.sources if s.source == name), None)
-
-    @property
-    def reduction_ratio(self) -> float:
-        """1 - candidates / all possible pairs of the type."""
-        total = self.n_left * self.n_right
-        return 1.0 - self.n_candidates / total if total else 0.0
-
-
-@dataclass(frozen=True)
-class BlockingReport:
-    per_type: tuple[TypeBlockingStats, ...]
-    config: BlockingConfig = field(default_factory=BlockingConfig)
-
-    @property
-    def n_candidates(self) -> int:
-        return sum(s.n_candidates for s in self.per_type)
-
-    @property
-    def pair_completeness(self) -> float | None:
-        gold = sum(s.n_gold for s in self.per_type)
-        return sum(s.gold_kept for s in self.per_type) / gold if gold else None
-
-    @property
-    def seconds(self) -> float:
-        return sum(s.seconds for s in self.per_type)
-
-    @property
-    def held_out_completeness(self) -> float | None:
-        held = sum(s.n_held_out or 0 for s in self.per_type)
-        return sum(s.held_out_kept or 0 for s in self.per_type) / held if held else None
-
-    @property
-    def source_names(self) -> tuple[str, ...]:
-        """The sources that made the candidates, in report order (empty for name blocking alone)."""
-        seen: list[str] = []
-        for stats in self.per_type:
-            seen += [s.source for s in stats.sources if s.source not in seen]
-        return tuple(seen)
-
-    def source_completeness(self, source: str, *, held_out: bool = False) -> float | None:
-        """Pair completeness of one source on its own, over all types (held-out matches only if asked)."""
-        found = [(t, t.source(source)) for t in self.per_type]
-        if held_out:
-            total = sum(t.n_held_out or 0 for t, s in found if s is not None)
-            kept = sum(s.held_out_kept or 0 for _, s in found if s is not None)
-        else:
-            total = sum(t.n_gold for t, s in found if s is not None)
-            kept = sum(s.gold_kept for _, s in found if s is not None)
-        return kept / total if total else None
-
-    def source_candidates(self, source: str) -> int:
-        return sum(s.n_candidates for t in self.per_type if (s := t.source(source)) is not None)
-
-
-# --------------------------------------------------------------------------- pure pieces ------
 def fit_name_vectors(left_names, right_names, config: BlockingConfig) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """L2-normalised char n-gram TF-IDF rows for both sides, with one vocabulary and IDF.
 

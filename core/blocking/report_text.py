@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.blocking.name_blocking import BlockingReport
+from core.blocking.report import BlockingReport
 
 
 def format_blocking_report(report: BlockingReport) -> str:

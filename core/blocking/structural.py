@@ -35,8 +35,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from core.blocking.name_blocking import (BlockingConfig, BlockingReport, SourceStats, TypeBlockingStats,
-                                         key_codes, pair_cosines, type_name_vectors)
+from core.blocking.config import BlockingConfig
+from core.blocking.name_blocking import key_codes, pair_cosines, type_name_vectors
+from core.blocking.report import BlockingReport, SourceStats, TypeBlockingStats
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph

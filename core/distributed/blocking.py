@@ -18,8 +18,10 @@ import time
 import numpy as np
 from dataclasses import replace
 
-from core.blocking.name_blocking import (BlockingConfig, BlockingReport, TypeBlockingInputs, add_other_sources,
-                                         forget_name_vectors, rank_left_rows, type_blocking_inputs, type_candidates)
+from core.blocking.config import BlockingConfig
+from core.blocking.name_blocking import (TypeBlockingInputs, add_other_sources, forget_name_vectors, rank_left_rows,
+                                         type_blocking_inputs, type_candidates)
+from core.blocking.report import BlockingReport
 from core.data.candidates import CandidatePairs
 from core.data.dataset import AlignmentDataset
 from core.distributed.cluster import RayEngine, check_capacity, shard_bounds

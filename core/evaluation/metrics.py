@@ -28,7 +28,6 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.metrics import average_precision_score
 
 __all__ = [
     "pr_auc_score",
@@ -187,6 +186,8 @@ def pr_auc_score(labels, scores, *, n_positives: int | None = None) -> float:
     if present == 0:
         return 0.0  # n_positives > 0 but none was scored: nothing can be retrieved.
     # Checked above: present > 0 and total > 0, so sklearn's own undefined case cannot arise.
+    from sklearn.metrics import average_precision_score  # sklearn loads in ~1 s; only PRAUC needs it here
+
     ap = float(average_precision_score(labels, scores))
     return ap * present / total
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.blocking.name_blocking import BlockingConfig, BlockingReport, TypeBlockingStats, block
+from core.blocking.config import BlockingConfig
+from core.blocking.report import BlockingReport, TypeBlockingStats
 from core.data.candidates import CandidatePairs
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
@@ -39,7 +40,6 @@ from core.evaluation.harness import EvalReport, evaluate
 from core.formats.errors import DataError, Problem, ProblemLog
 from core.formats.native import CANDIDATES_FILE, load_candidates, load_project, save_candidates
 from core.formats.textio import atomic_write_text, parse_json, read_text
-from core.scoring.name_baselines import NameLogRegScorer, NameTfidfScorer
 
 METHODS = ("name-tfidf", "name-logreg")
 #: Methods ``evaluate_method`` accepts: the project's default scorer (the matcher over the active
@@ -95,7 +95,9 @@ def block_project(project: str | Path, config: BlockingConfig | None = None, *,
     if unknown:
         raise ValueError(f"blocking key for unknown aligned type(s) {unknown}; "
                          f"known: {list(dataset.schema.type_names)}")
-    candidates, report = (blocker or block)(dataset, config, embeddings=embeddings)
+    if blocker is None:
+        from core.blocking.name_blocking import block as blocker  # TF-IDF and sparse products: only here
+    candidates, report = blocker(dataset, config, embeddings=embeddings)
     path = save_candidates(dataset, candidates, project)
     save_blocking_report(project, report, candidates_sha256=file_sha256(path))
     return BlockedProject(dataset, candidates, report)
@@ -223,6 +225,8 @@ def blocking_config(project: str | Path) -> BlockingConfig:
 def make_scorer(method: str, dataset: AlignmentDataset, candidates: CandidatePairs, *,
                 config: BlockingConfig | None = None, seed: int = 0):
     """A fitted scorer by name (``name-tfidf`` or ``name-logreg``)."""
+    from core.scoring.name_baselines import NameLogRegScorer, NameTfidfScorer
+
     config = config or BlockingConfig()
     if method == "name-tfidf":
         return NameTfidfScorer(dataset, config)

@@ -16,7 +16,8 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 from sklearn.linear_model import LogisticRegression
 
-from core.blocking.name_blocking import BlockingConfig, fit_name_vectors, pair_cosines
+from core.blocking.config import BlockingConfig
+from core.blocking.name_blocking import fit_name_vectors, pair_cosines
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
