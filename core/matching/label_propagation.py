@@ -51,7 +51,7 @@ import scipy.sparse as sp
 from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
-from core.data.sets import isin
+from core.data.sets import isin, locate
 from core.matching import ALIGNMENT_STORES
 from core.matching.feature_block import FeatureBlock
 from core.matching.sparse_rows import row_normalise
@@ -434,9 +434,32 @@ def label_cosine(alignment: LabelAlignment, left: np.ndarray, right: np.ndarray,
     return out
 
 
+#: Pairs up to which the last call's label cosines are kept (24 bytes a pair with their keys).
+LABEL_MEMO_PAIRS = 2_000_000
+_LAST_LABELS: dict = {}
+
+
 def label_features(alignment: LabelAlignment | None, left: np.ndarray, right: np.ndarray) -> FeatureBlock:
-    """Column :data:`LABEL_COLUMN` (group ``structure``); all NaN without an alignment (no anchors)."""
-    values = np.full(len(left), np.nan) if alignment is None else label_cosine(alignment, left, right)
+    """Column :data:`LABEL_COLUMN` (group ``structure``); all NaN without an alignment (no anchors).
+
+    A pair's value depends on that pair and the alignment alone, so a call for pairs the previous
+    call (same alignment object) computed takes their values from it: the matcher's fit computes
+    every candidate, its scoring pass asks for them again.
+    """
+    if alignment is None:
+        return FeatureBlock((LABEL_COLUMN,), ("structure",), np.full((len(left), 1), np.nan))
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    keys = pair_keys(left, right, len(alignment.right_features))
+    last = _LAST_LABELS.get("entry")
+    if last is not None and last["alignment"] is alignment:
+        found, where = locate(last["sorted_keys"], keys)
+        if found.all():
+            return FeatureBlock((LABEL_COLUMN,), ("structure",), last["values"][where][:, None])
+    _LAST_LABELS.clear()
+    values = label_cosine(alignment, left, right)
+    if 0 < len(left) <= LABEL_MEMO_PAIRS:
+        order = np.argsort(keys, kind="stable")
+        _LAST_LABELS["entry"] = {"alignment": alignment, "sorted_keys": keys[order], "values": values[order]}
     return FeatureBlock((LABEL_COLUMN,), ("structure",), values[:, None])
 
 

@@ -33,13 +33,24 @@ class IdentityMemo:
         self._entries: list[tuple[tuple[Any, ...], Hashable, Any]] = []
 
     def get(self, inputs: tuple[Any, ...], key: Hashable, compute: Callable[[], Any]) -> Any:
-        for held, held_key, value in self._entries:
+        value = self.find(inputs, key)
+        if value is None:
+            value = compute()
+            self.put(inputs, key, value)
+        return value
+
+    def find(self, inputs: tuple[Any, ...], key: Hashable) -> Any:
+        """The value held for these very inputs and key, or None (it then moves to the front)."""
+        for i, (held, held_key, value) in enumerate(self._entries):
             if held_key == key and len(held) == len(inputs) and all(a is b for a, b in zip(held, inputs)):
+                self._entries.insert(0, self._entries.pop(i))
                 return value
-        value = compute()
+        return None
+
+    def put(self, inputs: tuple[Any, ...], key: Hashable, value: Any) -> None:
+        """Hold ``value`` for these inputs and key, newest first; the oldest beyond ``size`` is dropped."""
         self._entries.insert(0, (inputs, key, value))
         del self._entries[self._size:]
-        return value
 
     def clear(self) -> None:
         self._entries.clear()

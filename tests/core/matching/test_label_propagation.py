@@ -77,3 +77,31 @@ def test_top_k_both_ways_matches_a_dense_sort_in_any_chunking():
         assert np.array_equal(f, np.argsort(-sim, axis=1, kind="stable")[:, :4])
         assert np.array_equal(b, np.argsort(-sim.T, axis=1, kind="stable")[:, :4])
         assert fv == pytest.approx(np.sort(sim, axis=1)[:, ::-1][:, :4], rel=1e-5)
+
+
+def test_label_columns_of_pairs_the_last_call_computed_are_read_back(monkeypatch):
+    """The fit computes every candidate's label cosine and the scoring pass asks again: a subset of
+    the last call's pairs (same alignment) gets the fresh values, in the order asked."""
+    import core.matching.label_propagation as lp
+
+    left, right = _star_pair()
+    alignment = align_by_labels(left, right, np.array([1, 4]), np.array([4, 1]), [(np.arange(6), np.arange(6))],
+                                LabelPropagationConfig(dim=16, rounds=1, top_k=3, seed=0))
+    pairs_left, pairs_right = np.repeat(np.arange(6), 6), np.tile(np.arange(6), 6)
+    lp._LAST_LABELS.clear()
+    everything = lp.label_features(alignment, pairs_left, pairs_right).values
+    rows = np.array([35, 0, 7, 20, 7])
+    calls = []
+    real = lp.label_cosine
+    monkeypatch.setattr(lp, "label_cosine", lambda *args, **kw: calls.append(1) or real(*args, **kw))
+    kept = lp.label_features(alignment, pairs_left[rows], pairs_right[rows]).values
+    assert calls == []  # read back
+    np.testing.assert_array_equal(kept, everything[rows])
+    np.testing.assert_array_equal(kept[:, 0], real(alignment, pairs_left[rows], pairs_right[rows]))
+    other = align_by_labels(left, right, np.array([1]), np.array([4]), [(np.arange(6), np.arange(6))],
+                            LabelPropagationConfig(dim=16, rounds=1, top_k=3, seed=0))
+    lp.label_features(other, pairs_left[rows], pairs_right[rows])  # another alignment: computed anew
+    assert calls == [1]
+    monkeypatch.setattr(lp, "LABEL_MEMO_PAIRS", 3)
+    lp.label_features(alignment, pairs_left, pairs_right)
+    assert "entry" not in lp._LAST_LABELS  # above the limit: nothing is kept

@@ -215,3 +215,30 @@ def test_a_call_for_pairs_the_last_call_computed_reads_them_back(music, monkeypa
     monkeypatch.setattr(pair_features, "STATIC_MEMO_PAIRS", 10)
     static_pair_features(dataset, left, right, specs=specs)
     assert "entry" not in pair_features._LAST_STATIC
+
+
+def test_an_anchor_sets_profiles_are_walked_once_and_equal_a_fresh_walk(monkeypatch):
+    """The fit, the scoring pass and the labelled pairs outside the candidates start from the same
+    anchors: the second ask is the kept profiles; other anchors, or profiles over the size limit, walk."""
+    import core.matching.pair_features as pair_features
+
+    dataset = tiny_dataset()
+    context = structure_context(dataset)
+    walks = []
+    real_walk = pair_features.StructureContext._walk
+    monkeypatch.setattr(pair_features.StructureContext, "_walk",
+                        lambda self, *args: walks.append(1) or real_walk(self, *args))
+    pair_features._PROFILES.clear()
+    first = context.profiles(np.array([2]), np.array([2]))
+    again = structure_context(dataset).profiles(np.array([2]), np.array([2]))  # a new context, same graphs
+    assert again is first and walks == [1]
+    fresh = real_walk(context, np.array([2]), np.array([2]), False)
+    for kept, walked in zip(first, fresh):
+        for a, b in zip(kept.by_hop, walked.by_hop):
+            np.testing.assert_array_equal(a.toarray(), b.toarray())
+    context.profiles(np.array([2, 3]), np.array([2, 3]))
+    assert len(walks) == 2
+    monkeypatch.setattr(pair_features, "PROFILE_MEMO_ENTRIES", 0)
+    context.profiles(np.array([3]), np.array([3]))
+    context.profiles(np.array([3]), np.array([3]))
+    assert len(walks) == 4  # too large to keep: walked each time
