@@ -77,6 +77,11 @@ def test_top_k_both_ways_matches_a_dense_sort_in_any_chunking():
         assert np.array_equal(f, np.argsort(-sim, axis=1, kind="stable")[:, :4])
         assert np.array_equal(b, np.argsort(-sim.T, axis=1, kind="stable")[:, :4])
         assert fv == pytest.approx(np.sort(sim, axis=1)[:, ::-1][:, :4], rel=1e-5)
+        assert bv == pytest.approx(np.take_along_axis(sim.T, b, axis=1), rel=1e-5)
+    f, fv, b, bv = top_k_both_ways(left, right, 30, chunk=7)  # k above the right side's 23 rows: all of them
+    assert f.shape == (37, 23) and b.shape == (23, 30)
+    assert np.array_equal(f, np.argsort(-sim, axis=1, kind="stable"))
+    assert np.array_equal(b, np.argsort(-sim.T, axis=1, kind="stable")[:, :30])
 
 
 def test_label_columns_of_pairs_the_last_call_computed_are_read_back(monkeypatch):
