@@ -25,6 +25,9 @@ class BlockingConfig:
     # dataset has TRAIN links: each left entity's top k by anchor-profile cosine; 0 switches it off.
     structure_top_k: int = 10
     structure_hops: int = 2
+    # A type too large for the dense label ranking ranks by anchor profiles, without the hub anchors
+    # found in more than this share of its profiles (core.matching.propagation.hub_columns); 0 keeps all.
+    structure_hub_share: float = 0.01
     embedding_top_k: int = 10  # used only when block() is given a trained model's embeddings
 
     def __post_init__(self) -> None:
@@ -33,6 +36,8 @@ class BlockingConfig:
         for name in ("structure_top_k", "embedding_top_k"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 switches the source off), got {getattr(self, name)}")
+        if not 0 <= self.structure_hub_share <= 1:
+            raise ValueError(f"structure_hub_share must be in [0, 1] (0 keeps every anchor), got {self.structure_hub_share}")
         if self.structure_hops < 1:
             raise ValueError(f"structure_hops must be >= 1, got {self.structure_hops}")
         lo, hi = self.ngram_range

@@ -255,7 +255,8 @@ def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs,
                                                           threads=config.n_threads)
             profiles.extend([combined_profile(left_profiles), combined_profile(right_profiles)])
         return structural_candidates(*profiles, config.structure_top_k, left_rows=left_rows, right_rows=right_rows,
-                                     n_threads=config.n_threads if config.n_threads > 1 else None)
+                                     n_threads=config.n_threads if config.n_threads > 1 else None,
+                                     hub_share=config.structure_hub_share or None)
 
     n_right = dataset.right.n_entities
     gold = dataset.gold_pairs()

@@ -154,6 +154,8 @@ def test_bad_settings_are_refused():
         BlockingConfig(structure_top_k=-1)
     with pytest.raises(ValueError, match="structure_hops must be >= 1"):
         BlockingConfig(structure_hops=0)
+    with pytest.raises(ValueError, match="structure_hub_share"):
+        BlockingConfig(structure_hub_share=1.5)
 
 
 def test_a_type_too_large_for_the_dense_label_ranking_takes_the_sparse_anchor_profiles(pair, monkeypatch):

@@ -26,6 +26,7 @@ from core.matching.propagation import (
     anchor_profile_features,
     anchor_profiles,
     combined_profile,
+    hub_columns,
     neighbour_name_features,
     neighbour_name_jaccard,
     profile_cosine,
@@ -180,3 +181,22 @@ def test_a_bounded_walk_keeps_each_rows_largest_entries_and_is_exact_below_the_b
         small = np.diff(unbounded.by_hop[hop].indptr) <= 32
         assert (unbounded.by_hop[hop][small] != capped.by_hop[hop][small]).nnz == 0
         assert np.diff(capped.by_hop[hop].indptr).max() <= 32 < np.diff(unbounded.by_hop[hop].indptr).max()
+
+
+def test_a_hub_anchor_is_dropped_before_the_product_and_the_telling_anchor_still_ranks():
+    """Column 0 is an anchor every entity reaches (a genre); column k + 1 is entity k's own anchor.
+    With the hub the similarities all share its term; without it each entity finds its counterpart
+    by its own anchor alone, and the hub's left x right products are never computed."""
+    n = 6
+    hub = np.ones((n, 1))
+    own = np.eye(n)
+    left = sp.csr_matrix(np.hstack([hub, own]))
+    right = sp.csr_matrix(np.hstack([hub, own[::-1]]))  # right entity n - 1 - k holds anchor k
+    assert hub_columns(left, right, share=0.5, minimum=1).tolist() == [True] + [False] * n
+    assert not hub_columns(left, right, share=0.5, minimum=n).any()  # at most `minimum` rows: never a hub
+    every = structural_candidates(left, right, 3)
+    assert len(every.left) == 3 * n  # the hub joins every pair
+    assert len(structural_candidates(left, right, 3, hub_share=0.5).left) == 3 * n  # 6 rows: under the minimum
+    pruned = structural_candidates(left, right, 3, hub_share=0.5, hub_minimum=1)
+    assert list(zip(pruned.left, pruned.right)) == [(k, n - 1 - k) for k in range(n)]  # own anchors only
+    assert np.allclose(pruned.similarity, 1.0)
