@@ -168,3 +168,20 @@ def test_name_vectors_from_one_fit_transform_equal_fit_then_transform_each_side(
         assert got.dtype == np.float32 and got.shape == expected.shape and got.has_sorted_indices
         for part in ("indptr", "indices", "data"):  # the same storage, not only the same values
             np.testing.assert_array_equal(getattr(got, part), getattr(expected, part))
+
+
+def test_the_packed_two_key_order_is_the_lexsort_in_any_input_order():
+    """row_score_order: by row, then decreasing score, equal scores in input order (lexsort's)."""
+    from core.blocking.name_blocking import row_score_order
+
+    rng = np.random.default_rng(1)
+    rows = rng.integers(0, 200, 5000)
+    scores = rng.choice(np.array([0.0, -0.0, 0.25, 0.5, -0.5, 1.0, 1e-30, 3e38], dtype=np.float32), len(rows))
+    scores[::4] = rng.random(len(scores[::4])).astype(np.float32)
+    np.testing.assert_array_equal(row_score_order(rows, scores), np.lexsort((-scores, rows)))
+    wide = scores.astype(np.float64)
+    np.testing.assert_array_equal(row_score_order(rows, wide), np.lexsort((-wide, rows)))  # not packed
+    bad = scores.copy()
+    bad[3] = np.nan
+    np.testing.assert_array_equal(row_score_order(rows, bad), np.lexsort((-bad, rows)))
+    assert row_score_order(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)).tolist() == []

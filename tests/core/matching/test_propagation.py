@@ -200,3 +200,25 @@ def test_a_hub_anchor_is_dropped_before_the_product_and_the_telling_anchor_still
     pruned = structural_candidates(left, right, 3, hub_share=0.5, hub_minimum=1)
     assert list(zip(pruned.left, pruned.right)) == [(k, n - 1 - k) for k in range(n)]  # own anchors only
     assert np.allclose(pruned.similarity, 1.0)
+
+
+def test_keeping_each_rows_largest_entries_breaks_ties_by_the_lower_column_in_any_storage_order():
+    from core.matching.propagation import keep_largest_per_row
+
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        dense = rng.choice([0.0, 0.0, 0.25, 0.5, 1.0], size=(int(rng.integers(1, 12)), int(rng.integers(1, 15))))
+        k = int(rng.integers(1, 5))
+        expected = np.zeros_like(dense)
+        for r, row in enumerate(dense):
+            nonzero = np.flatnonzero(row)
+            best = nonzero[np.lexsort((nonzero, -row[nonzero]))][:k]  # largest first, lower column on ties
+            expected[r, best] = row[best]
+        matrix = sp.csr_matrix(dense)
+        if trial % 2:  # the same matrix with each row's entries stored in reverse column order
+            coo = matrix.tocoo()
+            order = np.lexsort((-coo.col, coo.row))
+            matrix = sp.csr_matrix((coo.data[order], coo.col[order], matrix.indptr), shape=matrix.shape)
+            matrix.has_sorted_indices = False
+        kept = keep_largest_per_row(matrix, k)
+        np.testing.assert_array_equal(kept.toarray(), expected)
