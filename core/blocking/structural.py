@@ -42,7 +42,7 @@ from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
 from core.data.links import Split
-from core.data.sets import isin, unique
+from core.data.sets import isin, locate, unique
 from core.matching.label_propagation import LabelPropagationConfig, cached_alignment, propagation_fits, ranked_densely
 from core.matching.propagation import (AnchorProfiles, StructuralCandidates, anchor_profiles, combined_profile,
                                        structural_candidates)
@@ -208,11 +208,11 @@ def _key_conflict(dataset: AlignmentDataset, type_index: int, key: str | None, l
     return (left_codes >= 0) & (right_codes >= 0) & (left_codes != right_codes)
 
 
-def _source_stats(source: str, left: np.ndarray, right: np.ndarray, gold_keys: np.ndarray, held_out_keys: np.ndarray,
-                  n_right: int) -> SourceStats:
-    keys = unique(pair_keys(left, right, n_right))
-    return SourceStats(source=source, n_candidates=len(keys), gold_kept=int(isin(gold_keys, keys).sum()),
-                       held_out_kept=int(isin(held_out_keys, keys).sum()))
+def _source_stats(source: str, keys: np.ndarray, gold_keys: np.ndarray, held_out_keys: np.ndarray) -> SourceStats:
+    """One source's counts from its distinct pair keys, sorted (looked up, not sorted again: a type's
+    keys run to millions at scale, and every count would otherwise sort them anew)."""
+    return SourceStats(source=source, n_candidates=len(keys), gold_kept=int(locate(keys, gold_keys)[0].sum()),
+                       held_out_kept=int(locate(keys, held_out_keys)[0].sum()))
 
 
 def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs, name_report: BlockingReport, *,
@@ -269,8 +269,9 @@ def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs,
         type_gold = gold.of_type(type_index)
         gold_keys = pair_keys(type_gold.left, type_gold.right, n_right)
         held_out_keys = gold_keys[~isin(gold_keys, anchor_keys)]
-        sources = [_source_stats("name", names.left, names.right, gold_keys, held_out_keys, n_right)]
-        extra_left, extra_right = [], []
+        name_keys = unique(names.pair_keys(n_right))
+        sources = [_source_stats("name", name_keys, gold_keys, held_out_keys)]
+        extra_keys = []
         for source, found in (("structure", None if by_labels is None else
                                _of_rows(by_labels, left_entities) if propagated and ranked_densely(len(left_entities),
                                                                                                    len(right_entities))
@@ -281,26 +282,27 @@ def union_candidates(dataset: AlignmentDataset, name_candidates: CandidatePairs,
             if found is None:
                 continue
             ok = ~_key_conflict(dataset, type_index, type_stats.key, found.left, found.right)
-            sources.append(_source_stats(source, found.left[ok], found.right[ok], gold_keys, held_out_keys, n_right))
-            extra_left.append(found.left[ok])
-            extra_right.append(found.right[ok])
-        pairs = _join(dataset, type_index, names, extra_left, extra_right, left_entities, right_entities, config)
+            extra_keys.append(unique(pair_keys(found.left[ok], found.right[ok], n_right)))
+            sources.append(_source_stats(source, extra_keys[-1], gold_keys, held_out_keys))
+        pairs, added_keys = _join(dataset, type_index, names, name_keys, extra_keys, left_entities, right_entities,
+                                  config)
         parts.append(pairs)
-        stats.append(_union_stats(type_stats, pairs, left_entities, sources, gold_keys, held_out_keys, n_right,
+        union_keys = np.sort(np.concatenate([name_keys, added_keys]), kind="stable")  # two sorted runs: a merge
+        stats.append(_union_stats(type_stats, pairs, union_keys, left_entities, sources, gold_keys, held_out_keys,
                                   type_stats.seconds + time.perf_counter() - start))
     return CandidatePairs.concat(parts), BlockingReport(tuple(stats), config)
 
 
-def _join(dataset: AlignmentDataset, type_index: int, names: CandidatePairs, extra_left: list[np.ndarray],
-          extra_right: list[np.ndarray], left_entities: np.ndarray, right_entities: np.ndarray,
-          config: BlockingConfig) -> CandidatePairs:
-    """The name pairs plus the new pairs of the other sources (each once), sorted as name blocking sorts."""
+def _join(dataset: AlignmentDataset, type_index: int, names: CandidatePairs, name_keys: np.ndarray,
+          extra_keys: list[np.ndarray], left_entities: np.ndarray, right_entities: np.ndarray,
+          config: BlockingConfig) -> tuple[CandidatePairs, np.ndarray]:
+    """(the name pairs plus the new pairs of the other sources, each once, sorted as name blocking
+    sorts; the added pairs' keys, sorted). ``name_keys`` and each of ``extra_keys`` are sorted distinct keys."""
     n_right = dataset.right.n_entities
-    if not extra_left:
-        return names
-    left, right = np.concatenate(extra_left), np.concatenate(extra_right)
-    keys = unique(pair_keys(left, right, n_right))
-    keys = keys[~isin(keys, names.pair_keys(n_right))]
+    if not extra_keys:
+        return names, np.zeros(0, dtype=np.int64)
+    keys = unique(np.concatenate(extra_keys)) if len(extra_keys) > 1 else extra_keys[0]
+    keys = keys[~locate(name_keys, keys)[0]]
     left, right = keys // n_right, keys % n_right
     scores = np.zeros(len(keys), dtype=np.float32)
     if len(keys):
@@ -312,19 +314,18 @@ def _join(dataset: AlignmentDataset, type_index: int, names: CandidatePairs, ext
                            scores)
     joined = CandidatePairs.concat([names, added])
     order = row_score_order(joined.left, joined.name_score)
-    return joined.select(order)
+    return joined.select(order), keys
 
 
-def _union_stats(name_stats: TypeBlockingStats, pairs: CandidatePairs, left_entities: np.ndarray,
-                 sources: list[SourceStats], gold_keys: np.ndarray, held_out_keys: np.ndarray, n_right: int,
+def _union_stats(name_stats: TypeBlockingStats, pairs: CandidatePairs, keys: np.ndarray, left_entities: np.ndarray,
+                 sources: list[SourceStats], gold_keys: np.ndarray, held_out_keys: np.ndarray,
                  seconds: float) -> TypeBlockingStats:
-    """The type's stats recomputed on the union, with the per-source records."""
+    """The type's stats recomputed on the union (``keys``: its pair keys, sorted), with the per-source records."""
     per_left = np.bincount(np.searchsorted(left_entities, pairs.left), minlength=len(left_entities))
-    keys = pairs.pair_keys(n_right)
     return replace(name_stats, n_candidates=len(pairs),
                    candidates_per_left=float(per_left.mean()) if len(per_left) else 0.0,
                    max_candidates_per_left=int(per_left.max()) if len(per_left) else 0,
                    left_without_candidates=int((per_left == 0).sum()),
-                   gold_kept=int(isin(gold_keys, keys).sum()), seconds=seconds,
-                   n_held_out=len(held_out_keys), held_out_kept=int(isin(held_out_keys, keys).sum()),
+                   gold_kept=int(locate(keys, gold_keys)[0].sum()), seconds=seconds,
+                   n_held_out=len(held_out_keys), held_out_kept=int(locate(keys, held_out_keys)[0].sum()),
                    sources=tuple(sources))
