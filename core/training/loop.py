@@ -37,7 +37,6 @@ from core.sampling.blocks import pair_batch
 from core.scoring.model_scorer import ModelScorer
 from core.training.optimisers import Adam, LazyAdam
 from core.training.negatives import NegativeSampler
-from core.training.threads import threads_for_batch, torch_threads
 
 
 #: The batch size ``TrainConfig.learning_rate`` is meant for (the paper's), and the scaling rules.
@@ -72,9 +71,6 @@ class TrainConfig:
     # queries' candidates run to millions, so a seeded sample of queries (all their candidates) is
     # scored instead; None scores them all. Small projects (DBLP-ACM: 2,473 pairs) are not sampled.
     max_valid_pairs: int | None = 200_000
-    # CPU threads of a training step; None: one per 128 positives of a batch (core.training.threads:
-    # at batch 32 a second thread made the steps slower and took 15% more CPU time).
-    step_threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.epochs < 1 or self.negatives_per_side < 1:
@@ -87,8 +83,6 @@ class TrainConfig:
             raise ValueError(f"min_improvement must be >= 0, got {self.min_improvement}")
         if self.max_valid_pairs is not None and self.max_valid_pairs < 1:
             raise ValueError(f"max_valid_pairs must be >= 1 or None, got {self.max_valid_pairs}")
-        if self.step_threads is not None and self.step_threads < 1:
-            raise ValueError(f"step_threads must be >= 1 or None, got {self.step_threads}")
 
     @property
     def step_learning_rate(self) -> float:
@@ -413,23 +407,13 @@ class _Training:
         if config.max_steps_per_epoch:
             steps = min(steps, config.max_steps_per_epoch)
         losses, seen = [], 0
-        with torch_threads(self.step_threads()):
-            for step in range(steps):
-                pairs = self.draw(order[step * config.batch_size:(step + 1) * config.batch_size])
-                losses.append(self.step(pairs))
-                seen += pairs.n_positives
-                if on_step:
-                    on_step(StepStats(epoch, step + 1, steps, losses[-1]))
+        for step in range(steps):
+            pairs = self.draw(order[step * config.batch_size:(step + 1) * config.batch_size])
+            losses.append(self.step(pairs))
+            seen += pairs.n_positives
+            if on_step:
+                on_step(StepStats(epoch, step + 1, steps, losses[-1]))
         return losses, seen
-
-    def step_threads(self) -> int:
-        """torch's threads during the steps: ``config.step_threads``, else one per 128 positives of a
-        batch, never more than torch has (a GPU step keeps them: its host work is not torch's)."""
-        available = torch.get_num_threads()
-        if self.device.type != "cpu":
-            return available
-        wanted = self.config.step_threads or threads_for_batch(self.config.batch_size, available)
-        return min(wanted, available)
 
     def draw(self, positions: np.ndarray) -> StepPairs:
         """The step's pairs: the links at ``positions``, their corruptions, and a few labelled non-matches."""
