@@ -25,8 +25,6 @@ EXIT_BAD_INPUT = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader closed the pipe (e.g. `| head`)
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one command; bad input (data, options, files) exits 2 with a message, never a traceback.
 

@@ -111,9 +111,9 @@ def _row_score_order(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray) -> 
     """
     in_pair_order = len(rows) < 2 or bool(np.all((rows[1:] > rows[:-1]) | ((rows[1:] == rows[:-1]) &
                                                                           (cols[1:] > cols[:-1]))))
-    if not in_pair_order or not _packable(rows, scores):
+    if not in_pair_order:
         return np.lexsort((cols, -scores, rows))
-    return row_score_order(rows, scores)
+    return row_score_order(rows, scores)  # input order is column order: its ties are the lexsort's
 
 
 def _packable(rows: np.ndarray, scores: np.ndarray) -> bool:

@@ -65,7 +65,6 @@ __all__ = [
     "static_pair_features",
     "StructureContext",
     "structure_context",
-    "keep_heaviest_per_row",
     "anchor_pair_features",
     "own_anchor_free_cosine",
     "gnn_pair_features",
@@ -361,7 +360,7 @@ class StructureContext:
             profiles = anchor_profiles(adjacencies, anchors, n_entities=n, hops=self.hops)
             if self.max_profile_entries is not None:
                 profiles = AnchorProfiles((profiles.by_hop[0],) + tuple(
-                    keep_heaviest_per_row(p, self.max_profile_entries) for p in profiles.by_hop[1:]))
+                    keep_largest_per_row(sp.csr_matrix(p), self.max_profile_entries) for p in profiles.by_hop[1:]))
             out.append(profiles)
         return out[0], out[1]
 
@@ -370,16 +369,6 @@ class StructureContext:
 #: call (20M: about 240 MB); a large graph's profiles are walked anew rather than held.
 PROFILE_MEMO_ENTRIES = 20_000_000
 _PROFILES = IdentityMemo(size=3)
-
-
-def keep_heaviest_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Each row's ``k`` largest entries (ties: lower column first); the others dropped.
-
-    >>> m = sp.csr_matrix([[0.1, 0.5, 0.2], [0.3, 0.0, 0.0]])
-    >>> keep_heaviest_per_row(m, 2).toarray().tolist()
-    [[0.0, 0.5, 0.2], [0.3, 0.0, 0.0]]
-    """
-    return keep_largest_per_row(sp.csr_matrix(matrix), k)
 
 
 def structure_context(dataset: AlignmentDataset, *, hops: int = 2,

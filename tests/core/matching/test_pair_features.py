@@ -171,13 +171,13 @@ def test_fast_own_anchor_free_cosine_equals_the_masked_reference():
              profile_cosine(left_p, right_p, left, right, hop=hop))
 
 
-def test_keep_heaviest_per_row_against_a_sort_per_row():
+def test_the_profiles_cap_keeps_each_rows_heaviest_against_a_sort_per_row():
     import scipy.sparse as sp
 
-    from core.matching.pair_features import keep_heaviest_per_row
+    from core.matching.propagation import keep_largest_per_row  # what StructureContext caps profiles with
 
     matrix = sp.random(40, 30, density=0.4, random_state=5, format="csr")
-    kept = keep_heaviest_per_row(matrix, 5).toarray()
+    kept = keep_largest_per_row(matrix, 5).toarray()
     dense = matrix.toarray()
     for row, full in zip(kept, dense):
         expected = np.zeros_like(full)
