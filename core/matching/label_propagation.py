@@ -51,9 +51,10 @@ import scipy.sparse as sp
 from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.kg import KnowledgeGraph
-from core.data.sets import isin, locate
+from core.data.sets import isin
 from core.matching import ALIGNMENT_STORES
 from core.matching.feature_block import FeatureBlock
+from core.matching.memo import LastPairs
 from core.matching.sparse_rows import row_normalise
 
 #: entity pairs (n_left x n_right) above which a type is not ranked densely (see the module note)
@@ -442,7 +443,7 @@ def label_cosine(alignment: LabelAlignment, left: np.ndarray, right: np.ndarray,
 
 #: Pairs up to which the last call's label cosines are kept (24 bytes a pair with their keys).
 LABEL_MEMO_PAIRS = 2_000_000
-_LAST_LABELS: dict = {}
+_LAST_LABELS = LastPairs()
 
 
 def label_features(alignment: LabelAlignment | None, left: np.ndarray, right: np.ndarray) -> FeatureBlock:
@@ -456,16 +457,12 @@ def label_features(alignment: LabelAlignment | None, left: np.ndarray, right: np
         return FeatureBlock((LABEL_COLUMN,), ("structure",), np.full((len(left), 1), np.nan))
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     keys = pair_keys(left, right, len(alignment.right_features))
-    last = _LAST_LABELS.get("entry")
-    if last is not None and last["alignment"] is alignment:
-        found, where = locate(last["sorted_keys"], keys)
-        if found.all():
-            return FeatureBlock((LABEL_COLUMN,), ("structure",), last["values"][where][:, None])
+    held = _LAST_LABELS.rows(alignment, None, keys)
+    if held is not None:
+        return FeatureBlock((LABEL_COLUMN,), ("structure",), held[0][held[1]][:, None])
     _LAST_LABELS.clear()
     values = label_cosine(alignment, left, right)
-    if 0 < len(left) <= LABEL_MEMO_PAIRS:
-        order = np.argsort(keys, kind="stable")
-        _LAST_LABELS["entry"] = {"alignment": alignment, "sorted_keys": keys[order], "values": values[order]}
+    _LAST_LABELS.keep(alignment, None, keys, values, limit=LABEL_MEMO_PAIRS)
     return FeatureBlock((LABEL_COLUMN,), ("structure",), values[:, None])
 
 

@@ -16,7 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-__all__ = ["IdentityMemo"]
+import numpy as np
+
+from core.data.sets import locate
+
+__all__ = ["IdentityMemo", "LastPairs"]
 
 
 class IdentityMemo:
@@ -54,3 +58,43 @@ class IdentityMemo:
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+class LastPairs:
+    """The last call's per-pair result, read back by a later call whose pairs it all holds.
+
+    ``mualign train`` asks for the fit's pairs (every candidate and the labelled pairs) and then
+    for every candidate again: per-pair columns that depend on the pair alone (and on an owner
+    object, held by identity, and settings compared by equality) need not be computed twice.
+    One result is kept, replaced by the next; :meth:`keep` holds nothing above ``limit`` pairs.
+
+    >>> last = LastPairs()
+    >>> last.keep("graphs", "s", np.array([7, 3, 5]), np.array([70., 30., 50.]), limit=10)
+    >>> value, rows = last.rows("graphs", "s", np.array([5, 7]))
+    >>> value[rows].tolist(), last.rows("graphs", "s", np.array([5, 8]))
+    ([50.0, 70.0], None)
+    """
+
+    def __init__(self) -> None:
+        self.owner: Any = None
+        self.settings: Any = None
+        self.sorted_keys: np.ndarray | None = None
+        self.order: np.ndarray | None = None
+        self.value: Any = None  # None: nothing kept
+
+    def rows(self, owner: Any, settings: Any, keys: np.ndarray) -> tuple[Any, np.ndarray] | None:
+        """(the kept value, the row of each key in it) when every key is held for this owner and settings."""
+        if self.value is None or self.owner is not owner or self.settings != settings:
+            return None
+        found, where = locate(self.sorted_keys, keys)
+        return (self.value, self.order[where]) if found.all() else None
+
+    def keep(self, owner: Any, settings: Any, keys: np.ndarray, value: Any, *, limit: int) -> None:
+        """Hold ``value`` (one row per key, in the keys' order) when 0 < pairs <= ``limit``; else hold nothing."""
+        self.clear()
+        if 0 < len(keys) <= limit:
+            self.order = np.argsort(keys, kind="stable")
+            self.owner, self.settings, self.sorted_keys, self.value = owner, settings, keys[self.order], value
+
+    def clear(self) -> None:
+        self.owner = self.settings = self.sorted_keys = self.order = self.value = None

@@ -34,7 +34,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from core.data.candidates import pair_keys
 from core.data.dataset import AlignmentDataset
-from core.data.sets import locate
 from core.matching.comparisons import (
     NAME_ATTRIBUTE,
     ComparisonSpec,
@@ -52,7 +51,7 @@ from core.matching.propagation import (
     keep_largest_per_row,
     neighbour_name_features,
 )
-from core.matching.memo import IdentityMemo
+from core.matching.memo import IdentityMemo, LastPairs
 from core.matching.sparse_rows import pair_rows_cosine, pair_rows_dot
 
 __all__ = [
@@ -250,7 +249,7 @@ def _name_vectors(left_names: np.ndarray, right_names: np.ndarray) -> tuple[sp.c
 #: 200 MB at this size). ``mualign train`` asks for the fit's pairs (every candidate and the labelled
 #: pairs, on a project this small) and then for every candidate again to score them.
 STATIC_MEMO_PAIRS = 500_000
-_LAST_STATIC: dict = {}
+_LAST_STATIC = LastPairs()
 
 
 def static_pair_features(dataset: AlignmentDataset, left: np.ndarray, right: np.ndarray, *,
@@ -281,11 +280,9 @@ def static_pair_features(dataset: AlignmentDataset, left: np.ndarray, right: np.
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     keys = pair_keys(left, right, dataset.right.n_entities)
     settings = (specs, use_structure)
-    last = _LAST_STATIC.get("entry")
-    if last is not None and last["dataset"] is dataset and last["settings"] == settings:
-        found, where = locate(last["sorted_keys"], keys)
-        if found.all():
-            return last["block"].select_rows(last["order"][where])
+    held = _LAST_STATIC.rows(dataset, settings, keys)
+    if held is not None:
+        return held[0].select_rows(held[1])
     _LAST_STATIC.clear()  # the old block is not held while the new one is computed
     left_values, right_values, corpora = _attribute_values(dataset, specs, left, right)
     blocks = [compare_attributes(specs, left_values, right_values, corpora=corpora)]
@@ -295,10 +292,7 @@ def static_pair_features(dataset: AlignmentDataset, left: np.ndarray, right: np.
         blocks.append(neighbour_name_features(left_adj, right_adj, *names, left, right))
         blocks.append(neighbour_text_cosines(left_adj, right_adj, *names, left, right))
     block = concat_blocks(blocks)
-    if 0 < len(left) <= STATIC_MEMO_PAIRS:
-        order = np.argsort(keys, kind="stable")
-        _LAST_STATIC["entry"] = {"dataset": dataset, "settings": settings, "sorted_keys": keys[order],
-                                 "order": order, "block": block}
+    _LAST_STATIC.keep(dataset, settings, keys, block, limit=STATIC_MEMO_PAIRS)
     return block
 
 

@@ -109,4 +109,4 @@ def test_label_columns_of_pairs_the_last_call_computed_are_read_back(monkeypatch
     assert calls == [1]
     monkeypatch.setattr(lp, "LABEL_MEMO_PAIRS", 3)
     lp.label_features(alignment, pairs_left, pairs_right)
-    assert "entry" not in lp._LAST_LABELS  # above the limit: nothing is kept
+    assert lp._LAST_LABELS.value is None  # above the limit: nothing is kept

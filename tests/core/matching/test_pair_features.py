@@ -198,7 +198,7 @@ def test_a_call_for_pairs_the_last_call_computed_reads_them_back(music, monkeypa
     everything = static_pair_features(dataset, left, right, specs=specs)
     rows = np.random.default_rng(0).permutation(len(left))[:40]
     kept = static_pair_features(dataset, left[rows], right[rows], specs=specs)
-    assert pair_features._LAST_STATIC["entry"]["block"] is everything
+    assert pair_features._LAST_STATIC.value is everything
     pair_features._LAST_STATIC.clear()
     fresh = static_pair_features(dataset, left[rows], right[rows], specs=specs)
     np.testing.assert_array_equal(kept.values, fresh.values)
@@ -208,13 +208,13 @@ def test_a_call_for_pairs_the_last_call_computed_reads_them_back(music, monkeypa
     # a pair the kept block lacks (here: the 40 rows kept, all candidates asked): computed, and kept instead
     again = static_pair_features(dataset, left, right, specs=specs)
     np.testing.assert_array_equal(again.values, everything.values)
-    assert pair_features._LAST_STATIC["entry"]["block"] is again
+    assert pair_features._LAST_STATIC.value is again
     no_structure = static_pair_features(dataset, left[rows], right[rows], specs=specs, use_structure=False)
     assert len(no_structure.names) < len(kept.names)  # other settings: not read from the kept block
 
     monkeypatch.setattr(pair_features, "STATIC_MEMO_PAIRS", 10)
     static_pair_features(dataset, left, right, specs=specs)
-    assert "entry" not in pair_features._LAST_STATIC
+    assert pair_features._LAST_STATIC.value is None
 
 
 def test_an_anchor_sets_profiles_are_walked_once_and_equal_a_fresh_walk(monkeypatch):
