@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -83,6 +84,22 @@ class CGMuAlign(nn.Module):
             h = self.dropout(layer(h, block, batch.input_types[: block.n_dst]))
         return h
 
+    def encode_nodes(self, features: EntityFeatures, batch: GraphBatch | None, nodes: np.ndarray) -> torch.Tensor:
+        """h^{K-1} of ``nodes`` themselves, for layer-wise scoring (:mod:`core.scoring.layerwise`).
+
+        ``batch`` is the nodes' own ``K - 1``-hop sample (``nodes`` its seeds; None for a one-layer
+        model, whose top layer reads layer 0 directly). Every block of it is a lower layer, unlike
+        :meth:`encode_lower`'s batch, whose last block is the top layer's. A node's output is the
+        one :meth:`encode_lower` gives it in any pair batch when sampling is fixed per edge
+        (scoring's int seed): then it depends on the node alone, so it can be computed once.
+        """
+        if batch is None:
+            return self.dropout(self.inputs(features, nodes))
+        h = self.dropout(self.inputs(features, batch.input_nodes))
+        for layer, block in zip(self.lower, batch.blocks):
+            h = self.dropout(layer(h, block, batch.input_types[: block.n_dst]))
+        return h
+
     def embed_alone(self, features: EntityFeatures, batch: GraphBatch, rows: torch.Tensor) -> torch.Tensor:
         """h^K of single entities (``batch.seeds[rows]``) with no counterpart: cross-graph attention uniform.
 
@@ -104,6 +121,10 @@ class CGMuAlign(nn.Module):
                              left.input_types[left_rows])
         right_side = PairSide(self.encode_lower(right_features, right), right.blocks[-1], right_rows,
                               right.input_types[right_rows])
-        left_out, right_out = self.top(left_side, right_side, return_attention=return_attention)
+        return self.pair_output(left_side, right_side, return_attention=return_attention)
+
+    def pair_output(self, left: PairSide, right: PairSide, *, return_attention: bool = False) -> PairOutput:
+        """The top layer and the distance, given both sides' h^{K-1} (however they were computed)."""
+        left_out, right_out = self.top(left, right, return_attention=return_attention)
         return PairOutput(left_out.h, right_out.h, pair_distance(left_out.h, right_out.h),
                           left_out.attention, right_out.attention)

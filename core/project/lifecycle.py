@@ -297,6 +297,8 @@ class ProgressScorer:
         return self._in_pieces(self.scorer.score_pairs, left, right, types)
 
     def distances(self, left, right) -> np.ndarray:
+        if getattr(self.scorer, "reports_progress", False):  # one call: each node's lower layers run once
+            return self.scorer.distances(left, right, on_progress=self.on_progress)
         return self._in_pieces(self.scorer.distances, left, right)
 
 

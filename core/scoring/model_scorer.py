@@ -8,7 +8,9 @@ for, alone or in any batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -17,6 +19,7 @@ from core.data.sets import unique
 from core.model.cg_mualign import CGMuAlign
 from core.model.device import device_errors
 from core.model.setup import EncoderSetup
+from core.scoring.layerwise import layerwise_distances
 from core.sampling.blocks import graph_batch, pair_batch
 
 
@@ -34,6 +37,9 @@ class ModelScorer:
     batch_size: int = 16384
     seed: int = 0
     calibration: tuple[float, float] | None = None  # (slope, intercept) on -distance
+    #: :meth:`distances` takes ``on_progress``: a progress bar needs no pieces (which would each
+    #: encode their nodes' lower layers again)
+    reports_progress: ClassVar[bool] = True
 
     @property
     def device(self) -> torch.device:
@@ -65,11 +71,29 @@ class ModelScorer:
         finally:
             self.model.train(was_training)
 
-    def distances(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(left), dtype=np.float64)
-        for sl, _, result in self.forward_pairs(np.asarray(left), np.asarray(right)):
-            out[sl] = result.distance.double().cpu().numpy()
-        return out
+    def distances(self, left: np.ndarray, right: np.ndarray, *,
+                  on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """The model's distance of every pair (float32 values in a float64 array), scored layer-wise.
+
+        The layers below the top run once per node the pairs read, the top layer per pair
+        (:mod:`core.scoring.layerwise`): the same numbers as :meth:`forward_pairs` to float
+        rounding, without encoding an entity again in every batch it appears in.
+        ``on_progress(done, total)`` after each batch of pairs.
+
+        Raises
+        ------
+        core.model.device.DeviceError
+            If the model's device (a GPU) fails while scoring; the message says to choose ``--device cpu``.
+        """
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), device_errors(self.device):
+                return layerwise_distances(self.model, self.setup.left, self.setup.right, left, right,
+                                           seed=self.seed, batch_size=self.batch_size, device=self.device,
+                                           on_progress=on_progress)
+        finally:
+            self.model.train(was_training)
 
     def entity_embeddings(self, side: str, entities: np.ndarray) -> np.ndarray:
         """(len(entities), hidden) float32: each entity's vector with no counterpart (``CGMuAlign.embed_alone``).
