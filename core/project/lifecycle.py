@@ -39,7 +39,7 @@ from core.data.sets import isin
 from core.evaluation.harness import EvalReport, evaluate
 from core.formats.errors import DataError, Problem, ProblemLog
 from core.formats.native import CANDIDATES_FILE, load_candidates, load_project, save_candidates
-from core.formats.textio import atomic_write_text, parse_json, read_text
+from core.formats.textio import atomic_copy, atomic_write_text, parse_json, read_text
 
 METHODS = ("name-tfidf", "name-logreg")
 #: Methods ``evaluate_method`` accepts: the project's default scorer (the matcher over the active
@@ -100,6 +100,9 @@ def block_project(project: str | Path, config: BlockingConfig | None = None, *,
     candidates, report = blocker(dataset, config, embeddings=embeddings)
     path = save_candidates(dataset, candidates, project)
     save_blocking_report(project, report, candidates_sha256=file_sha256(path))
+    from core.project.cache import remember_candidates
+
+    remember_candidates(dataset, project, candidates)
     return BlockedProject(dataset, candidates, report)
 
 
@@ -679,7 +682,7 @@ def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates:
     as ``scores/scores-<version>.tsv`` for the review app. A bare model scorer of a version that
     has a matcher is scored through that matcher: a version's table always holds its default score.
     """
-    from core.project.score_table import model_scores, store_scores, write_scores
+    from core.project.score_table import model_scores, store_scores
 
     if not hasattr(scorer, "match_scores"):
         scorer = version_matcher_scorer(project, version, dataset, candidates, scorer) or scorer
@@ -701,8 +704,11 @@ def score_candidates(project: str | Path, dataset: AlignmentDataset, candidates:
     finally:
         if restore is not None:
             scorer.gnn.model = restore
-    store_scores(frame, project, version, dataset, candidates)
-    return frame, write_scores(frame, Path(project) / "scores.tsv")
+    stored = store_scores(frame, project, version, dataset, candidates)
+    # the active table is the version's, byte for byte: copied, not formatted again (at 26M rows the
+    # text is gigabytes, held in memory while it is written)
+    atomic_copy(stored, Path(project) / "scores.tsv")
+    return frame, Path(project) / "scores.tsv"
 
 
 def _evidence_kept(project: str | Path, version: str, scorer) -> bool:

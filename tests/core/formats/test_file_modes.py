@@ -11,7 +11,7 @@ import stat
 
 import pytest
 
-from core.formats.textio import atomic_write_text, current_umask
+from core.formats.textio import atomic_copy, atomic_write_text, current_umask
 
 
 @pytest.fixture
@@ -55,3 +55,27 @@ def test_an_imported_project_is_readable_by_the_group(tmp_path, umask_022, capsy
     assert main(["block", "--project", str(tmp_path / "p")]) == 0
     for name in ("left/entities.tsv", "schema.json", "links.tsv", "candidates.tsv", "blocking_report.json"):
         assert _mode(tmp_path / "p" / name) == 0o644, name
+
+
+def test_a_copied_file_is_byte_for_byte_the_source_keeps_the_replaced_mode_and_leaves_no_temporary(tmp_path,
+                                                                                                    umask_022):
+    source = tmp_path / "scores" / "scores-v1.tsv"
+    source.parent.mkdir()
+    data = os.urandom(40 << 20)  # more than one 16 MiB piece
+    source.write_bytes(data)
+    target = tmp_path / "scores.tsv"
+    target.write_text("old\n")
+    os.chmod(target, 0o640)
+    atomic_copy(source, target)
+    assert target.read_bytes() == data
+    assert _mode(target) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores", "scores.tsv"]
+
+
+def test_a_failed_copy_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "scores.tsv"
+    target.write_text("old\n")
+    with pytest.raises(FileNotFoundError):
+        atomic_copy(tmp_path / "missing.tsv", target)
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.tsv"]

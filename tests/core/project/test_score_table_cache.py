@@ -84,8 +84,11 @@ def test_scoring_writes_the_copy_with_the_table(demo_copy, monkeypatch):
     dataset, candidates, version = _open(demo_copy)
     _binary(demo_copy, version).unlink(missing_ok=True)
     model, _ = load_scorer(mv.model_path(demo_copy, version), dataset)
+    (demo_copy / "scores.tsv").unlink()
     lifecycle.score_candidates(demo_copy, dataset, candidates, model, version)
     assert _binary(demo_copy, version).is_file()
+    # the active table is the version's file, byte for byte
+    assert (demo_copy / "scores.tsv").read_bytes() == scores_path(demo_copy, version).read_bytes()
     expected = read_scores(scores_path(demo_copy, version))
     _no_text_reads(monkeypatch)
     pd.testing.assert_frame_equal(current_scores(demo_copy, version, dataset, candidates, matcher=True), expected)
