@@ -309,6 +309,33 @@ def parse_csv(text: str, path: Path, log: ProblemLog) -> tuple[list[str], pd.Dat
     return header, frame
 
 
+def arrow_tsv(frame: pd.DataFrame) -> bytes | None:
+    """The frame as TSV bytes through pyarrow (NaN written empty, as pandas does), or None to fall back.
+
+    Several times faster than pandas' ``to_csv`` (26.4M candidates: about 50 s through pandas), with
+    the shortest round-trip text of every float (a whole number without pandas' ``.0``). None where
+    a cell would need quoting (a tab, quote or line break in it) or pyarrow is missing: the caller
+    writes through pandas then.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+    except ImportError:
+        return None
+    try:
+        header = "\t".join(str(c) for c in frame.columns)
+        if any(ch in header for ch in '"\n\r'):
+            return None
+        table = pa.Table.from_pandas(frame, preserve_index=False)  # NaN -> null -> empty cell
+        buffer = io.BytesIO()
+        buffer.write((header + "\n").encode("utf-8"))  # arrow would quote the names
+        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(delimiter="\t", quoting_style="none",
+                                                             include_header=False))
+    except (pa.ArrowException, ValueError, TypeError):
+        return None
+    return buffer.getvalue()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash never leaves a half-written file."""
     atomic_write_bytes(path, text.encode("utf-8"))

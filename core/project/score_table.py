@@ -127,10 +127,10 @@ def write_scores(frame: pd.DataFrame, path: Path) -> Path:
     included). A table it cannot write without quoting (a tab or a quote inside an id), or no
     pyarrow, goes through pandas.
     """
-    from core.formats.textio import atomic_write_bytes, atomic_write_text
+    from core.formats.textio import arrow_tsv, atomic_write_bytes, atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = _arrow_tsv(frame)
+    data = arrow_tsv(frame)
     if data is not None:
         atomic_write_bytes(path, data)
     else:
@@ -138,27 +138,6 @@ def write_scores(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _arrow_tsv(frame: pd.DataFrame) -> bytes | None:
-    """The frame as TSV bytes through pyarrow (NaN written empty, as pandas does), or None to fall back."""
-    try:
-        import io
-
-        import pyarrow as pa
-        import pyarrow.csv as pa_csv
-    except ImportError:
-        return None
-    try:
-        header = "\t".join(str(c) for c in frame.columns)
-        if any(ch in header for ch in '"\n\r'):
-            return None
-        table = pa.Table.from_pandas(frame, preserve_index=False)  # NaN -> null -> empty cell
-        buffer = io.BytesIO()
-        buffer.write((header + "\n").encode("utf-8"))  # arrow would quote the names
-        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(delimiter="\t", quoting_style="none",
-                                                             include_header=False))
-    except (pa.ArrowException, ValueError, TypeError):
-        return None
-    return buffer.getvalue()
 
 
 def _same_pairs(frame: pd.DataFrame, dataset: AlignmentDataset, candidates: CandidatePairs) -> bool:

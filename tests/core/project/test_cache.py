@@ -259,3 +259,20 @@ def test_graphs_not_opened_from_the_cache_leave_no_candidates_entry(project, mus
     save_candidates(music_dataset, candidates, project)
     assert remember_candidates(music_dataset, project, candidates) is False
     assert not (project / CACHE_DIR / "candidates.json").exists()
+
+
+def test_saved_candidates_read_back_as_written_whole_scores_included(project, music, music_dataset):
+    """save_candidates writes through Arrow (a score of 1 is written "1", not "1.0"): the same pairs come back."""
+    from core.data.candidates import CandidatePairs
+    from core.formats.native import load_candidates, save_candidates
+
+    blocked = music[1]
+    scores = np.where(np.arange(len(blocked)) % 2 == 0, 1.0, 0.1234567).astype(np.float32)
+    candidates = CandidatePairs(blocked.left, blocked.right, blocked.type, scores)
+    path = save_candidates(music_dataset, candidates, project)
+    assert "\t1\n" in path.read_text()  # Arrow's text for a whole number
+    back = load_candidates(music_dataset, project)
+    np.testing.assert_array_equal(back.left, candidates.left)
+    np.testing.assert_array_equal(back.right, candidates.right)
+    np.testing.assert_array_equal(back.type, candidates.type)
+    np.testing.assert_array_equal(back.name_score, np.round(scores.astype(np.float64), 6).astype(np.float32))
