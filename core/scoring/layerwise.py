@@ -120,3 +120,25 @@ def layerwise_distances(model: CGMuAlign, left_graph: PreparedGraph, right_graph
         if on_progress is not None:
             on_progress(stop, len(left))
     return out
+
+
+def layerwise_embeddings(model: CGMuAlign, graph: PreparedGraph, entities: np.ndarray, *, seed: int,
+                         batch_size: int, device: torch.device) -> np.ndarray:
+    """(len(entities), hidden) float32: each entity's top-layer output with no counterpart.
+
+    :meth:`CGMuAlign.embed_alone` (cross-graph attention uniform) for every entity, from one
+    :class:`LowerTable`: the neighbours two entities share are encoded once, not once per batch.
+    """
+    entities = np.asarray(entities, dtype=np.int64)
+    out = np.zeros((len(entities), model.config.hidden), dtype=np.float32)
+    if not len(entities):
+        return out
+    table = lower_table(model, graph, entities, seed=seed, batch_size=batch_size, device=device)
+    for start in range(0, len(entities), batch_size):
+        seeds, inverse = np.unique(entities[start:start + batch_size], return_inverse=True)
+        batch = sample_batch(graph, seeds, cap=model.config.neighbour_cap, n_layers=1, seed=seed, device=device)
+        rows = torch.from_numpy(inverse.reshape(-1).astype(np.int64)).to(device)
+        side = PairSide(table.gather(batch.input_nodes), batch.blocks[0].to(device), rows,
+                        batch.input_types.to(device)[rows])
+        out[start:start + len(rows)] = model.top.alone(side).float().cpu().numpy()
+    return out

@@ -19,8 +19,8 @@ from core.data.sets import unique
 from core.model.cg_mualign import CGMuAlign
 from core.model.device import device_errors
 from core.model.setup import EncoderSetup
-from core.scoring.layerwise import layerwise_distances
-from core.sampling.blocks import graph_batch, pair_batch
+from core.scoring.layerwise import layerwise_distances, layerwise_embeddings
+from core.sampling.blocks import pair_batch
 
 
 @dataclass(eq=False)
@@ -98,30 +98,21 @@ class ModelScorer:
     def entity_embeddings(self, side: str, entities: np.ndarray) -> np.ndarray:
         """(len(entities), hidden) float32: each entity's vector with no counterpart (``CGMuAlign.embed_alone``).
 
-        ``side`` is "left" or "right". Sampled as scoring samples (the scorer's int seed), in
-        batches of ``batch_size`` entities; for candidates from embeddings in blocking.
+        ``side`` is "left" or "right". Sampled as scoring samples (the scorer's int seed), layer-wise
+        (:func:`core.scoring.layerwise.layerwise_embeddings`), in batches of ``batch_size``
+        entities; for candidates from embeddings in blocking.
         """
         if side not in ("left", "right"):
             raise ValueError(f"side must be 'left' or 'right', not {side!r}")
         graph = self.setup.left if side == "left" else self.setup.right
-        entities = np.asarray(entities, dtype=np.int64)
-        config = self.model.config
-        out = np.zeros((len(entities), config.hidden), dtype=np.float32)
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.no_grad(), device_errors(self.device):
-                for start in range(0, len(entities), self.batch_size):
-                    seeds, rows = np.unique(entities[start:start + self.batch_size], return_inverse=True)
-                    batch = graph_batch(graph.adjacency, graph.edge_weights, graph.entity_types, graph.relation_ids,
-                                        seeds, cap=config.neighbour_cap, n_layers=config.n_layers,
-                                        rng=self.seed).to(self.device)
-                    h = self.model.embed_alone(graph.features, batch,
-                                               torch.from_numpy(rows.reshape(-1)).to(self.device))
-                    out[start:start + len(rows)] = h.float().cpu().numpy()
+                return layerwise_embeddings(self.model, graph, entities, seed=self.seed, batch_size=self.batch_size,
+                                            device=self.device)
         finally:
             self.model.train(was_training)
-        return out
 
     def score_pairs(self, left: np.ndarray, right: np.ndarray, types: np.ndarray | None = None) -> np.ndarray:
         """-distance for each pair (higher = more alike)."""

@@ -95,3 +95,21 @@ def test_progress_is_reported_per_batch_from_one_scoring_call(music):
 def test_no_pairs_score_nothing(music):
     scorer, _ = _trained(music, 2)
     assert scorer.distances(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).shape == (0,)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_entity_embeddings_are_embed_alone_on_each_entitys_own_sample(music, n_layers):
+    import torch
+
+    scorer, candidates = _trained(music, n_layers)
+    graph = scorer.setup.right
+    entities = np.random.default_rng(1).permutation(np.unique(candidates.right))
+    scorer.batch_size = 29
+    got = scorer.entity_embeddings("right", entities)
+    seeds, rows = np.unique(entities, return_inverse=True)  # the batch path: the entities' own K-hop samples
+    batch = graph_batch(graph.adjacency, graph.edge_weights, graph.entity_types, graph.relation_ids, seeds,
+                        cap=4, n_layers=n_layers, rng=scorer.seed)
+    scorer.model.eval()
+    with torch.no_grad():
+        expected = scorer.model.embed_alone(graph.features, batch, torch.from_numpy(rows.reshape(-1))).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
