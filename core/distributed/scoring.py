@@ -4,8 +4,10 @@ What travels: the two prepared graphs (CSR adjacency, sampling weights, hashed n
 dense features: numpy and scipy arrays only), the feature spec, the vocabulary and the weights
 are put into Ray's object store once (:class:`ScoringInputs`). Each actor reads them from there
 zero-copy (numpy arrays backed by the node's shared memory, one copy per node however many actors
-it runs) and keeps a private copy of the weights only. Chunks of candidate pairs (two int64
-arrays) go out, distances (float64) come back.
+it runs) and keeps a private copy of the weights only. Scoring is layer-wise
+(:mod:`core.scoring.layerwise`): the driver computes the job's lower-layer tables once (every node
+the pairs' top layers read) and puts them in the store too; chunks of candidate pairs (two int64
+arrays) go out, each actor runs the top layer on its chunk, distances (float64) come back.
 
 Scores are bit-identical to a local run. Sampling is keyed per edge by the scorer's seed, so a
 pair's neighbourhood does not depend on its batch; its float sums do (a matrix product of 1,000
@@ -25,6 +27,7 @@ from __future__ import annotations
 import os
 import resource
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +75,19 @@ def scorer_from_inputs(inputs: ScoringInputs) -> ModelScorer:
     return ModelScorer(model, setup, batch_size=inputs.batch_size, seed=inputs.seed)
 
 
+@contextmanager
+def torch_threads(n: int):
+    """torch's intra-op threads set to ``n`` inside the block, restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class ScoringWorker:
     """A Ray actor's state: one scorer, built once from the shared inputs."""
 
@@ -81,8 +97,18 @@ class ScoringWorker:
         torch.set_num_threads(threads)
         self.scorer = scorer_from_inputs(inputs)
 
-    def distances(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        return self.scorer.distances(left, right)
+    def distances(self, tables, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Distances of a chunk of pairs from the job's lower-layer tables ((nodes, h) numpy pairs)."""
+        import warnings
+
+        import torch
+
+        from core.scoring.layerwise import LowerTable
+
+        with warnings.catch_warnings():  # the object store's arrays are read-only; nothing writes them
+            warnings.simplefilter("ignore", UserWarning)
+            lower = tuple(LowerTable(nodes, torch.from_numpy(h)) for nodes, h in tables)
+        return self.scorer.distances_from_tables(lower, left, right)
 
     def pid(self) -> int:
         return os.getpid()
@@ -107,7 +133,7 @@ class ScoringPool:
         import ray
 
         check_capacity(engine)
-        self.engine = engine
+        self.engine, self.scorer = engine, scorer
         self.batch_size = scorer.batch_size
         self.inputs = ray.put(scoring_inputs(scorer))
         actor = ray.remote(ScoringWorker).options(num_cpus=engine.worker_threads(), max_restarts=engine.retries,
@@ -123,6 +149,13 @@ class ScoringPool:
         import ray
 
         left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+        if not len(left):
+            return np.zeros(0, dtype=np.float64)
+        # the layers below the top once per node, here, with the actors' thread count (so the same bits as
+        # a local run with those threads); every actor reads the tables from the object store
+        with torch_threads(self.engine.worker_threads()):
+            tables = self.scorer.pair_tables(left, right)
+        tables = ray.put(tuple((table.nodes, table.h.cpu().numpy()) for table in tables))
         chunks = aligned_chunks(len(left), self.batch_size, self.engine.batches_per_task)
         out = np.zeros(len(left), dtype=np.float64)
         waiting = list(range(len(chunks)))[::-1]  # popped from the end: chunk 0 first
@@ -131,7 +164,7 @@ class ScoringPool:
         def submit(actor) -> None:
             index = waiting.pop()
             start, stop = chunks[index]
-            in_flight[actor.distances.remote(left[start:stop], right[start:stop])] = (index, actor)
+            in_flight[actor.distances.remote(tables, left[start:stop], right[start:stop])] = (index, actor)
 
         for _ in range(IN_FLIGHT_PER_ACTOR):
             for actor in self.actors:

@@ -91,22 +91,28 @@ def lower_table(model: CGMuAlign, graph: PreparedGraph, entities: np.ndarray, *,
     return LowerTable(nodes, h)
 
 
-def layerwise_distances(model: CGMuAlign, left_graph: PreparedGraph, right_graph: PreparedGraph, left: np.ndarray,
-                        right: np.ndarray, *, seed: int, batch_size: int, device: torch.device,
-                        on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """The model's distance of every pair (left[b], right[b]), float32 values in a float64 array.
+def pair_tables(model: CGMuAlign, left_graph: PreparedGraph, right_graph: PreparedGraph, left: np.ndarray,
+                right: np.ndarray, *, seed: int, batch_size: int, device: torch.device
+                ) -> tuple[LowerTable, LowerTable]:
+    """Each side's :class:`LowerTable` for the pairs (left[b], right[b]): the first step of scoring them."""
+    return (lower_table(model, left_graph, left, seed=seed, batch_size=batch_size, device=device),
+            lower_table(model, right_graph, right, seed=seed, batch_size=batch_size, device=device))
 
-    Each side's :class:`LowerTable` is built first, then the pairs run through the top layer in
-    batches of ``batch_size``, each batch sampling one hop of its unique entities.
-    ``on_progress(done, total)`` is called after each batch.
+
+def top_layer_distances(model: CGMuAlign, left_graph: PreparedGraph, right_graph: PreparedGraph,
+                        tables: tuple[LowerTable, LowerTable], left: np.ndarray, right: np.ndarray, *, seed: int,
+                        batch_size: int, device: torch.device,
+                        on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The second step: the distance of every pair from tables holding all the nodes its top layer reads.
+
+    Batches of ``batch_size`` pairs, each sampling one hop of its unique entities; a pair's
+    distance depends on the tables and its batch, not on the other batches, so any run of
+    consecutive batches (a Ray task's chunk) gives the numbers of the whole run.
+    ``on_progress(done, total)`` after each batch.
     """
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     out = np.zeros(len(left), dtype=np.float64)
-    if not len(left):
-        return out
     cap = model.config.neighbour_cap
-    tables = [lower_table(model, graph, entities, seed=seed, batch_size=batch_size, device=device)
-              for graph, entities in ((left_graph, left), (right_graph, right))]
     for start in range(0, len(left), batch_size):
         stop = min(start + batch_size, len(left))
         sides = []
@@ -120,6 +126,21 @@ def layerwise_distances(model: CGMuAlign, left_graph: PreparedGraph, right_graph
         if on_progress is not None:
             on_progress(stop, len(left))
     return out
+
+
+def layerwise_distances(model: CGMuAlign, left_graph: PreparedGraph, right_graph: PreparedGraph, left: np.ndarray,
+                        right: np.ndarray, *, seed: int, batch_size: int, device: torch.device,
+                        on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The model's distance of every pair (left[b], right[b]), float32 values in a float64 array.
+
+    Each side's :class:`LowerTable` is built first (:func:`pair_tables`), then the pairs run through
+    the top layer in batches of ``batch_size`` (:func:`top_layer_distances`).
+    """
+    if not len(left):
+        return np.zeros(0, dtype=np.float64)
+    tables = pair_tables(model, left_graph, right_graph, left, right, seed=seed, batch_size=batch_size, device=device)
+    return top_layer_distances(model, left_graph, right_graph, tables, left, right, seed=seed, batch_size=batch_size,
+                               device=device, on_progress=on_progress)
 
 
 def layerwise_embeddings(model: CGMuAlign, graph: PreparedGraph, entities: np.ndarray, *, seed: int,

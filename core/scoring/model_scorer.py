@@ -19,7 +19,8 @@ from core.data.sets import unique
 from core.model.cg_mualign import CGMuAlign
 from core.model.device import device_errors
 from core.model.setup import EncoderSetup
-from core.scoring.layerwise import layerwise_distances, layerwise_embeddings
+from core.scoring.layerwise import (LowerTable, layerwise_distances, layerwise_embeddings, pair_tables,
+                                    top_layer_distances)
 from core.sampling.blocks import pair_batch
 
 
@@ -92,6 +93,29 @@ class ModelScorer:
                 return layerwise_distances(self.model, self.setup.left, self.setup.right, left, right,
                                            seed=self.seed, batch_size=self.batch_size, device=self.device,
                                            on_progress=on_progress)
+        finally:
+            self.model.train(was_training)
+
+    def pair_tables(self, left: np.ndarray, right: np.ndarray) -> tuple[LowerTable, LowerTable]:
+        """The lower-layer tables :meth:`distances` builds first (a Ray job builds them once on the driver)."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), device_errors(self.device):
+                return pair_tables(self.model, self.setup.left, self.setup.right, left, right, seed=self.seed,
+                                   batch_size=self.batch_size, device=self.device)
+        finally:
+            self.model.train(was_training)
+
+    def distances_from_tables(self, tables: tuple[LowerTable, LowerTable], left: np.ndarray,
+                              right: np.ndarray) -> np.ndarray:
+        """:meth:`distances` of pairs whose nodes ``tables`` (from :meth:`pair_tables` of a superset) hold."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), device_errors(self.device):
+                return top_layer_distances(self.model, self.setup.left, self.setup.right, tables, left, right,
+                                           seed=self.seed, batch_size=self.batch_size, device=self.device)
         finally:
             self.model.train(was_training)
 

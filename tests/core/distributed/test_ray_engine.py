@@ -5,7 +5,6 @@ One Ray is started for the module (2 CPUs, no dashboard, 127.0.0.1 only) and shu
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 from dataclasses import replace
@@ -23,7 +22,7 @@ from core.data.links import Split  # noqa: E402
 from core.demo.movies import generate_movie_pair  # noqa: E402
 from core.distributed.blocking import block_on_ray  # noqa: E402
 from core.distributed.cluster import RayEngine, aligned_chunks, local_ray_options, shard_bounds  # noqa: E402
-from core.distributed.scoring import RayScorer, ScoringPool  # noqa: E402
+from core.distributed.scoring import RayScorer, ScoringPool, torch_threads  # noqa: E402
 from core.evaluation.harness import evaluate  # noqa: E402
 from core.model.config import ModelConfig  # noqa: E402
 from core.model.setup import build_setup  # noqa: E402
@@ -34,16 +33,6 @@ FIELDS = ("left", "right", "type", "name_score")
 #: The cluster has 2 CPUs: two workers of one torch thread each. Scores are compared with a local
 #: run on one thread too (a float sum is split differently on another thread count).
 ENGINE = RayEngine(workers=2, threads_per_worker=1, batches_per_task=2)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
