@@ -352,7 +352,8 @@ def load_candidates_cached(dataset: AlignmentDataset, directory: str | Path):
     return candidates
 
 
-def remember_candidates(dataset: AlignmentDataset, directory: str | Path, candidates) -> bool:
+def remember_candidates(dataset: AlignmentDataset, directory: str | Path, candidates, *,
+                        digest: str | None = None) -> bool:
     """Write the cache entry of ``candidates`` just saved to ``candidates.tsv`` (blocking calls this).
 
     So the next command reads them from the cache instead of parsing the file: on the 2.7M-node
@@ -360,6 +361,7 @@ def remember_candidates(dataset: AlignmentDataset, directory: str | Path, candid
     else ``mualign score`` did. The entry holds what reading the file gives: the name scores as
     written (rounded to 6 decimals, then float32). False where the graphs were not opened from
     this project's cache (no digest to key the entry by) or the cache folder is not writable.
+    ``digest``: the file's :func:`file_digest` when the caller has it (blocking does).
     """
     from core.data.candidates import CandidatePairs
     from core.features import FEATURE_STORES
@@ -372,7 +374,7 @@ def remember_candidates(dataset: AlignmentDataset, directory: str | Path, candid
     as_read = CandidatePairs(np.asarray(candidates.left, dtype=np.int64), np.asarray(candidates.right, dtype=np.int64),
                              np.asarray(candidates.type, dtype=np.int32),
                              np.round(np.asarray(candidates.name_score, dtype=np.float64), 6).astype(np.float32))
-    key = {"graph": store.graph_digest, "candidates": file_digest(directory / CANDIDATES_FILE)}
+    key = {"graph": store.graph_digest, "candidates": digest or file_digest(directory / CANDIDATES_FILE)}
     return _write_candidates_entry(directory, key, as_read)
 
 

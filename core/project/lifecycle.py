@@ -22,7 +22,6 @@ Nothing here loads torch at import time, so pages that only show the blocking st
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -40,6 +39,7 @@ from core.evaluation.harness import EvalReport, evaluate
 from core.formats.errors import DataError, Problem, ProblemLog
 from core.formats.native import CANDIDATES_FILE, load_candidates, load_project, save_candidates
 from core.formats.textio import atomic_copy, atomic_write_text, parse_json, read_text
+from core.project.cache import file_digest, remember_candidates
 
 METHODS = ("name-tfidf", "name-logreg")
 #: Methods ``evaluate_method`` accepts: the project's default scorer (the matcher over the active
@@ -98,11 +98,9 @@ def block_project(project: str | Path, config: BlockingConfig | None = None, *,
     if blocker is None:
         from core.blocking.name_blocking import block as blocker  # TF-IDF and sparse products: only here
     candidates, report = blocker(dataset, config, embeddings=embeddings)
-    path = save_candidates(dataset, candidates, project)
-    save_blocking_report(project, report, candidates_sha256=file_sha256(path))
-    from core.project.cache import remember_candidates
-
-    remember_candidates(dataset, project, candidates)
+    digest = file_digest(save_candidates(dataset, candidates, project))
+    save_blocking_report(project, report, candidates_sha256=digest)
+    remember_candidates(dataset, project, candidates, digest=digest)
     return BlockedProject(dataset, candidates, report)
 
 
@@ -132,15 +130,6 @@ def load_blocked(project: str | Path, dataset: AlignmentDataset | None = None
 
 
 # ------------------------------------------------------------------ the stored blocking report ----
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB pieces (candidates files run to hundreds of MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for piece in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(piece)
-    return digest.hexdigest()
-
-
 def blocking_report_to_dict(report: BlockingReport) -> dict:
     """The report as JSON-ready data: its config and one record per aligned type."""
     return {"config": asdict(report.config), "per_type": [asdict(s) for s in report.per_type]}
@@ -195,7 +184,7 @@ def load_blocking_report(project: str | Path) -> BlockingReport | None:
         raise DataError([Problem(str(path), None, f"blocking report format {version!r} is newer than this "
                                                   f"mualign reads ({REPORT_FORMAT_VERSION}); upgrade mualign "
                                                   "or run `mualign block` again")])
-    if data.get("candidates_sha256") != file_sha256(candidates):
+    if data.get("candidates_sha256") != file_digest(candidates):
         return None
     try:
         return blocking_report_from_dict(data)
