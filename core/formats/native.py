@@ -18,6 +18,7 @@ is always the one thing the rest of mualign reads.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -30,8 +31,7 @@ from core.formats.errors import ProblemLog
 from core.data.kg import ATTRIBUTE_KINDS, KnowledgeGraph
 from core.data.links import Links, Split
 from core.data.schema import SchemaMapping
-from core.formats.textio import (arrow_tsv, atomic_write_bytes, atomic_write_text, clean_names, parse_json, read_text,
-                                 read_tsv)
+from core.formats.textio import atomic_write_text, atomic_write_tsv, clean_names, parse_json, read_text, read_tsv
 
 SIDES = ("left", "right")
 _SPLITS = {s.value: s.code for s in Split}
@@ -406,11 +406,7 @@ def save_candidates(dataset: AlignmentDataset, candidates, directory: str | Path
     """Write blocked candidates by external id (``left_id right_id type name_score``)."""
     path = Path(directory) / CANDIDATES_FILE
     frame = candidates.to_frame(dataset.left.entity_ids, dataset.right.entity_ids, dataset.schema.type_names)
-    data = arrow_tsv(frame)
-    if data is not None:
-        atomic_write_bytes(path, data)
-    else:
-        atomic_write_text(path, frame.to_csv(sep="\t", index=False, lineterminator="\n", quoting=3))
+    atomic_write_tsv(path, frame, quoting=csv.QUOTE_NONE)
     return path
 
 

@@ -309,31 +309,35 @@ def parse_csv(text: str, path: Path, log: ProblemLog) -> tuple[list[str], pd.Dat
     return header, frame
 
 
-def arrow_tsv(frame: pd.DataFrame) -> bytes | None:
-    """The frame as TSV bytes through pyarrow (NaN written empty, as pandas does), or None to fall back.
+def atomic_write_tsv(path: Path, frame: pd.DataFrame, *, quoting: int = csv.QUOTE_MINIMAL) -> None:
+    """Write ``frame`` as a TSV file (header, no index, ``\\n`` line ends) in one atomic step.
 
-    Several times faster than pandas' ``to_csv`` (26.4M candidates: about 50 s through pandas), with
-    the shortest round-trip text of every float (a whole number without pandas' ``.0``). None where
-    a cell would need quoting (a tab, quote or line break in it) or pyarrow is missing: the caller
-    writes through pandas then.
+    Arrow's CSV writer streams into the temporary file: several times faster than pandas'
+    ``to_csv`` (the demo movies' 100K-row score table 0.2 s against 1.3 s of CPU; 2.73M candidates
+    2.3 s against 5.1 s) and without the whole text in memory (2.3 GB for a 26.4M-row score
+    table), with the shortest round-trip text of every float (float32 included; a whole number
+    without pandas' ``.0``; NaN an empty cell, as pandas writes it). A frame Arrow cannot write
+    without quoting (a tab, quote or line break in a cell or a column name), or no pyarrow, goes
+    through pandas with ``quoting``.
     """
     try:
         import pyarrow as pa
         import pyarrow.csv as pa_csv
     except ImportError:
-        return None
-    try:
-        header = "\t".join(str(c) for c in frame.columns)
-        if any(ch in header for ch in '"\n\r'):
-            return None
-        table = pa.Table.from_pandas(frame, preserve_index=False)  # NaN -> null -> empty cell
-        buffer = io.BytesIO()
-        buffer.write((header + "\n").encode("utf-8"))  # arrow would quote the names
-        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(delimiter="\t", quoting_style="none",
-                                                             include_header=False))
-    except (pa.ArrowException, ValueError, TypeError):
-        return None
-    return buffer.getvalue()
+        pa = None
+    header = "\t".join(str(c) for c in frame.columns)
+    if pa is not None and not any(ch in header for ch in '"\n\r'):
+        def write(fh: BinaryIO) -> None:
+            fh.write((header + "\n").encode("utf-8"))  # arrow would quote the names
+            pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), fh,  # NaN -> null -> empty cell
+                             pa_csv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False))
+
+        try:
+            _atomic_write(path, write)
+            return
+        except (pa.ArrowException, ValueError, TypeError):
+            pass  # a cell that needs quoting: the temporary file is gone, the old file untouched
+    atomic_write_text(path, frame.to_csv(sep="\t", index=False, lineterminator="\n", quoting=quoting))
 
 
 def atomic_write_text(path: Path, text: str) -> None:

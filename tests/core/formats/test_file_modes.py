@@ -79,3 +79,17 @@ def test_a_failed_copy_leaves_the_old_file_and_no_temporary(tmp_path):
         atomic_copy(tmp_path / "missing.tsv", target)
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["scores.tsv"]
+
+
+def test_a_frame_arrow_cannot_write_goes_through_pandas_and_leaves_no_temporary(tmp_path):
+    import pandas as pd
+
+    from core.formats.textio import atomic_write_tsv
+
+    path = tmp_path / "scores.tsv"
+    path.write_text("old\n")
+    atomic_write_tsv(path, pd.DataFrame({"id": ["x\ty", "z"], "score": [1.0, 2.5]}))  # a tab needs quotes
+    assert path.read_text() == 'id\tscore\n"x\ty"\t1.0\nz\t2.5\n'
+    atomic_write_tsv(path, pd.DataFrame({"id": ["x", "z"], "score": [1.0, float("nan")]}))  # Arrow's text
+    assert path.read_text() == "id\tscore\nx\t1\nz\t\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.tsv"]
