@@ -99,6 +99,17 @@ def pair_tables(model: CGMuAlign, left_graph: PreparedGraph, right_graph: Prepar
             lower_table(model, right_graph, right, seed=seed, batch_size=batch_size, device=device))
 
 
+def top_side(table: LowerTable, graph: PreparedGraph, entities: np.ndarray, *, cap: int, seed: int,
+             device: torch.device) -> PairSide:
+    """What the top layer reads for ``entities`` (one per pair, repeats allowed): their one-hop
+    sample, drawn as scoring draws it, over the table's rows."""
+    seeds, inverse = np.unique(entities, return_inverse=True)
+    batch = sample_batch(graph, seeds, cap=cap, n_layers=1, seed=seed, device=device)
+    rows = torch.from_numpy(inverse.reshape(-1).astype(np.int64)).to(device)
+    return PairSide(table.gather(batch.input_nodes), batch.blocks[0].to(device), rows,
+                    batch.input_types.to(device)[rows])
+
+
 def top_layer_distances(model: CGMuAlign, left_graph: PreparedGraph, right_graph: PreparedGraph,
                         tables: tuple[LowerTable, LowerTable], left: np.ndarray, right: np.ndarray, *, seed: int,
                         batch_size: int, device: torch.device,
@@ -115,13 +126,8 @@ def top_layer_distances(model: CGMuAlign, left_graph: PreparedGraph, right_graph
     cap = model.config.neighbour_cap
     for start in range(0, len(left), batch_size):
         stop = min(start + batch_size, len(left))
-        sides = []
-        for table, graph, entities in zip(tables, (left_graph, right_graph), (left[start:stop], right[start:stop])):
-            seeds, inverse = np.unique(entities, return_inverse=True)
-            batch = sample_batch(graph, seeds, cap=cap, n_layers=1, seed=seed, device=device)
-            rows = torch.from_numpy(inverse.reshape(-1).astype(np.int64)).to(device)
-            sides.append(PairSide(table.gather(batch.input_nodes), batch.blocks[0].to(device), rows,
-                                  batch.input_types.to(device)[rows]))
+        sides = [top_side(table, graph, entities, cap=cap, seed=seed, device=device) for table, graph, entities
+                 in zip(tables, (left_graph, right_graph), (left[start:stop], right[start:stop]))]
         out[start:stop] = model.pair_output(*sides).distance.double().cpu().numpy()
         if on_progress is not None:
             on_progress(stop, len(left))
@@ -156,10 +162,7 @@ def layerwise_embeddings(model: CGMuAlign, graph: PreparedGraph, entities: np.nd
         return out
     table = lower_table(model, graph, entities, seed=seed, batch_size=batch_size, device=device)
     for start in range(0, len(entities), batch_size):
-        seeds, inverse = np.unique(entities[start:start + batch_size], return_inverse=True)
-        batch = sample_batch(graph, seeds, cap=model.config.neighbour_cap, n_layers=1, seed=seed, device=device)
-        rows = torch.from_numpy(inverse.reshape(-1).astype(np.int64)).to(device)
-        side = PairSide(table.gather(batch.input_nodes), batch.blocks[0].to(device), rows,
-                        batch.input_types.to(device)[rows])
-        out[start:start + len(rows)] = model.top.alone(side).float().cpu().numpy()
+        part = entities[start:start + batch_size]
+        side = top_side(table, graph, part, cap=model.config.neighbour_cap, seed=seed, device=device)
+        out[start:start + len(part)] = model.top.alone(side).float().cpu().numpy()
     return out

@@ -9,6 +9,7 @@ for, alone or in any batch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -46,6 +47,17 @@ class ModelScorer:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @contextmanager
+    def _inference(self):
+        """The model in eval mode without gradients, a device failure said as such; its mode restored after."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), device_errors(self.device):
+                yield
+        finally:
+            self.model.train(was_training)
+
     def forward_pairs(self, left: np.ndarray, right: np.ndarray, *, return_attention: bool = False):
         """Yield (batch slice, PairBatch, PairOutput) for consecutive batches of pairs.
 
@@ -55,22 +67,17 @@ class ModelScorer:
             If the model's device (a GPU) fails while scoring; the message says to choose ``--device cpu``.
         """
         config = self.model.config
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), device_errors(self.device):
-                for start in range(0, len(left), self.batch_size):
-                    stop = min(start + self.batch_size, len(left))
-                    # An int seed: each entity's sample is fixed by the seed, whatever else is in the batch.
-                    batch = pair_batch(self.setup.left, self.setup.right, left[start:stop], right[start:stop],
-                                       cap=config.neighbour_cap, n_layers=config.n_layers,
-                                       rng=self.seed, device=self.device).to(self.device)
-                    out = self.model(self.setup.left.features, batch.left, batch.left_rows,
-                                     self.setup.right.features, batch.right, batch.right_rows,
-                                     return_attention=return_attention)
-                    yield slice(start, stop), batch, out
-        finally:
-            self.model.train(was_training)
+        with self._inference():
+            for start in range(0, len(left), self.batch_size):
+                stop = min(start + self.batch_size, len(left))
+                # An int seed: each entity's sample is fixed by the seed, whatever else is in the batch.
+                batch = pair_batch(self.setup.left, self.setup.right, left[start:stop], right[start:stop],
+                                   cap=config.neighbour_cap, n_layers=config.n_layers,
+                                   rng=self.seed, device=self.device).to(self.device)
+                out = self.model(self.setup.left.features, batch.left, batch.left_rows,
+                                 self.setup.right.features, batch.right, batch.right_rows,
+                                 return_attention=return_attention)
+                yield slice(start, stop), batch, out
 
     def distances(self, left: np.ndarray, right: np.ndarray, *,
                   on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
@@ -86,38 +93,23 @@ class ModelScorer:
         core.model.device.DeviceError
             If the model's device (a GPU) fails while scoring; the message says to choose ``--device cpu``.
         """
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), device_errors(self.device):
-                return layerwise_distances(self.model, self.setup.left, self.setup.right, left, right,
-                                           seed=self.seed, batch_size=self.batch_size, device=self.device,
-                                           on_progress=on_progress)
-        finally:
-            self.model.train(was_training)
+        with self._inference():
+            return layerwise_distances(self.model, self.setup.left, self.setup.right, left, right,
+                                       seed=self.seed, batch_size=self.batch_size, device=self.device,
+                                       on_progress=on_progress)
 
     def pair_tables(self, left: np.ndarray, right: np.ndarray) -> tuple[LowerTable, LowerTable]:
         """The lower-layer tables :meth:`distances` builds first (a Ray job builds them once on the driver)."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), device_errors(self.device):
-                return pair_tables(self.model, self.setup.left, self.setup.right, left, right, seed=self.seed,
-                                   batch_size=self.batch_size, device=self.device)
-        finally:
-            self.model.train(was_training)
+        with self._inference():
+            return pair_tables(self.model, self.setup.left, self.setup.right, left, right, seed=self.seed,
+                               batch_size=self.batch_size, device=self.device)
 
     def distances_from_tables(self, tables: tuple[LowerTable, LowerTable], left: np.ndarray,
                               right: np.ndarray) -> np.ndarray:
         """:meth:`distances` of pairs whose nodes ``tables`` (from :meth:`pair_tables` of a superset) hold."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), device_errors(self.device):
-                return top_layer_distances(self.model, self.setup.left, self.setup.right, tables, left, right,
-                                           seed=self.seed, batch_size=self.batch_size, device=self.device)
-        finally:
-            self.model.train(was_training)
+        with self._inference():
+            return top_layer_distances(self.model, self.setup.left, self.setup.right, tables, left, right,
+                                       seed=self.seed, batch_size=self.batch_size, device=self.device)
 
     def entity_embeddings(self, side: str, entities: np.ndarray) -> np.ndarray:
         """(len(entities), hidden) float32: each entity's vector with no counterpart (``CGMuAlign.embed_alone``).
@@ -129,14 +121,9 @@ class ModelScorer:
         if side not in ("left", "right"):
             raise ValueError(f"side must be 'left' or 'right', not {side!r}")
         graph = self.setup.left if side == "left" else self.setup.right
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), device_errors(self.device):
-                return layerwise_embeddings(self.model, graph, entities, seed=self.seed, batch_size=self.batch_size,
-                                            device=self.device)
-        finally:
-            self.model.train(was_training)
+        with self._inference():
+            return layerwise_embeddings(self.model, graph, entities, seed=self.seed, batch_size=self.batch_size,
+                                        device=self.device)
 
     def score_pairs(self, left: np.ndarray, right: np.ndarray, types: np.ndarray | None = None) -> np.ndarray:
         """-distance for each pair (higher = more alike)."""
