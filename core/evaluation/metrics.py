@@ -185,11 +185,29 @@ def pr_auc_score(labels, scores, *, n_positives: int | None = None) -> float:
     present = int(labels.sum())
     if present == 0:
         return 0.0  # n_positives > 0 but none was scored: nothing can be retrieved.
-    # Checked above: present > 0 and total > 0, so sklearn's own undefined case cannot arise.
-    from sklearn.metrics import average_precision_score  # sklearn loads in ~1 s; only PRAUC needs it here
+    return average_precision(labels, scores) * present / total
 
-    ap = float(average_precision_score(labels, scores))
-    return ap * present / total
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """scikit-learn's ``average_precision_score`` for 0/1 labels with at least one 1, in its own steps.
+
+    The same sums in the same order (ties share one threshold; precision at each distinct score
+    times the recall it adds), so the figures are sklearn's. Written out because importing
+    scikit-learn costs about 1 CPU-second, which was a quarter of ``mualign evaluate`` once the
+    scores are stored.
+
+    >>> average_precision(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.8333333333333333
+    """
+    order = np.argsort(scores, kind="mergesort")[::-1]
+    ranked, hits = scores[order], labels[order].astype(np.float64)
+    last_of_tie = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]
+    true_positives = np.cumsum(hits)[last_of_tie]
+    false_positives = 1 + last_of_tie - true_positives
+    precision = true_positives / (true_positives + false_positives)
+    recall = true_positives / true_positives[-1]
+    precision, recall = np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0]
+    return float(-np.sum(np.diff(recall) * precision[:-1]))
 
 
 def precision_recall_f1(

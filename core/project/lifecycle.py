@@ -342,18 +342,29 @@ def evaluate_with_decisions(project: str | Path, method: str, *, split: Split = 
                          f"{method!r} scores candidate pairs only (drop --kg-protocol or use --method name-tfidf)")
     if candidates is None:
         dataset, candidates = load_blocked(project, dataset)
-    note, threshold = "", None
+    # the active version's matcher was evaluated before (by ``train``, or an earlier ``evaluate``):
+    # its recorded figures give the same report without loading the model (see stored_evaluation)
+    recorded_version = active_version_or_none(project) if method == "mualign" and model_path is None else None
+    if recorded_version is not None and not kg_protocol:
+        replayed = replay_evaluation(project, recorded_version, split, dataset, candidates)
+        if replayed is not None:
+            return replayed
+    note, threshold, recording = "", None, None
     if method in ("model", "mualign"):
         model, info = active_scorer(project, dataset, model_path=model_path)
         if on_progress is not None:
             model = ProgressScorer(model, on_progress)
         scorer = model
         if method == "mualign":
-            version = info.version if model_path is not None else active_version_or_none(project)
+            version = info.version if model_path is not None else recorded_version
             scorer, note = evaluation_scorer(project, version, dataset, candidates, model)
             threshold = getattr(scorer, "threshold", None)
             if version is not None:
                 prime_from_evidence(project, version, scorer, candidates)
+            if recorded_version is not None and not note and not kg_protocol:
+                from core.project.stored_evaluation import RecordingScorer
+
+                scorer = recording = RecordingScorer(scorer, dataset.right.n_entities)
     else:
         scorer = make_scorer(method, dataset, candidates, config=blocking_config(project))
         if on_progress is not None:
@@ -362,7 +373,30 @@ def evaluate_with_decisions(project: str | Path, method: str, *, split: Split = 
         raise ValueError(f"scorer {scorer.name!r} cannot rank all right entities (no score_matrix)")
     report = evaluate(dataset, candidates, scorer, split=split, kg_protocol=kg_protocol, threshold=threshold)
     decisions = decided_metrics(dataset, candidates, scorer, split) if hasattr(scorer, "match_scores") else None
+    if recording is not None:
+        from core.project.stored_evaluation import save_evaluation
+
+        save_evaluation(project, recorded_version, split, dataset, candidates, recording)
     return Evaluation(report, decisions, note)
+
+
+def replay_evaluation(project: str | Path, version: str, split: Split, dataset: AlignmentDataset,
+                      candidates: CandidatePairs) -> Evaluation | None:
+    """The matcher's evaluation of ``split`` from ``version``'s record, or None where there is no usable one.
+
+    The record holds every pair the harness read when it scored them, so the report is the one
+    that scoring gives; a pair it lacks (``NotStored``) sends the caller back to the model.
+    """
+    from core.project.stored_evaluation import NotStored, load_evaluation
+
+    scorer = load_evaluation(project, version, split, dataset, candidates)
+    if scorer is None:
+        return None
+    try:
+        report = evaluate(dataset, candidates, scorer, split=split, threshold=scorer.threshold)
+        return Evaluation(report, decided_metrics(dataset, candidates, scorer, split), "")
+    except NotStored:
+        return None
 
 
 def active_version_or_none(project: str | Path) -> str | None:
@@ -608,11 +642,14 @@ def run_model(project: str | Path, dataset: AlignmentDataset, candidates: Candid
         matcher = fit_version_matcher(matcher_dataset or dataset, candidates, result.scorer, labels=labels,
                                       seed=train_config.seed)
         if matcher.scorer is not None:
-            scorer = matcher.scorer
-            evidence = _prime_with_evidence(scorer, candidates)
-            matcher_report = Evaluation(evaluate(dataset, candidates, scorer, split=Split.TEST,
-                                                 threshold=scorer.threshold),
-                                        decided_metrics(dataset, candidates, scorer, Split.TEST))
+            from core.project.stored_evaluation import RecordingScorer
+
+            evidence = _prime_with_evidence(matcher.scorer, candidates)
+            # recorded, so that `mualign evaluate` reads this very report back (stored_evaluation)
+            recording = RecordingScorer(matcher.scorer, dataset.right.n_entities)
+            matcher_report = Evaluation(evaluate(dataset, candidates, recording, split=Split.TEST,
+                                                 threshold=recording.threshold),
+                                        decided_metrics(dataset, candidates, recording, Split.TEST))
     metrics = {"best_epoch": result.best_epoch, "valid_pr_auc": result.best_valid_pr_auc,
                "test_pr_auc": report.overall.pr_auc, "test_f1": report.overall.f1}
     matcher_info = None
@@ -629,6 +666,10 @@ def run_model(project: str | Path, dataset: AlignmentDataset, candidates: Candid
         from core.project.model_versions import evidence_path
 
         evidence.save(evidence_path(project, version))
+    if matcher_report is not None:
+        from core.project.stored_evaluation import save_evaluation
+
+        save_evaluation(project, version, Split.TEST, dataset, candidates, recording)
     return TrainedModel(version, final, result.best_epoch, result.seconds, report, result.scorer, matcher,
                         matcher_report)
 

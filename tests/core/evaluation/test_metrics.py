@@ -78,8 +78,16 @@ def test_pr_auc_n_positives_rescales_recall_by_hand():
 
 @pytest.mark.parametrize("seed,size", CASES)
 def test_pr_auc_matches_sklearn(seed, size):
+    """Computed in sklearn's own steps (so that evaluating needs no sklearn import): equal, not close."""
     labels, scores = random_pairs(seed, size)
-    assert pr_auc_score(labels, scores) == pytest.approx(average_precision_score(labels, scores))
+    assert pr_auc_score(labels, scores) == average_precision_score(labels, scores)
+
+
+@pytest.mark.parametrize("scores", [[0.5, 0.5, 0.5, 0.5], [1.0, 0.0, 1.0, 0.0], [0.2, 0.9, 0.9, 0.1]])
+def test_pr_auc_with_ties_and_one_value_matches_sklearn(scores):
+    labels = np.array([1, 0, 0, 1])
+    assert pr_auc_score(labels, np.array(scores)) == average_precision_score(labels, scores)
+    assert pr_auc_score([1], [0.3]) == average_precision_score([1], [0.3]) == 1.0
 
 
 @pytest.mark.parametrize("seed,size", CASES)
