@@ -83,6 +83,23 @@ def test_contributions_add_up_to_the_log_odds(fitted, data, request):
     np.testing.assert_allclose(raw_baseline + raw.sum(axis=1), model.decision_function(design), rtol=0, atol=1e-9)
 
 
+def test_binned_contributions_send_threshold_values_the_way_raw_prediction_does(hgb, data):
+    """Contributions read the fit's bins; a value exactly at a split threshold, one beyond the
+    fitted range and a missing one must land in the same leaves as the raw values do."""
+    _, _, (X_test, _) = data
+    thresholds = np.unique(np.concatenate([p.nodes["num_threshold"][p.nodes["is_leaf"] == 0]
+                                           for (p,) in hgb.model._predictors]))
+    rng = np.random.default_rng(0)
+    edge = X_test[rng.integers(len(X_test), size=4 * len(thresholds))].copy()
+    columns = rng.integers(edge.shape[1], size=len(edge))
+    edge[np.arange(len(edge)), columns] = np.r_[thresholds, np.nextafter(thresholds, np.inf),
+                                                np.nextafter(thresholds, -np.inf), np.full(len(thresholds), np.nan)]
+    edge[:3] = [[1e9] * 5, [-1e9] * 5, [np.nan] * 5]
+    raw = hgb.contributions(edge) / hgb.platt_scale
+    raw_baseline = (hgb.baseline_log_odds - hgb.platt_offset) / hgb.platt_scale
+    np.testing.assert_allclose(raw_baseline + raw.sum(axis=1), hgb.model.decision_function(edge), rtol=0, atol=1e-9)
+
+
 def test_the_noise_group_contributes_little_and_the_signal_groups_a_lot(hgb, data):
     _, _, (X_test, y_test) = data
     contributions = hgb.contributions(X_test)
