@@ -26,7 +26,7 @@ becomes ``a * baseline + b``.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from itertools import product
 from pathlib import Path
@@ -78,7 +78,8 @@ class MatcherConfig:
     seed : int
     learning_rates, max_leaf_nodes, l2_regularizations : tuples
         The gradient-boosting grid (every combination is fitted; VALID picks one). Early stopping
-        adapts the number of trees, so a small grid suffices.
+        adapts the number of trees, so a small grid suffices. The matcher's later rounds (more
+        anchors, the same rows) fit only the combination its first round chose (``chosen_only``).
     max_iter : int
         Most trees per fit; early stopping on VALID usually stops far earlier.
     n_iter_no_change : int
@@ -456,6 +457,17 @@ def _grid(config: MatcherConfig) -> list[dict]:
     return [{"learning_rate": lr, "max_leaf_nodes": leaves, "l2_regularization": l2}
             for lr, leaves, l2 in product(config.learning_rates, config.max_leaf_nodes,
                                           config.l2_regularizations)]
+
+
+def chosen_only(combiner: FittedCombiner, config: MatcherConfig | None = None) -> MatcherConfig:
+    """``config`` (default: the combiner's own) with the hyper-parameters VALID chose as its only grid point."""
+    chosen, config = combiner.hyper_parameters, config or combiner.config
+    if "C" in chosen:
+        return replace(config, logreg_cs=(chosen["C"],))
+    if {"learning_rate", "max_leaf_nodes", "l2_regularization"} <= set(chosen):
+        return replace(config, learning_rates=(chosen["learning_rate"],), max_leaf_nodes=(chosen["max_leaf_nodes"],),
+                       l2_regularizations=(chosen["l2_regularization"],))
+    return config
 
 
 def _fit_one(params: dict, X, y, X_valid, y_valid, group_codes, config: MatcherConfig):

@@ -39,7 +39,7 @@ from core.data.candidates import CandidatePairs, pair_keys
 from core.data.dataset import AlignmentDataset
 from core.data.links import Split
 from core.data.sets import locate
-from core.matching.combiner import fit_combiner
+from core.matching.combiner import chosen_only, fit_combiner
 from core.matching.feature_block import FeatureBlock
 from core.matching.matcher import (EvidenceBuilder, Matcher, MatchScores, decided_scores, fit_gnn_stack,
                                    informative_columns, label_rows, round_output, select_columns, training_rows)
@@ -161,14 +161,7 @@ def candidate_evidence(matcher: Matcher, dataset: AlignmentDataset, candidates: 
 
 def quick_combiner_config(matcher: Matcher):
     """The combiner's settings with the version's chosen hyper-parameters as the only grid point."""
-    chosen = matcher.combiners[-1].hyper_parameters
-    combiner = matcher.config.combiner
-    if "C" in chosen:
-        return replace(combiner, logreg_cs=(chosen["C"],))
-    if {"learning_rate", "max_leaf_nodes", "l2_regularization"} <= set(chosen):
-        return replace(combiner, learning_rates=(chosen["learning_rate"],), max_leaf_nodes=(chosen["max_leaf_nodes"],),
-                       l2_regularizations=(chosen["l2_regularization"],))
-    return combiner
+    return chosen_only(matcher.combiners[-1], matcher.config.combiner)
 
 
 @dataclass(frozen=True, eq=False)
