@@ -31,7 +31,11 @@ import argparse
 import os
 import time
 
-import torch
+# as `mualign train` runs (cli/main.py): torch's waiting threads sleep instead of spinning; read
+# when torch loads its OpenMP runtime, so set before the import
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 from _common import RESULTS, peak_rss_mb, record, write_results
 
 from core.demo.movies import generate_movie_pair
@@ -43,12 +47,15 @@ ENTITIES_PER_FILM = 11.5
 
 
 def measure(dataset, *, cap: int, layers: int, hidden: int, steps: int, device: str, seed: int,
-            batch_size: int = 32, lr_scaling: str = "sqrt") -> tuple[float, int]:
-    """Positive pairs/s over ``steps`` training batches (one epoch cut short), and parameters."""
+            batch_size: int = 32, lr_scaling: str = "sqrt", step_threads: int | None = None) -> tuple[float, int]:
+    """Positive pairs/s over ``steps`` training batches (one epoch cut short), and parameters.
+
+    ``step_threads`` None: the steps' torch threads are ``mualign train``'s choice (one for small
+    batches, see ``core.training.loop.step_thread_count``); ``--threads`` sets them, as in the CLI."""
     model_config = ModelConfig(n_layers=layers, hidden=hidden, neighbour_cap=cap)
     setup = build_setup(dataset, model_config)
     config = TrainConfig(epochs=1, max_steps_per_epoch=steps, seed=seed, device=device, batch_size=batch_size,
-                         lr_scaling=lr_scaling)
+                         lr_scaling=lr_scaling, step_threads=step_threads)
     result = train(setup, model_config, config)
     stats = result.history[0]
     return stats.positives_per_second, sum(p.numel() for p in result.model.parameters())
@@ -92,7 +99,7 @@ def quality(args) -> None:
     for batch in args.batch_sizes:
         for seed in args.seeds:
             config = TrainConfig(epochs=args.epochs, patience=args.epochs, batch_size=batch, lr_scaling=args.lr_scaling,
-                                 seed=seed, device=args.device)
+                                 seed=seed, device=args.device, step_threads=args.threads)
             cpu, wall = time.process_time(), time.perf_counter()
             result = train(setup, model_config, config, candidates=candidates)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -151,7 +158,7 @@ def main() -> None:
         if (cap, layers) not in measured:
             start = time.perf_counter()
             measured[(cap, layers)] = measure(dataset, cap=cap, layers=layers, hidden=args.hidden, steps=args.steps,
-                                              device=args.device, seed=args.seed)
+                                              device=args.device, seed=args.seed, step_threads=args.threads)
             wall = time.perf_counter() - start
             rate, params = measured[(cap, layers)]
             print(f"cap={cap} layers={layers} hidden={args.hidden} pairs_per_s={rate:,.0f} params={params:,} "
@@ -164,7 +171,8 @@ def main() -> None:
     for batch in (b for b in args.batch_sizes if b != 32):
         start = time.perf_counter()
         big, _ = measure(dataset, cap=10, layers=2, hidden=args.hidden, steps=max(1, args.steps * 32 // batch),
-                         device=args.device, seed=args.seed, batch_size=batch, lr_scaling=args.lr_scaling)
+                         device=args.device, seed=args.seed, batch_size=batch, lr_scaling=args.lr_scaling,
+                         step_threads=args.threads)
         print(f"cap=10 layers=2 hidden={args.hidden} batch={batch} pairs_per_s={big:,.0f} "
               f"wall_s={time.perf_counter() - start:.1f} load={os.getloadavg()[0]:.2f}", flush=True)
         records.append(record(name, f"cg-mualign cap=10 layers=2 hidden={args.hidden} batch={batch}",

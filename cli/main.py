@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mualign", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
-                        help="CPU threads for torch (default: all cores; 1 is faster on a busy machine)")
+                        help="CPU threads for torch (default: all cores, except that training steps of "
+                             "small batches use one, which is faster; 1 is faster on a busy machine)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("import", help="convert and validate a dataset into a project directory",
@@ -567,7 +568,8 @@ def _build_demo(args) -> None:
             print()
             print(format_report(report))
         print(f"\ntraining CG-MuAlign on {name} ({args.epochs} epochs at most)...")
-        trained = run_model(path, result.dataset, result.candidates, TrainConfig(epochs=args.epochs, seed=args.seed),
+        trained = run_model(path, result.dataset, result.candidates,
+                            TrainConfig(epochs=args.epochs, seed=args.seed, step_threads=args.threads),
                             on_epoch=_print_epoch)
         print(f"model {trained.version} saved as {trained.checkpoint} (best epoch {trained.best_epoch})\n")
         print(format_report(trained.report))
@@ -638,7 +640,7 @@ def cmd_train(args) -> int:
                                negatives_per_side=args.negatives, hard_negative_share=args.hard_negatives,
                                margin=args.margin, bce_weight=args.bce_weight, patience=args.patience,
                                seed=args.seed, device=args.device, lr_scaling=args.lr_scaling,
-                               min_improvement=args.min_improvement)
+                               min_improvement=args.min_improvement, step_threads=args.threads)
     dataset, candidates = load_blocked(args.project)
     progress = _progress_bar()
     with _engine_session(args) as engine:

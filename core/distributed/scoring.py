@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import resource
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +34,7 @@ import numpy as np
 from core.distributed.cluster import RayEngine, aligned_chunks, check_capacity
 from core.features.entity_features import FeatureSpec
 from core.features.vocabulary import Vocabulary
+from core.model.device import torch_threads
 from core.model.setup import EncoderSetup
 from core.sampling.blocks import PreparedGraph
 from core.scoring.model_scorer import ModelScorer
@@ -73,19 +73,6 @@ def scorer_from_inputs(inputs: ScoringInputs) -> ModelScorer:
     model = setup.new_model(inputs.model_config)
     model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in inputs.state.items()})
     return ModelScorer(model, setup, batch_size=inputs.batch_size, seed=inputs.seed)
-
-
-@contextmanager
-def torch_threads(n: int):
-    """torch's intra-op threads set to ``n`` inside the block, restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class ScoringWorker:

@@ -182,6 +182,7 @@ def data_parallel_training(setup: EncoderSetup, model_config, config: TrainConfi
     worker_config = replace(config, batch_size=per_worker, max_steps_per_epoch=steps,
                             learning_rate=config.step_learning_rate, lr_scaling="none")
     training = loop._Training(setup, model_config, worker_config, candidates, torch.device("cpu"))
+    training.step_threads = None  # each worker's threads are the engine's share of the cores (train_worker)
     for param in list(training.model.parameters()) + (list(training.head.parameters()) if training.head else []):
         dist.broadcast(param.data, src=0)  # the same start everywhere, whatever each seeded
     training.links = training.links.select(share)

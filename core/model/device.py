@@ -129,3 +129,17 @@ def _is_device_failure(error: BaseException) -> bool:
     if isinstance(error, _DEVICE_FAILURES):
         return True
     return isinstance(error, RuntimeError) and any(word in str(error) for word in ("CUDA", "cuda", "cuDNN", "CUBLAS"))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` inside the block, restored after; None changes nothing."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
