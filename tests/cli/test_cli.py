@@ -98,3 +98,17 @@ def test_threads_option_caps_torch_and_reaches_the_served_app(tmp_path, monkeypa
         assert os.environ["OMP_NUM_THREADS"] == "1"  # inherited by the streamlit process serve() starts
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "4"), ("12", "12")])
+def test_the_cli_lets_openblas_threads_sleep_soon_unless_the_user_chose(preset, expected):
+    """``OPENBLAS_THREAD_TIMEOUT`` is read when NumPy loads OpenBLAS, so it must be set on importing
+    the package, before NumPy: a fresh interpreter shows the order held."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    code = ("import sys, os; import cli; assert 'numpy' not in sys.modules, 'numpy loaded before cli'; "
+            "import cli.main; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == expected
