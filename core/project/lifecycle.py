@@ -394,9 +394,12 @@ def replay_evaluation(project: str | Path, version: str, split: Split, dataset: 
         return None
     try:
         report = evaluate(dataset, candidates, scorer, split=split, threshold=scorer.threshold)
-        return Evaluation(report, decided_metrics(dataset, candidates, scorer, split), "")
+        decisions = decided_metrics(dataset, candidates, scorer, split)
     except NotStored:
         return None
+    return Evaluation(report, decisions, f"the figures recorded when model version {version} was last evaluated "
+                                         "on this split, read back: its files, the links and the candidates are "
+                                         "unchanged since, so scoring again would give the same")
 
 
 def active_version_or_none(project: str | Path) -> str | None:

@@ -48,7 +48,8 @@ def test_train_records_the_test_evaluation_and_evaluate_replays_it_number_for_nu
         replayed = lifecycle.evaluate_with_decisions(demo_copy, "mualign", split=Split.TEST)
     scored = _scored(demo_copy)
     assert replayed.report == scored.report  # every figure, per type and overall, exactly
-    assert replayed.decisions == scored.decisions and replayed.note == scored.note == ""
+    assert replayed.decisions == scored.decisions and scored.note == ""
+    assert f"recorded when model version {version} was last evaluated" in replayed.note  # the CLI says so
     assert replayed.report.method == "mualign" and replayed.report.overall.n_pairs > 0
 
 
@@ -146,3 +147,4 @@ def test_the_cli_evaluate_after_train_loads_neither_torch_nor_scikit_learn(demo_
     first, _, report = run.stdout.partition("\n")
     assert first == "0 False False", run.stdout + run.stderr
     assert "method=mualign split=test" in report and "decided pairs" in report
+    assert "mualign evaluate: the figures recorded when model version" in run.stderr
