@@ -78,8 +78,7 @@ class MatcherConfig:
     seed : int
     learning_rates, max_leaf_nodes, l2_regularizations : tuples
         The gradient-boosting grid (every combination is fitted; VALID picks one). Early stopping
-        adapts the number of trees, so a small grid suffices. The matcher's later rounds (more
-        anchors, the same rows) fit only the combination its first round chose (``chosen_only``).
+        adapts the number of trees, so a small grid suffices.
     max_iter : int
         Most trees per fit; early stopping on VALID usually stops far earlier.
     n_iter_no_change : int

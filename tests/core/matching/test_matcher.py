@@ -135,24 +135,6 @@ def test_rounds_add_anchors_and_score_replays_them(music, monkeypatch):
     assert len(result.anchors_per_round) == 1 and result.anchors_per_round[0] > 0
 
 
-def test_a_later_round_fits_only_the_hyper_parameters_round_0_chose(music, monkeypatch):
-    from core.matching import matcher as matcher_module
-
-    real, grids = matcher_module.fit_combiner, []
-
-    def spy(*args, config, **kwargs):
-        grids.append((config.max_leaf_nodes, config.l2_regularizations))
-        return real(*args, config=config, **kwargs)
-
-    monkeypatch.setattr(matcher_module, "fit_combiner", spy)
-    grid = MatcherConfig(max_leaf_nodes=(7, 15), l2_regularizations=(0.0, 1.0), max_iter=60)
-    matcher = fit_matcher(*music, config=MatchingConfig(combiner=grid, rounds=1))
-    chosen = matcher.combiners[0].hyper_parameters
-    assert grids == [((7, 15), (0.0, 1.0)), ((chosen["max_leaf_nodes"],), (chosen["l2_regularization"],))]
-    if len(matcher.combiners) == 2:
-        assert matcher.combiners[1].hyper_parameters == chosen
-
-
 def test_a_round_that_does_not_decide_valid_better_is_not_kept(music, monkeypatch):
     dataset, candidates = music
     _valid_f1_always(monkeypatch, 0.9)  # the round ties on VALID
