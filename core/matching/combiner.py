@@ -241,20 +241,16 @@ def _hgb_contributions(model: HistGradientBoostingClassifier, X: np.ndarray, gro
     bins (``predict_binned``, as scikit-learn scores its training data): one byte per value
     instead of eight, 1.5x faster than predicting from the raw values over DBLP-ACM's 171K
     candidates, and a split sends each row the same way (a value is at most a threshold exactly
-    when its bin is at most the threshold's bin). A model with categorical features, which
-    ``predict_binned`` does not read the same way, takes the staged predictions instead.
+    when its bin is at most the threshold's bin). That holds for numeric features, the only kind
+    :func:`_fit_hgb` fits (a float matrix: scikit-learn infers no categorical column from it).
     """
     baseline = _hgb_baseline(model, group_of_tree)
     contributions = np.zeros((len(X), n_groups))
     if len(X) == 0:
         return baseline, contributions
     if getattr(model, "is_categorical_", None) is not None and np.any(model.is_categorical_):
-        previous = np.full(len(X), float(model._baseline_prediction.ravel()[0]))
-        for group, staged in zip(group_of_tree, model.staged_decision_function(X)):
-            if group >= 0:
-                contributions[:, group] += staged - previous
-            previous = staged
-        return baseline, contributions
+        raise RuntimeError("the combiner's boosted model has categorical features, which it never fits; "
+                           "their binned predictions would not match the raw ones")
     binned = model._bin_mapper.transform(np.asarray(X, dtype=np.float64))
     missing_bin, threads = model._bin_mapper.missing_values_bin_idx_, _openmp_effective_n_threads()
     for group, (predictor,) in zip(group_of_tree, model._predictors):
@@ -458,9 +454,9 @@ def _grid(config: MatcherConfig) -> list[dict]:
                                           config.l2_regularizations)]
 
 
-def chosen_only(combiner: FittedCombiner, config: MatcherConfig | None = None) -> MatcherConfig:
-    """``config`` (default: the combiner's own) with the hyper-parameters VALID chose as its only grid point."""
-    chosen, config = combiner.hyper_parameters, config or combiner.config
+def chosen_only(combiner: FittedCombiner, config: MatcherConfig) -> MatcherConfig:
+    """``config`` with the hyper-parameters VALID chose for ``combiner`` as its only grid point."""
+    chosen = combiner.hyper_parameters
     if "C" in chosen:
         return replace(config, logreg_cs=(chosen["C"],))
     if {"learning_rate", "max_leaf_nodes", "l2_regularization"} <= set(chosen):

@@ -75,6 +75,15 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def arrays_digest(*arrays) -> str:
+    """SHA-256 of arrays' values as int64, one after another: the key of what was computed from them
+    (the candidates of a score table, the links and candidates of a recorded evaluation)."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
 def source_digests(directory: Path) -> dict[str, str]:
     """Content hash of every source file of the project (a missing file hashes to "missing")."""
     return {name: file_digest(directory / name) if (directory / name).is_file() else "missing" for name in SOURCES}

@@ -345,7 +345,7 @@ def evaluate_with_decisions(project: str | Path, method: str, *, split: Split = 
     # the active version's matcher was evaluated before (by ``train``, or an earlier ``evaluate``):
     # its recorded figures give the same report without loading the model (see stored_evaluation)
     recorded_version = active_version_or_none(project) if method == "mualign" and model_path is None else None
-    if recorded_version is not None and not kg_protocol:
+    if recorded_version is not None:  # (mualign with --kg-protocol was refused above)
         replayed = replay_evaluation(project, recorded_version, split, dataset, candidates)
         if replayed is not None:
             return replayed
@@ -361,7 +361,7 @@ def evaluate_with_decisions(project: str | Path, method: str, *, split: Split = 
             threshold = getattr(scorer, "threshold", None)
             if version is not None:
                 prime_from_evidence(project, version, scorer, candidates)
-            if recorded_version is not None and not note and not kg_protocol:
+            if recorded_version is not None and not note:
                 from core.project.stored_evaluation import RecordingScorer
 
                 scorer = recording = RecordingScorer(scorer, dataset.right.n_entities)

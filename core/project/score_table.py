@@ -238,18 +238,14 @@ _CODED_COLUMNS = ("type", "model_version")
 
 def _binary_key(path: Path, dataset: AlignmentDataset, candidates: CandidatePairs) -> dict | None:
     """What a binary copy must have been written from; None for graphs not opened from a project's cache."""
-    import hashlib
-
     from core.features import FEATURE_STORES
-    from core.project.cache import FeatureStore, file_digest
+    from core.project.cache import FeatureStore, arrays_digest, file_digest
 
     store = FEATURE_STORES.get(dataset.left)
     if not isinstance(store, FeatureStore):
         return None
-    digest = hashlib.sha256()
-    for array in (candidates.left, candidates.right, candidates.type):
-        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
-    return {"graph": store.graph_digest, "candidates": digest.hexdigest(), "table": file_digest(path)}
+    return {"graph": store.graph_digest, "candidates": arrays_digest(candidates.left, candidates.right, candidates.type),
+            "table": file_digest(path)}
 
 
 def _write_binary(project: str | Path, version: str, key: dict, frame: pd.DataFrame) -> None:

@@ -126,26 +126,18 @@ def _sources(project: str | Path, version: str, split, dataset: AlignmentDataset
              candidates: CandidatePairs) -> dict | None:
     """What a record must have been made from; None for graphs not opened from a project's cache."""
     from core.features import FEATURE_STORES
-    from core.project.cache import FeatureStore
+    from core.project.cache import FeatureStore, arrays_digest
 
     store = FEATURE_STORES.get(dataset.left)
     if not isinstance(store, FeatureStore) or Path(store.directory).resolve() != Path(project).resolve():
         return None
-
-    def digest(*arrays) -> str:
-        h = hashlib.sha256()
-        for array in arrays:
-            h.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
-            h.update(b"|")
-        return h.hexdigest()
-
     scorer = _scorer_digest(project, version)
     if scorer is None:
         return None
-    links = dataset.links
+    links = dataset.links  # equal-length arrays one after another: the concatenation is unambiguous
     return {"graph": store.graph_digest, "version": str(version), "split": str(getattr(split, "value", split)),
-            "scorer": scorer, "links": digest(links.left, links.right, links.type, links.label, links.split),
-            "candidates": digest(candidates.left, candidates.right, candidates.type)}
+            "scorer": scorer, "links": arrays_digest(links.left, links.right, links.type, links.label, links.split),
+            "candidates": arrays_digest(candidates.left, candidates.right, candidates.type)}
 
 
 def _scorer_digest(project: str | Path, version: str) -> str | None:
