@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -112,3 +113,41 @@ def test_the_cli_lets_openblas_threads_sleep_soon_unless_the_user_chose(preset, 
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == expected
+
+
+_FAULTS_PER_ROUND = """
+import json, resource, sys
+if sys.argv[1] == "cli":
+    import cli
+import numpy as np
+a = np.ones(3 << 20); del a  # a first 24 MB block and its free
+counts = []
+for _ in range(5):  # the same three 20 MB temporaries, made and freed again, as a command's loop does
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    blocks = [np.ones(20 << 17) for _ in range(3)]
+    del blocks
+    counts.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps(counts))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator settings (mallopt)")
+def test_the_cli_keeps_freed_memory_so_reused_temporaries_do_not_fault_again():
+    """With the CLI's allocator settings, temporaries made again after the first round reuse pages
+    already mapped: no page faults, where glibc's defaults give memory back and fault it in again."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    counts = {}
+    for mode in ("plain", "cli"):
+        run = subprocess.run([sys.executable, "-c", _FAULTS_PER_ROUND, mode], capture_output=True, text=True,
+                             cwd=REPO, env=env, timeout=120)
+        assert run.returncode == 0, run.stderr
+        counts[mode] = json.loads(run.stdout)
+    assert max(counts["cli"][1:]) < 50, counts
+    assert sum(counts["plain"][1:]) > 10 * max(1, sum(counts["cli"][1:])), counts
+
+
+def test_a_users_malloc_settings_are_kept(monkeypatch):
+    import cli
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    assert cli.keep_freed_memory() is False

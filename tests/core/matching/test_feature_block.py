@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from core.matching.feature_block import FeatureBlock, concat_blocks
 from core.matching.sparse_rows import l2_normalise_rows, row_normalise, rowwise_cosine, rowwise_dot
 
-MODULES = ["feature_block", "sparse_rows", "comparisons", "propagation", "assignment", "combiner"]
+MODULES = ["feature_block", "sparse_rows", "comparisons", "propagation", "assignment", "combiner",
+           "label_propagation"]
 
 
 @pytest.mark.parametrize("name", MODULES)
