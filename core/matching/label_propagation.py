@@ -431,13 +431,16 @@ def _anchor_index(anchor_entities: np.ndarray, entities: np.ndarray) -> np.ndarr
     return np.where(found, order[np.clip(position, 0, None)] if len(order) else -1, -1)
 
 
-def label_cosine(alignment: LabelAlignment, left: np.ndarray, right: np.ndarray, *, chunk: int = 16384
+def label_cosine(alignment: LabelAlignment, left: np.ndarray, right: np.ndarray, *, chunk: int = 8192
                  ) -> np.ndarray:
     """Per pair, the mean over hops 1..H of the cosine of the two features, own anchors' labels projected out.
 
     NaN where either entity has no label at some hop (nothing reached it: no evidence). See the
     module docstring for the leakage guard. Dot products and norms are one pass each over the
     gathered rows (``einsum``); the projection touches only the pairs that involve an anchor.
+    A chunk's gathered rows stay below 32 MiB a side (8,192 pairs x 2 hops x 256 floats), so the
+    allocator recycles them (see ``cli.keep_freed_memory``): at 16,384 they were mapped afresh
+    every chunk, and 3M pairs took 3.3-3.7 s against 2.5 s.
     """
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     out = np.full(len(left), np.nan)

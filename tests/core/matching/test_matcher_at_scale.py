@@ -105,11 +105,15 @@ def test_a_sampled_fit_scores_every_candidate_and_says_it_sampled(tmp_path, musi
     assert fit_matcher(dataset, candidates, config=CONFIG).describe()["fit_sample"] == {}
 
 
-def test_scoring_in_chunks_gives_the_numbers_of_one_pass(music, monkeypatch):
+@pytest.mark.parametrize("cap", ["rows", "bytes"])
+def test_scoring_in_chunks_gives_the_numbers_of_one_pass(music, monkeypatch, cap):
     dataset, candidates = music
     matcher = fit_matcher(dataset, candidates, config=CONFIG)
     whole = matcher.score(dataset, candidates)
-    monkeypatch.setattr(matcher_module, "SCORE_CHUNK_ROWS", 97)
+    if cap == "rows":
+        monkeypatch.setattr(matcher_module, "SCORE_CHUNK_ROWS", 97)
+    else:  # 61 rows of the combiner's float64 columns a chunk
+        monkeypatch.setattr(matcher_module, "SCORE_CHUNK_BYTES", 61 * 8 * len(matcher.combiners[-1].feature_names))
     chunked = matcher.score(dataset, candidates)
     np.testing.assert_array_equal(chunked.log_odds, whole.log_odds)
     np.testing.assert_array_equal(chunked.contributions, whole.contributions)
