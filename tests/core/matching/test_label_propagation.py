@@ -110,3 +110,25 @@ def test_label_columns_of_pairs_the_last_call_computed_are_read_back(monkeypatch
     monkeypatch.setattr(lp, "LABEL_MEMO_PAIRS", 3)
     lp.label_features(alignment, pairs_left, pairs_right)
     assert lp._LAST_LABELS.value is None  # above the limit: nothing is kept
+
+
+def test_the_ranking_partitions_blocks_of_rows_and_reuses_its_buffers_with_the_same_answer(monkeypatch):
+    """Blocks of a few rows (and chunks that reuse the product buffers, the last one shorter) give
+    exactly the positions and values of one partition of the whole product, ties included."""
+    import core.matching.label_propagation as lp
+
+    rng = np.random.default_rng(5)
+    left = rng.integers(0, 3, size=(53, 4)).astype(np.float32)  # small integers: many tied similarities
+    right = rng.integers(0, 3, size=(31, 4)).astype(np.float32)
+    whole = lp.top_k_both_ways(left, right, 6, chunk=1000)
+    monkeypatch.setattr(lp, "PARTITION_BLOCK_BYTES", 8 * 31 * 3)  # three rows a block
+    for chunk in (7, 20, 53):
+        blocked = lp.top_k_both_ways(left, right, 6, chunk=chunk)
+        if chunk == 53:  # one chunk: the same partitions row by row as without blocks
+            for a, b in zip(whole, blocked):
+                assert np.array_equal(a, b)
+        sim = left @ right.T
+        assert np.array_equal(blocked[1], np.sort(sim, axis=1)[:, ::-1][:, :6])
+        assert np.array_equal(blocked[3], np.sort(sim.T, axis=1)[:, ::-1][:, :6])
+        assert np.array_equal(blocked[1], np.take_along_axis(sim, blocked[0], axis=1))
+        assert np.array_equal(blocked[3], np.take_along_axis(sim.T, blocked[2], axis=1))
