@@ -1,11 +1,14 @@
-"""Shared by the bench scripts: where the data is, peak memory, and writing result records."""
+"""Shared by the bench scripts: where the data is, peak memory, timing a child process, and writing result records."""
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shlex
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,6 +24,21 @@ def command_line() -> str:
     script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
     return "python " + " ".join(shlex.quote(str(a)) for a in [shown, *sys.argv[1:]])
+
+
+def run_child(argv: list[str], log: Path, *, cwd: Path | None = None, env: dict | None = None) -> dict:
+    """Wall, CPU, user and system seconds, peak RSS (MB), minor page faults and exit code of one child
+    process (its own, from ``os.wait4``), with the load average around it; its output goes to
+    ``log`` with the suffixes ``.out`` and ``.err``."""
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    with open(log.with_suffix(".out"), "w") as out, open(log.with_suffix(".err"), "w") as err:
+        child = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+    return {"wall_s": time.perf_counter() - start, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "user_s": usage.ru_utime, "system_s": usage.ru_stime, "minor_faults": usage.ru_minflt,
+            "peak_rss_mb": usage.ru_maxrss / 1024, "exit_code": os.waitstatus_to_exitcode(status),
+            "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
 def peak_rss_mb() -> float:

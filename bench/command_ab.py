@@ -8,7 +8,7 @@
 
 Each run is a child process (``PYTHONPATH`` puts the checkout's code ahead of this venv's editable
 install, as ``bench/pipeline_ab.py`` does); its wall seconds, CPU seconds (user and system apart),
-peak RSS and minor page faults come from ``os.wait4``. ``--clear-cache NAME`` deletes the project's
+peak RSS and minor page faults come from ``os.wait4`` (``_common.run_child``). ``--clear-cache NAME`` deletes the project's
 ``.cache/NAME.*`` entries before every run, so a cached result (the label propagation's
 ``alignment``) is computed each time. The two checkouts alternate, so a slow spell of the machine
 falls on both. Prints one line per run and the means; writes ``bench/results/NAME.json``
@@ -19,32 +19,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import record, write_results  # noqa: E402
+from _common import record, run_child, write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CODE = "import sys; from cli.main import main; sys.argv = ['mualign'] + sys.argv[1:]; sys.exit(main())"
 
 
-def run_once(root: Path, args: list[str]) -> dict:
-    """Wall, user and system seconds, peak RSS (MB) and minor faults of one command run from checkout ``root``."""
-    with tempfile.TemporaryFile() as stderr:
-        start = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-c", CODE, *args], cwd=root, stdout=subprocess.DEVNULL,
-                                 stderr=stderr, env=dict(os.environ, PYTHONPATH=str(root)))
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            stderr.seek(0)
-            raise RuntimeError(f"mualign {args[0]} from {root} failed:\n{stderr.read().decode()[-2000:]}")
-    return {"wall_s": wall, "user_s": usage.ru_utime, "system_s": usage.ru_stime, "minor_faults": usage.ru_minflt,
-            "peak_rss_mb": usage.ru_maxrss / 1024}
+def run_once(root: Path, args: list[str], logs: Path) -> dict:
+    """:func:`run_child` of one command run from checkout ``root``; a failure raises with its stderr."""
+    out = run_child([sys.executable, "-c", CODE, *args], logs / args[0], cwd=root,
+                    env=dict(os.environ, PYTHONPATH=str(root)))
+    if out["exit_code"] != 0:
+        raise RuntimeError(f"mualign {args[0]} from {root} failed:\n"
+                           f"{(logs / args[0]).with_suffix('.err').read_text()[-2000:]}")
+    return out
 
 
 def main() -> None:
@@ -59,14 +52,14 @@ def main() -> None:
     command = args.command.split()
     argv = [command[0], "--project", str(args.project.resolve()), *command[1:]]
     records, totals = [], {"base": [], "new": []}
+    logs = Path(tempfile.mkdtemp(prefix="command_ab-"))
     for run in range(args.runs):
         for name, root in (("base", args.base.resolve()), ("new", REPO)):
             for entry in args.clear_cache:
                 for path in (args.project / ".cache").glob(f"{entry}.*"):
                     path.unlink()
-            load = round(os.getloadavg()[0], 2)
-            figures = run_once(root, argv)
-            cpu = figures["user_s"] + figures["system_s"]
+            figures = run_once(root, argv, logs)
+            load, cpu = round(figures["load_before"], 2), figures["cpu_s"]
             totals[name].append(figures["wall_s"])
             print(f"run={run} code={name} wall_s={figures['wall_s']:.1f} cpu_s={cpu:.1f} user_s={figures['user_s']:.1f} "
                   f"system_s={figures['system_s']:.1f} minor_faults={figures['minor_faults']} "

@@ -17,32 +17,17 @@ Writes bench/results/scale_matcher.json (``--results NAME`` to change).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from _common import record, write_results
+from _common import record, run_child, write_results
 
 COMMANDS = {
     "train": lambda mualign, project, epochs: [mualign, "train", "--project", project, "--epochs", str(epochs)],
     "score": lambda mualign, project, epochs: [mualign, "score", "--project", project, "--force"],
     "evaluate": lambda mualign, project, epochs: [mualign, "evaluate", "--project", project],
 }
-
-
-def run_child(argv: list[str], log: Path) -> dict:
-    """Wall seconds, CPU seconds and peak RSS (MB) of one child process, with the load average around it."""
-    load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    with open(log.with_suffix(".out"), "w") as out, open(log.with_suffix(".err"), "w") as err:
-        child = subprocess.Popen(argv, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-    return {"wall_s": time.perf_counter() - start, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_rss_mb": usage.ru_maxrss / 1024, "exit_code": os.waitstatus_to_exitcode(status),
-            "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
 def version_summary(project: Path) -> dict:
