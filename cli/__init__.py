@@ -32,9 +32,9 @@ def keep_freed_memory() -> bool:
     reuse page-faults again, and on this machine a fault costs microseconds: DBLP-ACM's
     ``mualign train`` took 0.75-1.17 million minor faults and 4.8-5.4 s of system time; with
     these settings 0.27 million and 3.6 s, the same results. Peak memory barely moves (what is
-    kept was in use already; the 100K demo pair's ``train``: 5.33 -> 5.38 GB). Does nothing where the C library has no ``mallopt``
-    (not glibc) or where the user set ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_``;
-    returns whether the settings were applied.
+    kept was in use already; the 100K demo pair's ``train``: 5.33 -> 5.38 GB). Does nothing where
+    the C library has no ``mallopt`` (not glibc) or where the user set ``MALLOC_MMAP_THRESHOLD_``
+    or ``MALLOC_TRIM_THRESHOLD_``; returns whether the settings were applied.
     """
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
@@ -42,7 +42,8 @@ def keep_freed_memory() -> bool:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and \
+        bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
 
 
 keep_freed_memory()

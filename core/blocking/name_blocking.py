@@ -37,6 +37,7 @@ from core.data.links import Split
 from core.blocking.sorted_neighbourhood import neighbourhood_pairs, sort_keys
 from core.blocking.config import BlockingConfig
 from core.blocking.report import BlockingReport, SourceStats, TypeBlockingStats  # noqa: F401 (their old home)
+from core.matching.sparse_rows import PAIR_CHUNK_ROWS, pair_rows_dot
 
 RankRows = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -82,18 +83,10 @@ def top_k_cosine(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, top_
 
 
 def pair_cosines(left_vectors: sp.csr_matrix, right_vectors: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray,
-                 chunk: int = 32_768) -> np.ndarray:
-    """Cosine of each (left row, right row) pair of L2-normalised rows, in chunks of bounded memory.
-
-    Chunks small enough for the allocator to recycle their row copies (see
-    ``core.matching.sparse_rows.PAIR_CHUNK_ROWS``): 1M pairs took 0.7-0.8 CPU-s in chunks of
-    32,768 and up to 9 in one chunk of 1,000,000, where the copies were mapped and faulted in fresh.
-    """
-    out = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), chunk):
-        r, c = rows[start:start + chunk], cols[start:start + chunk]
-        out[start:start + chunk] = np.asarray(left_vectors[r].multiply(right_vectors[c]).sum(axis=1)).ravel()
-    return out
+                 chunk: int = PAIR_CHUNK_ROWS) -> np.ndarray:
+    """Cosine of each (left row, right row) pair of L2-normalised rows (their dot product), as float32:
+    :func:`~core.matching.sparse_rows.pair_rows_dot`, a chunk of pairs at a time."""
+    return pair_rows_dot(left_vectors, right_vectors, rows, cols, chunk_rows=chunk).astype(np.float32)
 
 
 def top_k_per_row(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, top_k: int
