@@ -202,13 +202,16 @@ def _flat(features: np.ndarray, hops: Sequence[int]) -> np.ndarray:
 
 def _partition_rows(matrix: np.ndarray, k: int) -> np.ndarray:
     """``np.argpartition(matrix, k - 1, axis=1)[:, :k]``, a block of rows at a time: the same positions
-    (each row is partitioned on its own), without a full-size temporary index array.
+    (each row is partitioned on its own), without a full-size temporary index array. A ``k`` of the
+    row length or more gives every position.
 
     Why: that array is 8 bytes a value (484 MB for a block of 2,048 x 29,547), and an allocation
     above glibc's largest mmap threshold (32 MiB) is mapped fresh and page-faulted on every call,
     which cost more than the partition itself; a block of :data:`PARTITION_BLOCK_BYTES` is
     recycled from the heap.
     """
+    if k >= matrix.shape[1]:  # every position, in order
+        return np.tile(np.arange(matrix.shape[1]), (len(matrix), 1))
     rows = max(1, PARTITION_BLOCK_BYTES // (8 * matrix.shape[1]))
     out = np.empty((len(matrix), k), dtype=np.int64)
     for start in range(0, len(matrix), rows):
@@ -218,8 +221,7 @@ def _partition_rows(matrix: np.ndarray, k: int) -> np.ndarray:
 
 def _top_k_rows(negated: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(positions, values) of each row's k largest values of ``-negated``, best first."""
-    top = _partition_rows(negated, k) if k < negated.shape[1] else \
-        np.tile(np.arange(negated.shape[1]), (len(negated), 1))
+    top = _partition_rows(negated, k)
     values = -np.take_along_axis(negated, top, axis=1)
     order = np.argsort(-values, axis=1, kind="stable")
     return np.take_along_axis(top, order, axis=1), np.take_along_axis(values, order, axis=1)
@@ -262,9 +264,7 @@ def top_k_both_ways(left: np.ndarray, right: np.ndarray, k: int, *, chunk: int =
         forward[start:start + chunk], forward_values[start:start + chunk] = _top_k_rows(negated, k_forward)
         by_right = transposed[:, :len(rows)]  # (n_right, rows of this chunk)
         np.copyto(by_right, negated.T)
-        k_here = min(k_backward, by_right.shape[1])
-        top = _partition_rows(by_right, k_here) if k_here < by_right.shape[1] else \
-            np.tile(np.arange(by_right.shape[1]), (n_right, 1))
+        top = _partition_rows(by_right, k_backward)  # a short last chunk: all of its rows
         back = np.c_[back, top + start]
         back_values = np.c_[back_values, -np.take_along_axis(by_right, top, axis=1)]
         if back.shape[1] > k_backward:
